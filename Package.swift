@@ -1,0 +1,29 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// No third-party Swift packages: the toolchain plus two C libraries from the system.
+let package = Package(
+    name: "NimDeploy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nim-deploy-operator", targets: ["NimDeployOperator"]),
+        .library(name: "KubeWatch", targets: ["KubeWatch"]),
+        .library(name: "LocalControlPlane", targets: ["LocalControlPlane"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // A general Kubernetes client and controller runtime. Knows nothing of NIM.
+        .target(name: "KubeWatch", dependencies: ["CCurl", "CYaml"]),
+        // An in-process Kubernetes API server: the demo's cluster and the integration tests' base.
+        .target(name: "LocalControlPlane", dependencies: ["KubeWatch"]),
+        .executableTarget(
+            name: "NimDeployOperator",
+            dependencies: ["KubeWatch", "LocalControlPlane"]
+        ),
+        .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane"]),
+        .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane"]),
+        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

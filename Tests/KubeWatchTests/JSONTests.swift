@@ -1,0 +1,111 @@
+import Testing
+@testable import KubeWatch
+
+@Suite struct JSONTests {
+    @Test func roundTripsEveryKindOfValue() throws {
+        let text = #"{"a":[1,-2,3.5,1e3,true,false,null],"b":{"c":"d\n\"é\"\u0001"},"e":""}"#
+        let value = try JSON(parsing: text)
+        #expect(value["a"]?[0] == .int(1))
+        #expect(value["a"]?[2] == .double(3.5))
+        #expect(value["a"]?[3] == .double(1000))
+        #expect(value[dotted: "b.c"]?.stringValue == "d\n\"é\"\u{1}")
+        #expect(try JSON(parsing: value.serialized()).semanticallyEquals(value))
+    }
+
+    @Test func decodesSurrogatePairs() throws {
+        #expect(try JSON(parsing: #""\ud83d\ude00""#) == .string("😀"))
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01x", "\"\\x\"", "tru", "[1] 2", "\"\u{1}\""])
+    func rejectsMalformedInput(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSON(parsing: text) }
+    }
+
+    @Test func refusesHostileNesting() {
+        let deep = String(repeating: "[", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSON(parsing: deep) }
+    }
+
+    @Test func serializesKeysSorted() {
+        let value: JSON = ["b": 1, "a": ["y": true, "x": nil]]
+        #expect(value.serialized() == #"{"a":{"x":null,"y":true},"b":1}"#)
+    }
+
+    @Test func pathSubscriptCreatesAndPrunes() {
+        var value: JSON = [:]
+        value[path: ["metadata", "labels", "app"]] = "nim"
+        #expect(value.serialized() == #"{"metadata":{"labels":{"app":"nim"}}}"#)
+        value[path: ["metadata", "labels", "app"]] = nil
+        #expect(value.serialized() == #"{}"#)
+    }
+}
+
+@Suite struct YAMLTests {
+    @Test func resolvesScalarsLikeKubectl() throws {
+        let value = try YAML.parse("""
+        a: yes
+        b: "yes"
+        c: 0755
+        d: 1.5
+        e: ~
+        f: 0x1F
+        g: 1.0.0
+        h: -3
+        i: .inf
+        j: 'on'
+        k: 12e3
+        """)
+        #expect(value["a"] == .bool(true))
+        #expect(value["b"] == .string("yes"))
+        #expect(value["c"] == .int(493))
+        #expect(value["d"] == .double(1.5))
+        #expect(value["e"] == .null)
+        #expect(value["f"] == .int(31))
+        #expect(value["g"] == .string("1.0.0"))
+        #expect(value["h"] == .int(-3))
+        #expect(value["i"] == .double(.infinity))
+        #expect(value["j"] == .string("on"))
+        #expect(value["k"] == .double(12000))
+    }
+
+    @Test func readsMultipleDocumentsAnchorsAndMerges() throws {
+        let docs = try YAML.parseAll("""
+        base: &b {x: 1, y: 2}
+        child:
+          <<: *b
+          y: 3
+        ---
+        - a
+        - !!str 12
+        ---
+        """)
+        #expect(docs.count == 2)
+        #expect(docs[0]["child"] == ["x": 1, "y": 3])
+        #expect(docs[1] == ["a", "12"])
+    }
+
+    @Test func rejectsDuplicateKeysWithTheLine() throws {
+        do {
+            _ = try YAML.parse("a: 1\nb: 2\na: 3\n")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message.contains("\"a\" already defined"))
+            #expect(error.line == 3)
+        }
+    }
+
+    @Test func reportsSyntaxErrorsWithPosition() {
+        #expect(throws: YAMLError.self) { try YAML.parse("a: [1, 2\nb: c") }
+    }
+
+    @Test func emitsWhatItReadsBack() throws {
+        let value: JSON = [
+            "s": "yes", "n": "1.0", "empty": "", "multi": "line1\nline2\n", "list": [1, 2.5, true, nil],
+            "nested": ["k": "v: w", "u": "héllo"], "emptyList": [], "emptyMap": [:],
+        ]
+        let text = YAML.emit(value)
+        #expect(try YAML.parse(text) == value)
+        #expect(text.contains("s: \"yes\""))
+        #expect(text.contains("multi: |"))
+    }
+}
