@@ -21,9 +21,11 @@ let package = Package(
             name: "NimDeployOperator",
             dependencies: ["KubeWatch", "LocalControlPlane"]
         ),
-        .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane"]),
-        .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane"]),
-        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane"]),
+        // Fixtures the test targets share: a running control plane, deadlines, paths to ../shared.
+        .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane"], path: "Tests/TestSupport"),
+        .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
+        .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
+        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,330 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// HTTP over libcurl's multi interface. One thread per transport drives every transfer, so
+/// requests and long-lived watch streams never block each other or Swift's cooperative pool;
+/// connections are reused, and HTTP/2 is negotiated over TLS where the server offers it, which
+/// multiplexes all of them on one connection.
+public final class CurlTransport: HTTPTransport {
+    private let loop: CurlLoop
+    private let tls: TLSOptions
+
+    /// How long to wait for a TCP (and TLS) connection before giving up.
+    public static let connectTimeout: TimeInterval = 10
+
+    public init(tls: TLSOptions = TLSOptions()) {
+        self.tls = tls
+        self.loop = CurlLoop()
+    }
+
+    deinit { loop.shutdown() }
+
+    public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
+        let transfer: CurlTransfer
+        do { transfer = try CurlTransfer(request: request, tls: tls, streaming: false) } catch { throw error }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                    transfer.setBuffered(continuation)
+                    loop.submit(transfer)
+                }
+            } onCancel: { [loop] in
+                loop.cancel(transfer)
+            }
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            throw TransportError(message: "\(error)")
+        }
+    }
+
+    public func stream(_ request: HTTPRequest) async throws(TransportError) -> HTTPStreamResponse {
+        let transfer: CurlTransfer
+        do { transfer = try CurlTransfer(request: request, tls: tls, streaming: true) } catch { throw error }
+        let loop = self.loop
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPStreamResponse, any Error>) in
+                    transfer.setStreaming(continuation, cancel: { loop.cancel(transfer) })
+                    loop.submit(transfer)
+                }
+            } onCancel: {
+                loop.cancel(transfer)
+            }
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            throw TransportError(message: "\(error)")
+        }
+    }
+}
+
+/// libcurl's global state, set up once before the first handle.
+private let curlGlobal: Void = {
+    curl_global_init(Int(CURL_GLOBAL_ALL))
+    // A peer that closes mid-write must not kill the process.
+    signal(SIGPIPE, SIG_IGN)
+}()
+
+/// The thread that owns the multi handle. Other threads talk to it through the inbox and
+/// `curl_multi_wakeup`, the one multi call libcurl allows from any thread.
+final class CurlLoop: @unchecked Sendable {
+    enum Command {
+        case add(CurlTransfer)
+        case cancel(CurlTransfer)
+        case stop
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let inbox = Mutex<[Command]>([])
+
+    init() {
+        _ = curlGlobal
+        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: libcurl is unusable") }
+        self.multi = multi
+        _ = nd_multi_setopt_long(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX)
+        _ = nd_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
+        let thread = Thread { [self] in run() }
+        thread.name = "kubewatch-curl"
+        thread.start()
+    }
+
+    func submit(_ transfer: CurlTransfer) { post(.add(transfer)) }
+    func cancel(_ transfer: CurlTransfer) { post(.cancel(transfer)) }
+    func shutdown() { post(.stop) }
+
+    private func post(_ command: Command) {
+        inbox.withLock { $0.append(command) }
+        curl_multi_wakeup(multi)
+    }
+
+    private func run() {
+        var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+        while true {
+            let commands = inbox.withLock { inbox -> [Command] in
+                let taken = inbox
+                inbox.removeAll()
+                return taken
+            }
+            for command in commands {
+                switch command {
+                case .add(let transfer):
+                    if transfer.isCancelled {
+                        transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
+                        continue
+                    }
+                    active[transfer.easy] = transfer
+                    curl_multi_add_handle(multi, transfer.easy)
+                case .cancel(let transfer):
+                    transfer.markCancelled()
+                    if active.removeValue(forKey: transfer.easy) != nil {
+                        curl_multi_remove_handle(multi, transfer.easy)
+                        transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
+                    }
+                case .stop:
+                    for (easy, transfer) in active {
+                        curl_multi_remove_handle(multi, easy)
+                        transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
+                    }
+                    curl_multi_cleanup(multi)
+                    return
+                }
+            }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var queued: Int32 = 0
+            while let message = curl_multi_info_read(multi, &queued) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                curl_multi_remove_handle(multi, easy)
+                active.removeValue(forKey: easy)?.complete(code: code, cancelled: false)
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+}
+
+/// One request in flight. Its fields are touched by the loop thread only, except the
+/// continuations, which are set before submission and resumed exactly once.
+final class CurlTransfer: @unchecked Sendable {
+    let easy: UnsafeMutableRawPointer
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var status = 0
+    private var headers = HTTPHeaders()
+    private var body: [UInt8] = []
+    private var headDelivered = false
+    private var finished = false
+    private let cancelledFlag = Atomic<Bool>(false)
+    private var bufferedContinuation: CheckedContinuation<HTTPResponse, any Error>?
+    private var headContinuation: CheckedContinuation<HTTPStreamResponse, any Error>?
+    private var bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation?
+    private var cancelStream: (@Sendable () -> Void)?
+    private var retained: Unmanaged<CurlTransfer>?
+
+    var isCancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
+    func markCancelled() { cancelledFlag.store(true, ordering: .relaxed) }
+
+    init(request: HTTPRequest, tls: TLSOptions, streaming: Bool) throws(TransportError) {
+        guard let easy = curl_easy_init() else { throw TransportError(message: "curl_easy_init failed") }
+        self.easy = easy
+        _ = nd_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        _ = nd_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = nd_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = nd_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(CurlTransport.connectTimeout * 1000))
+        _ = nd_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        _ = nd_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1)
+        _ = nd_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
+        // Like Go's ProxyFromEnvironment: loopback is never proxied.
+        _ = nd_easy_setopt_string(easy, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1")
+        if let timeout = request.timeout { _ = nd_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(timeout * 1000)) }
+        if let idle = request.idleTimeout {
+            // Fewer than one byte a second for this long ends the transfer: a silently dead
+            // connection is noticed instead of waited on forever.
+            _ = nd_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
+            _ = nd_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int(idle.rounded(.up))))
+        }
+        switch request.method {
+        case "GET": _ = nd_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        default: _ = nd_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if let payload = request.body {
+            _ = nd_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(payload.count))
+            payload.withUnsafeBufferPointer { buffer in
+                // COPYPOSTFIELDS copies, so the array may go away after this call.
+                _ = buffer.baseAddress.map { nd_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0)) }
+            }
+            if payload.isEmpty { _ = nd_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "") }
+        }
+        // No "Expect: 100-continue" round trip before large bodies.
+        headerList = curl_slist_append(headerList, "Expect:")
+        for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
+        _ = nd_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
+        configureTLS(tls)
+        let unmanaged = Unmanaged.passRetained(self)
+        retained = unmanaged
+        _ = nd_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, unmanaged.toOpaque())
+        _ = nd_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+        _ = nd_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION) { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.receiveHeader(UnsafeRawBufferPointer(start: buffer, count: size * count))
+            return size * count
+        }
+        _ = nd_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION) { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: size * count))
+            return size * count
+        }
+        _ = streaming
+    }
+
+    private func configureTLS(_ tls: TLSOptions) {
+        if tls.insecureSkipVerify {
+            _ = nd_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
+            _ = nd_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        // In-memory PEM blobs: kubeconfig `*-data` never touches the disk.
+        func setBlob(_ option: CURLoption, _ bytes: [UInt8]) {
+            var copy = bytes
+            copy.withUnsafeMutableBytes { buffer in
+                var blob = curl_blob(data: buffer.baseAddress, len: buffer.count, flags: UInt32(CURL_BLOB_COPY))
+                _ = nd_easy_setopt_blob(easy, option, &blob)
+            }
+        }
+        if let authority = tls.certificateAuthority { setBlob(CURLOPT_CAINFO_BLOB, authority) }
+        if let certificate = tls.clientCertificate {
+            _ = nd_easy_setopt_string(easy, CURLOPT_SSLCERTTYPE, "PEM")
+            setBlob(CURLOPT_SSLCERT_BLOB, certificate)
+        }
+        if let key = tls.clientKey {
+            _ = nd_easy_setopt_string(easy, CURLOPT_SSLKEYTYPE, "PEM")
+            setBlob(CURLOPT_SSLKEY_BLOB, key)
+        }
+    }
+
+    func setBuffered(_ continuation: CheckedContinuation<HTTPResponse, any Error>) {
+        bufferedContinuation = continuation
+    }
+
+    func setStreaming(_ continuation: CheckedContinuation<HTTPStreamResponse, any Error>, cancel: @escaping @Sendable () -> Void) {
+        headContinuation = continuation
+        cancelStream = cancel
+    }
+
+    private func receiveHeader(_ bytes: UnsafeRawBufferPointer) {
+        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if line.hasPrefix("HTTP/") {
+            // A new status line starts a new header block (after a 100 Continue, say).
+            let parts = line.split(separator: " ")
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            headers = HTTPHeaders()
+        } else if line.isEmpty {
+            if status >= 200 { deliverHead() }
+        } else if let colon = line.firstIndex(of: ":") {
+            headers.add(String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    private func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+        if headContinuation != nil { deliverHead() }
+        if let bodyContinuation {
+            bodyContinuation.yield(Array(bytes))
+        } else {
+            body.append(contentsOf: bytes)
+        }
+    }
+
+    private func deliverHead() {
+        guard let continuation = headContinuation, !headDelivered else { return }
+        headDelivered = true
+        headContinuation = nil
+        let (stream, bodyContinuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        self.bodyContinuation = bodyContinuation
+        let cancel = cancelStream ?? {}
+        bodyContinuation.onTermination = { termination in
+            if case .cancelled = termination { cancel() }
+        }
+        continuation.resume(returning: HTTPStreamResponse(status: status, headers: headers, body: stream, cancel: cancel))
+    }
+
+    /// Called once, on the loop thread, when libcurl is done with the transfer.
+    func complete(code: CURLcode, cancelled: Bool) {
+        guard !finished else { return }
+        finished = true
+        let error: TransportError? =
+            code == CURLE_OK
+            ? nil
+            : TransportError(
+                message: cancelled ? "request cancelled" : String(cString: curl_easy_strerror(code)),
+                isTimeout: code == CURLE_OPERATION_TIMEDOUT)
+        if let continuation = bufferedContinuation {
+            bufferedContinuation = nil
+            if let error {
+                continuation.resume(throwing: error)
+            } else {
+                continuation.resume(returning: HTTPResponse(status: status, headers: headers, body: body))
+            }
+        }
+        if let continuation = headContinuation {
+            headContinuation = nil
+            if let error {
+                continuation.resume(throwing: error)
+            } else {
+                // A response with an empty body: deliver the head, then end the stream.
+                headContinuation = continuation
+                deliverHead()
+            }
+        }
+        if let bodyContinuation {
+            self.bodyContinuation = nil
+            if let error, !cancelled { bodyContinuation.finish(throwing: error) } else { bodyContinuation.finish() }
+        }
+        curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
+        headerList = nil
+        retained?.release()
+        retained = nil
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// A request as the client sends it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    /// Whole-request timeout; `nil` for streams, which rely on `idleTimeout` instead.
+    public var timeout: TimeInterval?
+    /// A stream that sends nothing for this long is presumed dead and ended.
+    public var idleTimeout: TimeInterval?
+
+    public init(
+        method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: TimeInterval? = 30,
+        idleTimeout: TimeInterval? = nil
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A response whose body arrives over time (watches).
+public struct HTTPStreamResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: AsyncThrowingStream<[UInt8], any Error>
+    /// Ends the transfer early; the body stream then finishes.
+    public var cancel: @Sendable () -> Void
+}
+
+/// The request never produced an HTTP response: connection refused, TLS failure, timeout.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var isTimeout: Bool
+
+    public init(message: String, isTimeout: Bool = false) {
+        self.message = message
+        self.isTimeout = isTimeout
+    }
+
+    public var description: String { message }
+}
+
+/// TLS settings from a kubeconfig or the in-cluster service account.
+public struct TLSOptions: Sendable, Hashable {
+    /// PEM bundle of trusted CAs; `nil` uses the system store.
+    public var certificateAuthority: [UInt8]?
+    /// PEM client certificate and key for mutual TLS.
+    public var clientCertificate: [UInt8]?
+    public var clientKey: [UInt8]?
+    public var insecureSkipVerify = false
+
+    public init(
+        certificateAuthority: [UInt8]? = nil, clientCertificate: [UInt8]? = nil, clientKey: [UInt8]? = nil,
+        insecureSkipVerify: Bool = false
+    ) {
+        self.certificateAuthority = certificateAuthority
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// Sends requests. The libcurl transport is the real one; tests may script their own.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse
+    /// Returns once the response head has arrived; the body follows on the stream.
+    func stream(_ request: HTTPRequest) async throws(TransportError) -> HTTPStreamResponse
+}

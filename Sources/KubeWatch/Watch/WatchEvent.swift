@@ -1,0 +1,97 @@
+/// One line of a watch stream.
+public enum WatchEvent: Sendable {
+    case added(KubeObject)
+    case modified(KubeObject)
+    /// The object's last state.
+    case deleted(KubeObject)
+    /// Progress only: the stream has seen everything up to this resourceVersion.
+    /// `initialEventsEnd` marks the end of a streaming list.
+    case bookmark(resourceVersion: String, initialEventsEnd: Bool)
+    /// The server gave up on the watch (410 Expired when the resourceVersion is too old).
+    case error(APIStatus)
+
+    public var resourceVersion: String? {
+        switch self {
+        case .added(let object), .modified(let object), .deleted(let object): return object.resourceVersion
+        case .bookmark(let version, _): return version
+        case .error: return nil
+        }
+    }
+}
+
+/// Splits a byte stream into lines. HTTP chunks do not align with lines: an object may span
+/// many chunks and a chunk may hold many objects, so what follows the last newline is kept.
+struct LineSplitter {
+    private var pending: [UInt8] = []
+    /// A single watch line larger than this is refused rather than buffered without end.
+    static let maximumLineBytes = 64 << 20
+
+    mutating func append(_ bytes: [UInt8]) throws(KubeError) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var start = 0
+        for index in bytes.indices where bytes[index] == 0x0A {
+            if pending.isEmpty {
+                lines.append(Array(bytes[start..<index]))
+            } else {
+                pending.append(contentsOf: bytes[start..<index])
+                lines.append(pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+            start = index + 1
+        }
+        if start < bytes.count { pending.append(contentsOf: bytes[start...]) }
+        if pending.count > Self.maximumLineBytes { throw .decoding("watch line larger than \(Self.maximumLineBytes) bytes") }
+        return lines.filter { !$0.isEmpty }
+    }
+}
+
+enum WatchEventStream {
+    /// Decodes the lines of a watch response into events.
+    static func decode(_ response: HTTPStreamResponse, resource: ResourceType, metadataOnly: Bool) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        let task = Task {
+            var splitter = LineSplitter()
+            do {
+                for try await chunk in response.body {
+                    for line in try splitter.append(chunk) {
+                        continuation.yield(try event(from: line, resource: resource, metadataOnly: metadataOnly))
+                    }
+                }
+                continuation.finish()
+            } catch let error as KubeError {
+                continuation.finish(throwing: error)
+            } catch let error as TransportError {
+                continuation.finish(throwing: KubeError.transport(error))
+            } catch {
+                continuation.finish(throwing: KubeError.transport(TransportError(message: "\(error)")))
+            }
+        }
+        continuation.onTermination = { _ in
+            task.cancel()
+            response.cancel()
+        }
+        return stream
+    }
+
+    static func event(from line: [UInt8], resource: ResourceType, metadataOnly: Bool) throws(KubeError) -> WatchEvent {
+        let json: JSON
+        do { json = try JSON(parsing: line) } catch { throw .decoding("watch event is not JSON: \(error)") }
+        let objectJSON = json["object"] ?? [:]
+        var object = KubeObject(objectJSON)
+        if object.kind.isEmpty { object.kind = metadataOnly ? "PartialObjectMetadata" : resource.kind }
+        if object.apiVersion.isEmpty { object.apiVersion = metadataOnly ? "meta.k8s.io/v1" : resource.apiVersion }
+        switch json["type"]?.stringValue {
+        case "ADDED": return .added(object)
+        case "MODIFIED": return .modified(object)
+        case "DELETED": return .deleted(object)
+        case "BOOKMARK":
+            return .bookmark(
+                resourceVersion: object.resourceVersion,
+                initialEventsEnd: object.annotations["k8s.io/initial-events-end"] == "true")
+        case "ERROR":
+            return .error(APIStatus(json: objectJSON, httpCode: 500) ?? APIStatus.forCode(500, message: objectJSON.serialized()))
+        case let other:
+            throw .decoding("unknown watch event type \(other ?? "<none>")")
+        }
+    }
+}

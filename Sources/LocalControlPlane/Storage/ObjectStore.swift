@@ -1,0 +1,147 @@
+import Foundation
+import Synchronization
+import KubeWatch
+
+/// The state behind one lock, plus the collector thread that plays kube-controller-manager.
+final class ObjectStore: Sendable {
+    private let state: Mutex<StoreState>
+    private let collectorSignal = NSCondition()
+    private let running = Atomic<Bool>(true)
+
+    init(historyWindow: Int) {
+        var initial = StoreState(historyWindow: historyWindow)
+        for definition in BuiltinResources.all { initial.definitions[definition.groupResource] = definition }
+        state = Mutex(initial)
+    }
+
+    /// Runs `body` with exclusive access, then wakes the collector if it has work.
+    func withState<T>(_ body: (inout StoreState) throws -> T) rethrows -> T {
+        let (result, hasWork) = try state.withLock { state -> (T, Bool) in
+            let result = try body(&state)
+            return (result, !state.pendingCollection.isEmpty)
+        }
+        if hasWork { wakeCollector() }
+        return result
+    }
+
+    func wakeCollector() {
+        collectorSignal.lock()
+        collectorSignal.signal()
+        collectorSignal.unlock()
+    }
+
+    func startCollector() {
+        let thread = Thread { [self] in
+            var waiting = false
+            while running.load(ordering: .relaxed) {
+                collectorSignal.lock()
+                // Objects waiting on others are looked at again every 50 ms, like a resync.
+                _ = collectorSignal.wait(until: Date().addingTimeInterval(waiting ? 0.05 : 1))
+                collectorSignal.unlock()
+                waiting = state.withLock { $0.runCollector(now: Date()) }
+            }
+        }
+        thread.name = "local-control-plane-collector"
+        thread.start()
+    }
+
+    func stop() {
+        running.store(false, ordering: .relaxed)
+        wakeCollector()
+        let subscriptions = state.withLock { state -> [WatchSubscription] in
+            let all = state.watchers.values.flatMap { $0 }
+            state.watchers = [:]
+            return all
+        }
+        for subscription in subscriptions { subscription.close() }
+    }
+
+    /// Ends every open watch, as an API server restart or a load balancer would.
+    func closeAllWatches() {
+        let subscriptions = state.withLock { state -> [WatchSubscription] in
+            let all = state.watchers.values.flatMap { $0 }
+            state.watchers = [:]
+            return all
+        }
+        for subscription in subscriptions { subscription.close() }
+    }
+}
+
+/// Failures and slowness on demand, for tests of what a client does when the API misbehaves.
+public final class FaultInjector: Sendable {
+    struct Rule: Sendable {
+        var remaining: Int
+        var code: Int
+        var retryAfterSeconds: Int?
+        var verbs: Set<String>?
+        var resource: String?
+    }
+
+    private let rules = Mutex<[Rule]>([])
+    private let latencyMicros = Atomic<Int>(0)
+
+    init() {}
+
+    /// The next `count` requests that match (by verb such as `list` or `patch`, and resource
+    /// such as `secrets` or `nimdeployments.nim.opendatahub.io`) fail with `code` and a Status.
+    public func failNext(_ count: Int, code: Int, retryAfterSeconds: Int? = nil, verbs: Set<String>? = nil, resource: String? = nil) {
+        rules.withLock { $0.append(Rule(remaining: count, code: code, retryAfterSeconds: retryAfterSeconds, verbs: verbs, resource: resource)) }
+    }
+
+    /// Added before every request is handled.
+    public var latency: TimeInterval {
+        get { Double(latencyMicros.load(ordering: .relaxed)) / 1_000_000 }
+        set { latencyMicros.store(Int(newValue * 1_000_000), ordering: .relaxed) }
+    }
+
+    public func reset() {
+        rules.withLock { $0.removeAll() }
+        latency = 0
+    }
+
+    /// The failure this request gets, if one is armed for it.
+    func failure(verb: String, resource: String) -> APIStatus? {
+        rules.withLock { rules -> APIStatus? in
+            guard let index = rules.firstIndex(where: { rule in
+                rule.remaining > 0 && (rule.verbs?.contains(verb) ?? true) && (rule.resource.map { $0 == resource } ?? true)
+            }) else { return nil }
+            rules[index].remaining -= 1
+            let rule = rules[index]
+            if rule.remaining == 0 { rules.remove(at: index) }
+            var status = rule.code == 429
+                ? APIStatus.tooManyRequests(retryAfterSeconds: rule.retryAfterSeconds ?? 1)
+                : APIStatus.forCode(rule.code, message: "injected fault: \(rule.code) for \(verb) \(resource)")
+            if let retry = rule.retryAfterSeconds { status.retryAfterSeconds = retry }
+            return status
+        }
+    }
+}
+
+/// Requests served, by verb and resource: what benchmarks and tests count writes with.
+public struct RequestStats: Sendable {
+    public struct Key: Hashable, Sendable, Comparable {
+        public var verb: String
+        public var resource: String
+        public static func < (a: Key, b: Key) -> Bool { (a.resource, a.verb) < (b.resource, b.verb) }
+    }
+
+    public var counts: [Key: Int] = [:]
+
+    public func count(verb: String? = nil, resource: String? = nil) -> Int {
+        counts.filter { (verb == nil || $0.key.verb == verb) && (resource == nil || $0.key.resource == resource) }.values.reduce(0, +)
+    }
+
+    public static let writeVerbs: Set<String> = ["create", "update", "patch", "delete", "deletecollection"]
+
+    /// Creates, updates, patches and deletes.
+    public var writes: Int { counts.filter { Self.writeVerbs.contains($0.key.verb) }.values.reduce(0, +) }
+
+    public static func - (lhs: RequestStats, rhs: RequestStats) -> RequestStats {
+        var result = RequestStats()
+        for (key, value) in lhs.counts {
+            let difference = value - (rhs.counts[key] ?? 0)
+            if difference != 0 { result.counts[key] = difference }
+        }
+        return result
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import KubeWatch
+import LocalControlPlane
+
+/// A local control plane on a free port and a client for it, for one test.
+public final class TestCluster: Sendable {
+    public let controlPlane: LocalControlPlane
+    public let client: KubeClient
+
+    public init(options: LocalControlPlane.Options = LocalControlPlane.Options()) throws {
+        controlPlane = LocalControlPlane(options: options)
+        let url = try controlPlane.start()
+        client = KubeClient(configuration: ClientConfiguration(server: url, source: "test"))
+    }
+
+    deinit { controlPlane.stop() }
+
+    /// Writes this cluster's kubeconfig to a temporary file and returns its path.
+    public func writeKubeconfig(namespace: String = "default") throws -> String {
+        let path = NSTemporaryDirectory() + "kubeconfig-\(UUID().uuidString)"
+        try controlPlane.kubeconfig(namespace: namespace).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    public func createNamespace(_ name: String) async throws {
+        _ = try await client.create(KubeObject(apiVersion: "v1", kind: "Namespace", namespace: nil, name: name), .namespaces)
+    }
+}
+
+public struct DeadlineExceeded: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Waits until `condition` holds, checking every 20 ms, or fails after `timeout`. Tests wait on
+/// what they can observe, never on a fixed sleep.
+public func eventually(
+    timeout: TimeInterval = 10, _ what: String = "condition", sourceLocation: String = #fileID + ":" + String(#line),
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try await condition() { return }
+        if Date() > deadline { throw DeadlineExceeded(description: "\(what) not reached within \(timeout) s (\(sourceLocation))") }
+        try await Task.sleep(nanoseconds: 20_000_000)
+    }
+}
+
+/// Paths to the repository and to ../shared, found from this file.
+public enum Paths {
+    public static let repository: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    public static var shared: URL { repository.deletingLastPathComponent().appendingPathComponent("shared") }
+}
