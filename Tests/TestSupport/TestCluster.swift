@@ -29,6 +29,7 @@ public final class TestCluster: Sendable {
 
 public struct DeadlineExceeded: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Waits until `condition` holds, checking every 20 ms, or fails after `timeout`. Tests wait on

@@ -184,9 +184,11 @@ final class CurlTransfer: @unchecked Sendable {
             _ = nd_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
             _ = nd_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int(idle.rounded(.up))))
         }
-        switch request.method {
-        case "GET": _ = nd_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
-        default: _ = nd_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        if request.method == "GET" && request.body == nil {
+            _ = nd_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        } else {
+            // Setting a body makes libcurl POST; the custom method keeps the one asked for.
+            _ = nd_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
         }
         if let payload = request.body {
             _ = nd_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(payload.count))

@@ -124,14 +124,17 @@ extension StoreState {
             }
         }
         object[path: ["metadata", "finalizers"]] = finalizers.isEmpty ? nil : .array(finalizers.map(JSON.string))
-        if object != before { _ = commitPut(object, at: location, previous: before) }
         let namespaceHeld = (object[dotted: "spec.finalizers"]?.arrayValue ?? []).isEmpty == false
         if finalizers.isEmpty && !namespaceHeld {
+            // Removing the last finalizer deletes at once: one DELETED event carrying the last
+            // stored state, no intermediate MODIFIED (what the real collector's update does).
             if location.resource == BuiltinResources.customResourceDefinitions.groupResource, let gr = Self.servedResource(of: object) {
                 definitions[gr] = nil
                 tables[gr] = nil
             }
             commitDelete(at: location)
+        } else if object != before {
+            _ = commitPut(object, at: location, previous: before)
         }
         return done
     }

@@ -215,16 +215,17 @@ enum BuiltinResources {
         listKind: "CustomResourceDefinitionList", namespaced: false, shortNames: ["crd", "crds"],
         categories: ["api-extensions"], hasStatusSubresource: true, hasGeneration: true,
         columns: [.name, column("Created At", "") { .string($0[dotted: "metadata.creationTimestamp"]?.stringValue ?? "") }],
+        defaulter: { object, _ in
+            if object[dotted: "spec.conversion"] == nil { object[dotted: "spec.conversion"] = ["strategy": "None"] }
+        },
         prepare: { object, old in
             guard old == nil else { return }
             // What a CRD looks like until the establishing controller has accepted its names.
-            object["status"] = ["conditions": nil, "acceptedNames": ["plural": "", "kind": ""], "storedVersions": []]
-            var finalizers = object[path: ["metadata", "finalizers"]]?.arrayValue ?? []
-            if !finalizers.contains("customresourcecleanup.apiextensions.k8s.io") { finalizers.append("customresourcecleanup.apiextensions.k8s.io") }
-            object[path: ["metadata", "finalizers"]] = .array(finalizers)
+            let storage = (object[dotted: "spec.versions"]?.arrayValue ?? []).first { $0["storage"]?.boolValue == true }?["name"]
+            object["status"] = ["conditions": nil, "acceptedNames": ["plural": "", "kind": ""], "storedVersions": .array(storage.map { [$0] } ?? [])]
         },
         validator: { new, old in CRDRegistration.validate(new, old: old) },
-        listTypes: ["spec.versions": .map(keys: ["name"])])
+        listTypes: ["spec.versions": .atomic, "status.conditions": .map(keys: ["type"])])
 
     static func column(_ name: String, _ description: String, cell: @escaping @Sendable (JSON) -> JSON) -> TableColumn {
         TableColumn(name: name, type: "string", description: description, cell: cell)

@@ -21,7 +21,9 @@ enum CRDRegistration {
             namespaced: (spec["scope"]?.stringValue ?? "Namespaced") == "Namespaced",
             shortNames: names["shortNames"]?.arrayValue?.compactMap(\.stringValue) ?? [],
             categories: names["categories"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-            hasGeneration: true, isCustom: true, deleteReturnsObject: true)
+            hasGeneration: true, isCustom: true, deleteReturnsObject: true,
+            // The order apiextensions-apiserver lists them in.
+            verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"])
         for version in ordered {
             guard let name = version["name"]?.stringValue else { continue }
             if version[path: ["subresources", "status"]] != nil { definition.hasStatusSubresource = true }
@@ -107,7 +109,6 @@ struct CustomSchema: Sendable {
     let structural: StructuralSchema?
     let validator: SchemaValidator?
     let columns: [TableColumn]
-    let hasRules: Bool
 
     init(openAPIV3Schema: JSON?, printerColumns: [JSON]) throws(SchemaError) {
         raw = openAPIV3Schema
@@ -119,7 +120,6 @@ struct CustomSchema: Sendable {
             structural = nil
             validator = nil
         }
-        hasRules = openAPIV3Schema.map { $0.serialized().contains("x-kubernetes-validations") } ?? false
         var columns = [TableColumn.name]
         var sawAge = false
         for column in printerColumns {

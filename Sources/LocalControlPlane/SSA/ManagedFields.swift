@@ -20,16 +20,21 @@ enum WriteScope: Sendable {
 /// The shape of an object's fields: how lists merge, by path of field names.
 struct FieldShape: Sendable {
     var listType: @Sendable ([String]) -> ListType
-    /// Whether the object at a path is a map (its keys are data: labels, data, a custom
-    /// resource's objects) rather than a struct with fixed fields. A newly added map is owned
-    /// whole (`"."`), a struct only through its fields.
-    var isMap: @Sendable ([String]) -> Bool
+    /// Whether a write that adds the object at this path owns the object itself (`"."`) as well
+    /// as its fields: true for maps, pointer structs and anything in a custom resource; false
+    /// for the non-pointer structs of built-in types, which always exist (a Lease's `spec`).
+    var ownsAddedObject: @Sendable ([String]) -> Bool
 
-    /// Fields of built-in kinds whose values are maps rather than structs.
-    static let builtinMapFields: Set<String> = [
-        "labels", "annotations", "data", "binaryData", "stringData", "requests", "limits", "matchLabels", "nodeSelector",
-        "capacity", "allocatedResources",
-    ]
+    /// Non-pointer struct fields of built-in types: present even when empty, so never "added".
+    static func alwaysPresentStructs(_ names: [String]) -> Bool {
+        switch names.count {
+        case 1: return names[0] == "spec" || names[0] == "status"
+        default: return ["template", "resources", "metadata", "names", "acceptedNames"].contains(names.last ?? "")
+        }
+    }
+
+    /// Object references are atomic structs (`+structType=atomic`): owned whole.
+    static let atomicStructs: Set<String> = ["regarding", "related", "involvedObject"]
 
     /// Metadata the server owns or that names the object; never part of anyone's field set.
     static let untrackedMetadata: Set<String> = [
@@ -55,6 +60,8 @@ struct FieldShape: Sendable {
 
     private func collect(_ value: JSON, path: FieldPath, names: [String], into set: inout FieldSet) {
         switch value {
+        case .object where Self.atomicStructs.contains(names.last ?? ""):
+            set.insert(path)
         case .object(let object) where !object.isEmpty:
             for (key, child) in object { collect(child, path: path + [.field(key)], names: names + [key], into: &set) }
         case .array(let items) where !items.isEmpty:
@@ -81,8 +88,10 @@ struct FieldShape: Sendable {
     /// items without their fields, struct fields leaf by leaf (structured-merge-diff's "added").
     private func collectAdded(_ value: JSON, path: FieldPath, names: [String], into set: inout FieldSet) {
         switch value {
+        case .object where Self.atomicStructs.contains(names.last ?? ""):
+            set.insert(path)
         case .object(let object) where !object.isEmpty:
-            if isMap(names) { set.insert(path) }
+            if ownsAddedObject(names) { set.insert(path) }
             for (key, child) in object { collectAdded(child, path: path + [.field(key)], names: names + [key], into: &set) }
         case .array(let items) where !items.isEmpty:
             set.insert(path)
@@ -128,8 +137,10 @@ struct FieldShape: Sendable {
         switch (old, new) {
         case (nil, nil):
             return
-        case (.some, nil):
+        case (.some(let value), nil):
+            // Everything under a removed field goes with it.
             removed.insert(path)
+            collectAdded(value, path: path, names: names, into: &removed)
         case (nil, .some(let value)):
             collectAdded(value, path: path, names: names, into: &changed)
         case (.some(.object(let a)), .some(.object(let b))):

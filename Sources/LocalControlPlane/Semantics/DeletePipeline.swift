@@ -63,6 +63,12 @@ extension StoreState {
         case .orphan: if !finalizers.contains("orphan") { finalizers.append("orphan") }
         case .background, nil: break
         }
+        // A CRD is held until its custom resources are gone (apiextensions adds this on delete).
+        if definition.groupResource == BuiltinResources.customResourceDefinitions.groupResource,
+            !finalizers.contains("customresourcecleanup.apiextensions.k8s.io")
+        {
+            finalizers.append("customresourcecleanup.apiextensions.k8s.io")
+        }
         let isNamespace = location.resource == BuiltinResources.namespaces.groupResource
         guard !finalizers.isEmpty || isNamespace else {
             if options.dryRun { return .success(.deleted(object)) }
@@ -104,8 +110,9 @@ extension StoreState {
         return .success(Self.served(object, version: version, definition: definition))
     }
 
-    /// Objects in key order; `continue` resumes after the last key of the previous page. Pages
-    /// after the first read the current state, not a snapshot at the first page's revision.
+    /// Objects in key order; `continue` resumes after the last key of the previous page, from
+    /// the state at the first page's revision (a consistent snapshot, rebuilt from the watch
+    /// history; 410 Expired once that history is gone, as etcd compaction makes it).
     mutating func list(
         _ definition: ResourceDefinition, version: String, filter: WatchFilter, limit: Int?, continueToken: String?
     ) -> Result<ListPage, APIStatus> {
@@ -119,8 +126,20 @@ extension StoreState {
             listRevision = decoded.revision
         }
         var table = tables[definition.groupResource] ?? ResourceTable()
-        let keys = table.sortedKeys
-        tables[definition.groupResource] = table
+        var objects = table.objects
+        var keys: [ObjectKey]
+        if continueToken?.isEmpty == false, listRevision < revision {
+            guard let snapshot = table.snapshot(at: listRevision) else {
+                return .failure(
+                    .expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."))
+            }
+            objects = snapshot
+            keys = snapshot.keys.sorted()
+        } else {
+            keys = table.sortedKeys
+            tables[definition.groupResource] = table
+        }
         var items: [JSON] = []
         var lastKey: ObjectKey?
         var more = false
@@ -128,7 +147,7 @@ extension StoreState {
         for key in keys {
             if let start, !(start < key) { continue }
             if let namespace = filter.namespace, key.namespace != namespace { continue }
-            guard let object = table.objects[key], filter.matches(object) else { continue }
+            guard let object = objects[key], filter.matches(object) else { continue }
             if let limit, limit > 0, items.count >= limit {
                 more = true
                 remaining += 1

@@ -22,7 +22,7 @@ struct WriteContext {
         let version = version
         return FieldShape(
             listType: { definition.listType(at: $0, version: version) },
-            isMap: { names in definition.isCustom || FieldShape.builtinMapFields.contains(names.last ?? "") })
+            ownsAddedObject: { names in definition.isCustom || !FieldShape.alwaysPresentStructs(names) })
     }
 }
 
@@ -227,6 +227,7 @@ extension StoreState {
         }
         // Defaults, then (custom resources) pruning and schema defaults.
         definition.defaulter?(&object, old)
+        Self.dropEmpty(&object, everywhere: !definition.isCustom)
         if definition.isCustom, let schema = definition.schemas[context.version] ?? definition.schemas[definition.storageVersion],
             let structural = schema.structural
         {
@@ -284,12 +285,32 @@ extension StoreState {
         if context.dryRun {
             return .success(WriteResult(object: Self.served(object, version: context.version, definition: definition), created: old == nil, warnings: warnings))
         }
-        var stored = commitPut(object, at: location, previous: old)
-        afterCommit(location: location, object: stored, previous: old, context: context)
-        if stored[path: ["metadata", "deletionTimestamp"]] != nil, (stored[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
-            stored = commitDelete(at: location) ?? stored
+        // The write that removes the last finalizer of a terminating object deletes it: one
+        // revision, one DELETED event, and the answer carries the version it had (as on a real server).
+        if old != nil, object[path: ["metadata", "deletionTimestamp"]] != nil, (object[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty,
+            location.resource != BuiltinResources.namespaces.groupResource || (object[dotted: "spec.finalizers"]?.arrayValue ?? []).isEmpty
+        {
+            commitDelete(at: location)
+            return .success(WriteResult(object: Self.served(object, version: context.version, definition: definition), created: false, warnings: warnings))
         }
+        let stored = commitPut(object, at: location, previous: old)
+        afterCommit(location: location, object: stored, previous: old, context: context)
         return .success(WriteResult(object: Self.served(stored, version: context.version, definition: definition), created: old == nil, warnings: warnings))
+    }
+
+    /// Empty maps are not stored where the API types say `omitempty`: metadata's maps and lists
+    /// for every kind, and the data maps of built-in kinds. A patch that removes the last
+    /// annotation leaves no `annotations: {}` behind. (Pointers to empty structs, such as a
+    /// CRD's `subresources.status: {}`, are kept, as Go keeps them.)
+    static func dropEmpty(_ object: inout JSON, everywhere: Bool) {
+        func isEmptyCollection(_ value: JSON?) -> Bool {
+            (value?.objectValue?.isEmpty ?? false) || (value?.arrayValue?.isEmpty ?? false)
+        }
+        for key in ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"] where isEmptyCollection(object[path: ["metadata", key]]) {
+            object[path: ["metadata", key]] = nil
+        }
+        guard everywhere else { return }
+        for key in ["data", "binaryData", "stringData"] where isEmptyCollection(object[key]) { object[key] = nil }
     }
 
     /// The object as a client reads it at the version it asked for.
@@ -326,10 +347,30 @@ extension StoreState {
 
     mutating func registerCustomResource(_ crd: JSON, location: ObjectLocation, isNew: Bool, now: String) {
         guard crd[path: ["metadata", "deletionTimestamp"]] == nil, let definition = try? CRDRegistration.definition(from: crd) else { return }
+        if definitions[definition.groupResource] == nil {
+            // A new resource's watch cache starts now: a watch from an older resourceVersion
+            // gets 410, as on a real server ("too old resource version: 1 (514)").
+            tables[definition.groupResource, default: ResourceTable()].compactedRevision = revision
+        }
         definitions[definition.groupResource] = definition
         if isNew {
             var established = crd
             established["status"] = CRDRegistration.establishedStatus(for: crd, now: now)
+            // Written as kube-apiserver's own controllers write it: an Update of /status.
+            var fields = FieldSet()
+            for name in ["kind", "listKind", "plural", "shortNames", "singular"] where established[path: ["status", "acceptedNames", name]] != nil {
+                fields.insert([.field("status"), .field("acceptedNames"), .field(name)])
+            }
+            for type in ["Established", "NamesAccepted"] {
+                let item: FieldPath = [.field("status"), .field("conditions"), .key(["type": .string(type)])]
+                fields.insert(item)
+                for field in ["lastTransitionTime", "message", "reason", "status", "type"] { fields.insert(item + [.field(field)]) }
+            }
+            var entries = ManagedFieldsEntry.read(crd)
+            entries.append(
+                ManagedFieldsEntry(
+                    manager: "kube-apiserver", operation: "Update", apiVersion: "apiextensions.k8s.io/v1", time: now, subresource: "status", fields: fields))
+            ManagedFieldsEntry.write(entries, into: &established)
             _ = commitPut(established, at: location, previous: crd)
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import KubeWatch
 
 /// `/api`, `/apis`, group and group-version documents, legacy and aggregated (v2), built from
@@ -10,7 +11,9 @@ enum Discovery {
         ]
     }
 
-    /// Groups in a stable order: built-ins first as registered, then custom groups by name.
+    /// Groups in a stable order: built-ins first as registered, then custom groups by name. A
+    /// group's versions go highest priority first (v2 > v1 > v1beta2 > v1beta1 > v1alpha1), and
+    /// the first is the preferred one, as kube-apiserver orders them.
     static func groups(_ definitions: [ResourceDefinition]) -> [(name: String, versions: [String])] {
         var order: [String] = []
         var versions: [String: [String]] = [:]
@@ -20,7 +23,23 @@ enum Discovery {
                 versions[definition.group, default: []].append(version)
             }
         }
-        return order.map { ($0, versions[$0] ?? []) }
+        return order.map { ($0, (versions[$0] ?? []).sorted { versionPriority($0) > versionPriority($1) }) }
+    }
+
+    /// Kubernetes version ordering: GA above beta above alpha, higher numbers first.
+    static func versionPriority(_ version: String) -> Int {
+        let scanner = version.dropFirst()
+        let major = Int(scanner.prefix { $0.isNumber }) ?? 0
+        let rest = scanner.drop { $0.isNumber }
+        let minor = Int(rest.drop { !$0.isNumber }) ?? 0
+        let stability = rest.isEmpty ? 3 : rest.hasPrefix("beta") ? 2 : rest.hasPrefix("alpha") ? 1 : 0
+        return stability * 1_000_000 + major * 1000 + minor
+    }
+
+    /// kube-apiserver's `storageVersionHash`: eight bytes of SHA-256 over group/version/kind.
+    static func storageVersionHash(_ definition: ResourceDefinition) -> String {
+        let digest = SHA256.hash(Array("\(definition.group)/\(definition.storageVersion)/\(definition.kind)".utf8))
+        return Data(digest.prefix(8)).base64EncodedString()
     }
 
     static func groupList(_ definitions: [ResourceDefinition]) -> JSON {
@@ -49,6 +68,7 @@ enum Discovery {
             ]
             if !definition.shortNames.isEmpty { entry["shortNames"] = .array(definition.shortNames.map(JSON.string)) }
             if !definition.categories.isEmpty { entry["categories"] = .array(definition.categories.map(JSON.string)) }
+            entry["storageVersionHash"] = .string(storageVersionHash(definition))
             resources.append(entry)
             if definition.hasStatusSubresource {
                 resources.append([
@@ -64,9 +84,13 @@ enum Discovery {
     static func aggregatedGroup(_ name: String, versions: [String], definitions: [ResourceDefinition]) -> JSON {
         let versionEntries: [JSON] = versions.map { version in
             let resources: [JSON] = definitions.filter { $0.group == name && $0.versions.contains(version) }.map { definition in
+                // Custom kinds name their group and version in responseKind; built-ins leave them empty.
+                let responseKind: JSON = definition.isCustom
+                    ? ["group": .string(definition.group), "version": .string(version), "kind": .string(definition.kind)]
+                    : ["group": "", "version": "", "kind": .string(definition.kind)]
                 var entry: JSON = [
                     "resource": .string(definition.plural),
-                    "responseKind": ["group": "", "version": "", "kind": .string(definition.kind)],
+                    "responseKind": responseKind,
                     "scope": definition.namespaced ? "Namespaced" : "Cluster",
                     "singularResource": .string(definition.singular),
                     "verbs": .array(definition.verbs.map(JSON.string)),
@@ -75,7 +99,7 @@ enum Discovery {
                 if !definition.categories.isEmpty { entry["categories"] = .array(definition.categories.map(JSON.string)) }
                 if definition.hasStatusSubresource {
                     entry["subresources"] = [[
-                        "subresource": "status", "responseKind": ["group": "", "version": "", "kind": .string(definition.kind)],
+                        "subresource": "status", "responseKind": responseKind,
                         "verbs": ["get", "patch", "update"],
                     ]]
                 }

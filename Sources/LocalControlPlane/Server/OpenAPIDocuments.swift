@@ -64,6 +64,13 @@ enum OpenAPIDocuments {
                 "patch": operation("patch", gvk: gvk, parameters: writeParameters + ["force"], response: reference),
                 "delete": operation("delete", gvk: gvk, parameters: ["dryRun", "gracePeriodSeconds", "orphanDependents", "propagationPolicy"], response: reference),
             ]
+            if definition.namespaced {
+                // The list and watch across all namespaces; its parameters sit on the path.
+                paths[type.path()] = [
+                    "get": operation("list", gvk: gvk, parameters: [], response: reference),
+                    "parameters": .array(listParameters.map { ["name": .string($0), "in": "query", "schema": ["type": "string"]] }),
+                ]
+            }
             if definition.hasStatusSubresource {
                 paths[item + "/status"] = [
                     "get": operation("get", gvk: gvk, parameters: ["resourceVersion"], response: reference),

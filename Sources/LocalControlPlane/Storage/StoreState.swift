@@ -57,6 +57,26 @@ struct ResourceTable: Sendable {
         }
     }
 
+    /// The objects as they were at `revision`, rebuilt by undoing the history after it; `nil`
+    /// when the history no longer reaches back that far.
+    func snapshot(at revision: Int) -> [ObjectKey: JSON]? {
+        guard revision >= compactedRevision else { return nil }
+        var objects = self.objects
+        for record in history.reversed() where record.revision > revision {
+            guard let key = Self.key(of: record.object) else { continue }
+            switch record.type {
+            case .added: objects[key] = nil
+            default: objects[key] = record.previous
+            }
+        }
+        return objects
+    }
+
+    static func key(of object: JSON) -> ObjectKey? {
+        guard let name = object[path: ["metadata", "name"]]?.stringValue else { return nil }
+        return ObjectKey(namespace: object[path: ["metadata", "namespace"]]?.stringValue, name: name)
+    }
+
     mutating func compact() {
         if let last = history.last { compactedRevision = max(compactedRevision, last.revision) }
         history.removeAll()

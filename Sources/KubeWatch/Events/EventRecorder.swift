@@ -1,0 +1,140 @@
+import Foundation
+import Synchronization
+
+/// Records core/v1 Events about objects without flooding the API server or blocking the caller:
+/// - the same event (object, type, reason, message) within ten minutes bumps the count of the
+///   existing Event instead of creating another (client-go's aggregation);
+/// - each object may emit a burst of 25, then one event every five minutes (client-go's spam
+///   filter); the rest are dropped;
+/// - sending happens in the background; failures are logged, never thrown;
+/// - messages are cut to 1024 bytes and pass through the redactor.
+///
+/// core/v1 rather than events.k8s.io/v1 because `kubectl describe` lists these, and both APIs
+/// are views of the same objects on a real server.
+public final class EventRecorder: Sendable {
+    public enum EventType: String, Sendable {
+        case normal = "Normal"
+        case warning = "Warning"
+    }
+
+    struct Pending: Sendable {
+        var regarding: ObjectReference
+        var type: EventType
+        var reason: String
+        var message: String
+        var at: Date
+    }
+
+    struct Series {
+        var name: String
+        var count: Int
+        var lastSeen: Date
+    }
+
+    struct Bucket {
+        var tokens: Double
+        var refilled: Date
+    }
+
+    public static let aggregationWindow: TimeInterval = 600
+    public static let burst: Double = 25
+    public static let refillInterval: TimeInterval = 300
+    public static let maximumMessageBytes = 1024
+
+    private let client: KubeClient
+    private let component: String
+    private let host: String
+    private let time: any TimeSource
+    private let log = Logger(name: "events")
+    private let queue: AsyncStream<Pending>.Continuation
+    private let stream: AsyncStream<Pending>
+    private let state = Mutex<(series: [String: Series], buckets: [String: Bucket])>(([:], [:]))
+
+    public init(client: KubeClient, component: String, host: String = ProcessInfo.processInfo.hostName, time: any TimeSource = SystemTime()) {
+        self.client = client
+        self.component = component
+        self.host = host
+        self.time = time
+        (stream, queue) = AsyncStream<Pending>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+    }
+
+    /// Queues an event about `object`; returns at once.
+    public func record(_ object: KubeObject, type: EventType, reason: String, message: String) {
+        record(object.reference, type: type, reason: reason, message: message)
+    }
+
+    public func record(_ regarding: ObjectReference, type: EventType, reason: String, message: String) {
+        queue.yield(Pending(regarding: regarding, type: type, reason: reason, message: Self.shorten(Redactor.shared.scrub(message)), at: time.now))
+    }
+
+    /// Sends queued events until the task is cancelled.
+    public func run() async {
+        for await event in stream {
+            if Task.isCancelled { break }
+            await send(event)
+        }
+    }
+
+    private func send(_ event: Pending) async {
+        let objectKey = "\(event.regarding.namespace ?? "")/\(event.regarding.kind)/\(event.regarding.name)/\(event.regarding.uid)"
+        let seriesKey = "\(objectKey)/\(event.type.rawValue)/\(event.reason)/\(event.message)"
+        let decision = state.withLock { state -> (allowed: Bool, series: Series?) in
+            var bucket = state.buckets[objectKey] ?? Bucket(tokens: Self.burst, refilled: event.at)
+            bucket.tokens = min(Self.burst, bucket.tokens + event.at.timeIntervalSince(bucket.refilled) / Self.refillInterval)
+            bucket.refilled = event.at
+            guard bucket.tokens >= 1 else {
+                state.buckets[objectKey] = bucket
+                return (false, nil)
+            }
+            bucket.tokens -= 1
+            state.buckets[objectKey] = bucket
+            if var series = state.series[seriesKey], event.at.timeIntervalSince(series.lastSeen) < Self.aggregationWindow {
+                series.count += 1
+                series.lastSeen = event.at
+                state.series[seriesKey] = series
+                return (true, series)
+            }
+            return (true, nil)
+        }
+        guard decision.allowed else { return }
+        let namespace = event.regarding.namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        let timestamp = KubeTime.format(event.at)
+        do {
+            if let series = decision.series {
+                _ = try await client.patch(
+                    .events, namespace: namespace, name: series.name,
+                    .merge(["count": .int(series.count), "lastTimestamp": .string(timestamp)]))
+                return
+            }
+            let name = "\(event.regarding.name).\(String(UInt64(event.at.timeIntervalSince1970 * 1_000_000_000), radix: 16))"
+            var object = KubeObject(apiVersion: "v1", kind: "Event", namespace: namespace, name: name)
+            object["involvedObject"] = event.regarding.json
+            object["reason"] = .string(event.reason)
+            object["message"] = .string(event.message)
+            object["type"] = .string(event.type.rawValue)
+            object["count"] = 1
+            object["firstTimestamp"] = .string(timestamp)
+            object["lastTimestamp"] = .string(timestamp)
+            object["source"] = ["component": .string(component), "host": .string(host)]
+            object["reportingComponent"] = .string(component)
+            object["reportingInstance"] = .string(host)
+            _ = try await client.create(object, .events)
+            state.withLock { $0.series[seriesKey] = Series(name: name, count: 1, lastSeen: event.at) }
+        } catch {
+            // An event that cannot be written is not worth failing anything for.
+            state.withLock { $0.series[seriesKey] = nil }
+            log.warn("cannot record event", ["reason": .string(event.reason), "object": .string(objectKey), "error": .string(error.description)])
+        }
+    }
+
+    /// Cuts a message to the byte limit without splitting a character, marking the cut.
+    static func shorten(_ message: String) -> String {
+        guard message.utf8.count > maximumMessageBytes else { return message }
+        var result = ""
+        for character in message {
+            if result.utf8.count + character.utf8.count > maximumMessageBytes - 3 { break }
+            result.append(character)
+        }
+        return result + "..."
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Synchronization
+
+/// Structured logs: one JSON object per line on stderr, with a level, a logger name, a message
+/// and fields. Every string passes through the redactor on its way out.
+public struct Logger: Sendable {
+    public enum Level: Int, Sendable, Comparable, CaseIterable {
+        case debug, info, warn, error
+
+        public var name: String {
+            switch self {
+            case .debug: return "debug"
+            case .info: return "info"
+            case .warn: return "warn"
+            case .error: return "error"
+            }
+        }
+
+        public init?(name: String) {
+            guard let level = Self.allCases.first(where: { $0.name == name.lowercased() }) else { return nil }
+            self = level
+        }
+
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// Where lines go and which are kept; shared by every logger of the process.
+    public final class Sink: Sendable {
+        private let minimum = Atomic<Int>(Level.info.rawValue)
+        private let capture = Mutex<[String]?>(nil)
+        private let output = Mutex<FileHandle>(FileHandle.standardError)
+
+        public var level: Level {
+            get { Level(rawValue: minimum.load(ordering: .relaxed)) ?? .info }
+            set { minimum.store(newValue.rawValue, ordering: .relaxed) }
+        }
+
+        /// Keeps lines in memory as well (tests assert on what was logged).
+        public func startCapturing() { capture.withLock { $0 = [] } }
+
+        public func captured() -> [String] { capture.withLock { $0 ?? [] } }
+
+        func write(_ line: String) {
+            capture.withLock { $0?.append(line) }
+            let bytes = Data((line + "\n").utf8)
+            output.withLock { $0.write(bytes) }
+        }
+    }
+
+    public static let sink = Sink()
+
+    public let name: String
+    public let fields: [String: JSON]
+
+    public init(name: String, fields: [String: JSON] = [:]) {
+        self.name = name
+        self.fields = fields
+    }
+
+    /// A logger that adds `fields` to every line (a reconcile's key, say).
+    public func with(_ extra: [String: JSON]) -> Logger {
+        Logger(name: name, fields: fields.merging(extra) { _, new in new })
+    }
+
+    public func debug(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.debug, message(), fields) }
+    public func info(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.info, message(), fields) }
+    public func warn(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.warn, message(), fields) }
+    public func error(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.error, message(), fields) }
+
+    public func log(_ level: Level, _ message: String, _ extra: [String: JSON]) {
+        guard level >= Self.sink.level else { return }
+        var line: [String: JSON] = self.fields.merging(extra) { _, new in new }
+        line["ts"] = .string(KubeTime.formatMicro(Date()))
+        line["level"] = .string(level.name)
+        line["logger"] = .string(name)
+        line["msg"] = .string(message)
+        Self.sink.write(Redactor.shared.scrub(JSON.object(line)).serialized())
+    }
+}
+
+/// Keeps secrets out of everything a process says: log lines, events, conditions, errors.
+/// Values registered here, and any token with a registered prefix (NGC personal keys start with
+/// `nvapi-`), are replaced before the text leaves.
+public final class Redactor: Sendable {
+    public static let shared = Redactor()
+    public static let placeholder = "[REDACTED]"
+
+    private let state = Mutex<(values: Set<String>, prefixes: Set<String>)>(([], []))
+
+    public init() {}
+
+    /// A secret value that must never be printed. Very short values are ignored: replacing
+    /// every "a" would make logs unreadable without protecting anything.
+    public func register(_ secret: String) {
+        let trimmed = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.count >= 8 else { return }
+        state.withLock { _ = $0.values.insert(trimmed) }
+    }
+
+    /// Any token starting with `prefix` is a secret (`nvapi-`).
+    public func registerPrefix(_ prefix: String) {
+        state.withLock { _ = $0.prefixes.insert(prefix) }
+    }
+
+    public func scrub(_ text: String) -> String {
+        let (values, prefixes) = state.withLock { ($0.values, $0.prefixes) }
+        var result = text
+        for prefix in prefixes where result.contains(prefix) {
+            result = Self.maskTokens(in: result, prefix: prefix)
+        }
+        for value in values where result.contains(value) {
+            result = result.replacingOccurrences(of: value, with: Self.placeholder)
+        }
+        return result
+    }
+
+    public func scrub(_ json: JSON) -> JSON {
+        switch json {
+        case .string(let text): return .string(scrub(text))
+        case .array(let items): return .array(items.map(scrub))
+        case .object(let object): return .object(object.mapValues(scrub))
+        default: return json
+        }
+    }
+
+    /// `prefix` followed by token characters becomes `prefix[REDACTED]`.
+    static func maskTokens(in text: String, prefix: String) -> String {
+        var output = ""
+        var rest = Substring(text)
+        while let range = rest.range(of: prefix) {
+            output += rest[..<range.lowerBound]
+            output += prefix + placeholder
+            rest = rest[range.upperBound...]
+            rest = rest.drop { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." || $0 == "=" || $0 == "+" || $0 == "/" }
+        }
+        return output + rest
+    }
+}

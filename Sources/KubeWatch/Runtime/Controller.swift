@@ -1,0 +1,150 @@
+import Foundation
+import Synchronization
+
+/// What a reconcile asks for next.
+public struct ReconcileResult: Sendable, Equatable {
+    /// Look again after this long even if nothing changes (a poll, or a retry that is not an error).
+    public var requeueAfter: TimeInterval?
+
+    public init(requeueAfter: TimeInterval? = nil) { self.requeueAfter = requeueAfter }
+
+    public static let done = ReconcileResult()
+    public static func requeue(after interval: TimeInterval) -> ReconcileResult { ReconcileResult(requeueAfter: interval) }
+}
+
+/// An error retrying will not fix (invalid input): logged and counted, not requeued. The next
+/// change to the object brings it back.
+public struct TerminalError: Error, Sendable, CustomStringConvertible {
+    public var underlying: any Error & Sendable
+    public init(_ underlying: any Error & Sendable) { self.underlying = underlying }
+    public var description: String { "terminal: \(underlying)" }
+}
+
+/// N workers taking keys from a work queue and reconciling them, never the same key twice at
+/// once. Event handlers feed it through `enqueue`, which never blocks.
+///
+/// Outcomes (controller-runtime's `reconcileHandler`): an error requeues with the key's backoff;
+/// a terminal error and success forget the backoff; `requeueAfter` forgets it and requeues after
+/// the interval.
+public final class Controller: Sendable {
+    public typealias Reconcile = @Sendable (ObjectKey) async throws -> ReconcileResult
+
+    public let name: String
+    public let queue: WorkQueue<ObjectKey>
+    private let workers: Int
+    private let reconcile: Reconcile
+    private let metrics: ControllerMetrics?
+    private let intake: AsyncStream<ObjectKey>.Continuation
+    private let intakeStream: AsyncStream<ObjectKey>
+    /// Called after each reconcile with its key, outcome label and error (for logs).
+    private let observer: (@Sendable (ObjectKey, String, (any Error)?) -> Void)?
+
+    public init(
+        name: String, workers: Int = 4, rateLimiter: RateLimiter<ObjectKey> = RateLimiter(), time: any TimeSource = SystemTime(),
+        metrics: MetricsRegistry? = nil, observer: (@Sendable (ObjectKey, String, (any Error)?) -> Void)? = nil,
+        reconcile: @escaping Reconcile
+    ) {
+        self.name = name
+        self.workers = max(1, workers)
+        self.reconcile = reconcile
+        self.queue = WorkQueue(name: name, rateLimiter: rateLimiter, time: time, metrics: metrics)
+        self.metrics = metrics.map { ControllerMetrics(registry: $0, controller: name) }
+        self.observer = observer
+        (intakeStream, intake) = AsyncStream<ObjectKey>.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// Queues a key from anywhere, synchronously; duplicates collapse in the queue.
+    public func enqueue(_ key: ObjectKey) { intake.yield(key) }
+
+    /// Enqueues what `map` says for every event of an informer.
+    public func watch(_ informer: Informer, map: @escaping @Sendable (InformerEvent) -> [ObjectKey]) {
+        informer.addHandler { [weak self] event in
+            guard let self else { return }
+            for key in map(event) { self.enqueue(key) }
+        }
+    }
+
+    /// Runs the workers until the task is cancelled, then stops taking keys and lets the ones in
+    /// progress finish.
+    public func run() async {
+        let queue = self.queue
+        let pump = Task {
+            for await key in intakeStream { await queue.add(key) }
+        }
+        await withTaskCancellationHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<workers {
+                    group.addTask { await self.work() }
+                }
+            }
+        } onCancel: {
+            Task { await queue.shutdown(drain: false) }
+        }
+        pump.cancel()
+        intake.finish()
+    }
+
+    /// Stops taking new keys and waits until every reconcile in progress has returned.
+    public func shutdown() async {
+        await queue.shutdown(drain: true)
+    }
+
+    private func work() async {
+        while let key = await queue.get() {
+            metrics?.activeWorkers.add(1, [name])
+            let started = Date()
+            let outcome: String
+            var failure: (any Error)?
+            do {
+                let result = try await reconcile(key)
+                await queue.forget(key)
+                if let interval = result.requeueAfter, interval > 0 {
+                    await queue.addAfter(key, interval)
+                    outcome = "requeue_after"
+                } else {
+                    outcome = "success"
+                }
+            } catch let error as TerminalError {
+                await queue.forget(key)
+                metrics?.terminalErrors.inc([name])
+                outcome = "error"
+                failure = error
+            } catch {
+                await queue.addRateLimited(key)
+                metrics?.errors.inc([name])
+                outcome = "error"
+                failure = error
+            }
+            metrics?.reconciles.inc([name, outcome])
+            metrics?.duration.observe(Date().timeIntervalSince(started), [name])
+            metrics?.activeWorkers.add(-1, [name])
+            observer?(key, outcome, failure)
+            await queue.done(key)
+        }
+    }
+}
+
+/// controller-runtime's reconcile metrics, under the same names so dashboards carry over.
+struct ControllerMetrics: Sendable {
+    let reconciles: Counter
+    let errors: Counter
+    let terminalErrors: Counter
+    let duration: Histogram
+    let activeWorkers: Gauge
+
+    init(registry: MetricsRegistry, controller: String) {
+        reconciles = registry.counter(
+            "controller_runtime_reconcile_total", help: "Reconciles by controller and result.", labels: ["controller", "result"])
+        errors = registry.counter("controller_runtime_reconcile_errors_total", help: "Reconcile errors by controller.", labels: ["controller"])
+        terminalErrors = registry.counter(
+            "controller_runtime_terminal_reconcile_errors_total", help: "Reconcile errors that are not retried.", labels: ["controller"])
+        duration = registry.histogram(
+            "controller_runtime_reconcile_time_seconds", help: "Reconcile duration by controller.", labels: ["controller"],
+            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60])
+        activeWorkers = registry.gauge("controller_runtime_active_workers", help: "Reconciles in progress.", labels: ["controller"])
+        for result in ["success", "error", "requeue", "requeue_after"] { reconciles.touch([controller, result]) }
+        errors.touch([controller])
+        terminalErrors.touch([controller])
+        activeWorkers.set(0, [controller])
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+
+/// A change the informer saw, after its cache has been updated.
+public enum InformerEvent: Sendable {
+    case added(KubeObject)
+    case updated(old: KubeObject, new: KubeObject)
+    case deleted(KubeObject)
+
+    public var object: KubeObject {
+        switch self {
+        case .added(let object), .deleted(let object): return object
+        case .updated(_, let new): return new
+        }
+    }
+}
+
+/// Keeps a cache of one resource current (list, then watch, through a `Watcher`) and tells its
+/// handlers what changed. With several namespaces it runs one watcher per namespace into the
+/// same cache.
+public final class Informer: Sendable {
+    public typealias Handler = @Sendable (InformerEvent) -> Void
+
+    public let resource: ResourceType
+    public let cache: ObjectCache
+    private let watchers: [(namespace: String?, watcher: Watcher)]
+    private let handlers = Mutex<[Handler]>([])
+    private let syncState = Mutex<(synced: Set<String>, waiters: [CheckedContinuation<Void, Never>])>(([], []))
+
+    /// - Parameters:
+    ///   - namespaces: `nil` for all namespaces.
+    ///   - metadataOnly: cache `PartialObjectMetadata` only (for Secrets: many, large, and their
+    ///     data is not the controller's business until it reads one on purpose).
+    public init(
+        client: KubeClient, resource: ResourceType, namespaces: [String]? = nil, labelSelector: LabelSelector? = nil,
+        fieldSelector: FieldSelector? = nil, metadataOnly: Bool = false, indexers: ObjectCache.Indexers = [:],
+        time: any TimeSource = SystemTime(), onError: (@Sendable (KubeError) -> Void)? = nil
+    ) {
+        self.resource = resource
+        self.cache = ObjectCache(indexers: indexers)
+        let scopes: [String?] = resource.namespaced ? (namespaces.map { $0.map(Optional.some) } ?? [nil]) : [nil]
+        self.watchers = scopes.map { namespace in
+            var watcher = Watcher(client: client, resource: resource, namespace: namespace)
+            watcher.labelSelector = labelSelector
+            watcher.fieldSelector = fieldSelector
+            watcher.metadataOnly = metadataOnly
+            watcher.time = time
+            watcher.onError = onError
+            return (namespace, watcher)
+        }
+    }
+
+    public func addHandler(_ handler: @escaping Handler) {
+        handlers.withLock { $0.append(handler) }
+    }
+
+    /// True once every namespace's first list is in the cache.
+    public var hasSynced: Bool { syncState.withLock { $0.synced.count == watchers.count } }
+
+    public func waitForSync() async {
+        await withCheckedContinuation { continuation in
+            let ready = syncState.withLock { state -> Bool in
+                if state.synced.count == watchers.count { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for (namespace, watcher) in watchers {
+                group.addTask { await self.consume(watcher.events(), namespace: namespace) }
+            }
+        }
+    }
+
+    private func consume(_ events: AsyncStream<WatcherEvent>, namespace: String?) async {
+        var batch: [KubeObject] = []
+        for await event in events {
+            switch event {
+            case .initStart:
+                batch.removeAll()
+            case .initApply(let object):
+                batch.append(object)
+            case .initDone:
+                let changes = cache.replace(with: batch, namespace: namespace)
+                batch.removeAll()
+                for object in changes.added { dispatch(.added(object)) }
+                for (old, new) in changes.updated { dispatch(.updated(old: old, new: new)) }
+                for object in changes.deleted { dispatch(.deleted(object)) }
+                markSynced(namespace)
+            case .apply(let object):
+                if let previous = cache.upsert(object) {
+                    if previous.resourceVersion != object.resourceVersion { dispatch(.updated(old: previous, new: ObjectCache.trimmed(object))) }
+                } else {
+                    dispatch(.added(ObjectCache.trimmed(object)))
+                }
+            case .delete(let object):
+                let previous = cache.remove(object.key)
+                dispatch(.deleted(previous ?? ObjectCache.trimmed(object)))
+            }
+        }
+    }
+
+    private func dispatch(_ event: InformerEvent) {
+        for handler in handlers.withLock({ $0 }) { handler(event) }
+    }
+
+    private func markSynced(_ namespace: String?) {
+        let waiters = syncState.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.synced.insert(namespace ?? "")
+            guard state.synced.count == watchers.count else { return [] }
+            let waiting = state.waiters
+            state.waiters.removeAll()
+            return waiting
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}

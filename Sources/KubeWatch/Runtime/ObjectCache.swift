@@ -1,0 +1,121 @@
+import Synchronization
+
+/// The informer's local copy of a resource, keyed namespace/name, with secondary indexes.
+///
+/// A lock rather than an actor: event handlers read it (to map a Secret to the deployments that
+/// name it, say) while an event is being dispatched, and must not suspend there. Every
+/// operation is short and never calls out while holding the lock.
+public final class ObjectCache: Sendable {
+    /// Index name to a function listing the index values of an object.
+    public typealias Indexers = [String: @Sendable (KubeObject) -> [String]]
+
+    private struct State {
+        var objects: [ObjectKey: KubeObject] = [:]
+        var indexes: [String: [String: Set<ObjectKey>]] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let indexers: Indexers
+
+    public init(indexers: Indexers = [:]) {
+        self.indexers = indexers
+    }
+
+    public func get(_ key: ObjectKey) -> KubeObject? { state.withLock { $0.objects[key] } }
+
+    public func get(namespace: String?, name: String) -> KubeObject? { get(ObjectKey(namespace: namespace, name: name)) }
+
+    /// Everything, or one namespace's objects, in key order.
+    public func list(namespace: String? = nil) -> [KubeObject] {
+        state.withLock { state in
+            state.objects.keys.sorted().filter { namespace == nil || $0.namespace == namespace }.compactMap { state.objects[$0] }
+        }
+    }
+
+    public var keys: [ObjectKey] { state.withLock { $0.objects.keys.sorted() } }
+
+    public var count: Int { state.withLock { $0.objects.count } }
+
+    /// Objects whose index `name` contains `value`.
+    public func byIndex(_ name: String, _ value: String) -> [KubeObject] {
+        state.withLock { state in
+            (state.indexes[name]?[value] ?? []).sorted().compactMap { state.objects[$0] }
+        }
+    }
+
+    // MARK: - Maintained by the informer
+
+    /// Inserts or replaces; returns the previous version.
+    @discardableResult
+    func upsert(_ object: KubeObject) -> KubeObject? {
+        let stored = Self.trimmed(object)
+        return state.withLock { state in
+            let previous = state.objects.updateValue(stored, forKey: stored.key)
+            reindex(&state, key: stored.key, old: previous, new: stored)
+            return previous
+        }
+    }
+
+    @discardableResult
+    func remove(_ key: ObjectKey) -> KubeObject? {
+        state.withLock { state in
+            let previous = state.objects.removeValue(forKey: key)
+            reindex(&state, key: key, old: previous, new: nil)
+            return previous
+        }
+    }
+
+    /// Swaps in a complete new set (after a list) for one namespace, or for everything when
+    /// `namespace` is nil, and returns what changed, so handlers see objects that vanished while
+    /// the watch was down as deletions.
+    func replace(with objects: [KubeObject], namespace: String?) -> (added: [KubeObject], updated: [(KubeObject, KubeObject)], deleted: [KubeObject]) {
+        let incoming = objects.map(Self.trimmed)
+        return state.withLock { state in
+            let incomingKeys = Set(incoming.map(\.key))
+            let gone = state.objects.filter { key, _ in (namespace == nil || key.namespace == namespace) && !incomingKeys.contains(key) }
+            var added: [KubeObject] = []
+            var updated: [(KubeObject, KubeObject)] = []
+            for object in incoming {
+                let previous = state.objects.updateValue(object, forKey: object.key)
+                reindex(&state, key: object.key, old: previous, new: object)
+                if let previous {
+                    if previous.resourceVersion != object.resourceVersion { updated.append((previous, object)) }
+                } else {
+                    added.append(object)
+                }
+            }
+            for (key, object) in gone {
+                state.objects[key] = nil
+                reindex(&state, key: key, old: object, new: nil)
+            }
+            return (added, updated, Array(gone.values))
+        }
+    }
+
+    private func reindex(_ state: inout State, key: ObjectKey, old: KubeObject?, new: KubeObject?) {
+        for (name, indexer) in indexers {
+            let before = old.map(indexer) ?? []
+            let after = new.map(indexer) ?? []
+            if before == after { continue }
+            for value in before { state.indexes[name]?[value]?.remove(key) }
+            for value in after { state.indexes[name, default: [:]][value, default: []].insert(key) }
+        }
+    }
+
+    /// `managedFields` is bookkeeping for the server; a cache of thousands of objects has no use
+    /// for it (controller-runtime strips it the same way to save memory).
+    static func trimmed(_ object: KubeObject) -> KubeObject {
+        guard object[path: ["metadata", "managedFields"]] != nil else { return object }
+        var trimmed = object
+        trimmed[path: ["metadata", "managedFields"]] = nil
+        return trimmed
+    }
+}
+
+/// Indexes most controllers need.
+public enum CacheIndex {
+    /// `ownerUID`: objects by the UIDs of their owners.
+    public static let ownerUID = "ownerUID"
+
+    public static func ownerUIDs(_ object: KubeObject) -> [String] { object.ownerReferences.map(\.uid) }
+}
