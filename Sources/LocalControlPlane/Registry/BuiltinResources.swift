@@ -42,7 +42,7 @@ enum BuiltinResources {
         ],
         fieldLabels: ["type": { $0["type"]?.stringValue }],
         defaulter: { object, _ in
-            if object["type"] == nil { object["type"] = "Opaque" }
+            if (object["type"]?.stringValue ?? "").isEmpty { object["type"] = "Opaque" }
             // stringData is write-only: folded into data, never stored (the real strategy does the same).
             if let stringData = object["stringData"]?.objectValue {
                 var data = object["data"]?.objectValue ?? [:]

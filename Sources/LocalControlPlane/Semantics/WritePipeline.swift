@@ -240,8 +240,19 @@ extension StoreState {
             ManagedFieldsEntry.write(managedFields, into: &object)
         } else {
             let (changed, removed) = context.shape.changes(from: old, to: object, scope: old == nil ? .main(statusIsSeparate: false) : context.scope)
+            // A client may rewrite managedFields itself (kubectl does, to hand client-side apply's
+            // fields over to server-side apply): what it sent is the base, as on a real server.
+            // Subresource writes cannot.
+            let sent = ManagedFieldsEntry.read(candidate)
+            let live = old.map(ManagedFieldsEntry.read) ?? []
+            let base: [ManagedFieldsEntry]
+            if case .main = context.scope, old != nil, !sent.isEmpty, sent != live {
+                base = sent
+            } else {
+                base = live
+            }
             let entries = ManagedFieldsEntry.recordUpdate(
-                old.map(ManagedFieldsEntry.read) ?? [], manager: context.manager, apiVersion: context.apiVersion,
+                base, manager: context.manager, apiVersion: context.apiVersion,
                 scope: context.scope, changed: changed, removed: removed, now: context.timestamp)
             ManagedFieldsEntry.write(entries, into: &object)
         }

@@ -242,6 +242,8 @@ final class APIServer: Sendable {
         if !request.body.isEmpty {
             do {
                 body = try decodeBody(request.body, contentType: contentType)
+            } catch let status as APIStatus {
+                return respondStatus(writer, status)
             } catch {
                 return respondStatus(writer, .badRequest("error decoding the request body: \(error)"))
             }
@@ -324,6 +326,9 @@ final class APIServer: Sendable {
     }
 
     func decodeBody(_ bytes: [UInt8], contentType: String) throws -> JSON {
+        if ProtobufDecoding.isProtobuf(contentType) {
+            do { return try ProtobufDecoding.decode(bytes) } catch { throw APIStatus.unsupportedMediaType(error.message) }
+        }
         if contentType.contains("yaml") {
             if let json = try? JSON(parsing: bytes) { return json }
             return try YAML.parse(String(decoding: bytes, as: UTF8.self))

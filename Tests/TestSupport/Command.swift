@@ -1,0 +1,96 @@
+import Foundation
+import Synchronization
+
+/// A program run by a test: its exit status and everything it printed.
+public struct CommandResult: Sendable, CustomStringConvertible {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var description: String { "exit \(status)\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
+}
+
+/// Runs a program found on PATH and waits for it, killing it after `timeout`.
+public func run(
+    _ arguments: [String], environment: [String: String] = [:], input: String? = nil, timeout: TimeInterval = 60
+) async throws -> CommandResult {
+    let command = BackgroundCommand(arguments, environment: environment, input: input)
+    try command.start()
+    return await command.wait(timeout: timeout)
+}
+
+/// A program running beside the test; its output can be read while it runs.
+public final class BackgroundCommand: Sendable {
+    private let process = Process()
+    private final class Output: Sendable {
+        let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+    }
+
+    private let output = Output()
+    private let arguments: [String]
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+
+    public init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) {
+        self.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let stdout = stdoutPipe
+        let stderr = stderrPipe
+        process.standardOutput = stdout
+        process.standardError = stderr
+        if let input {
+            let stdin = Pipe()
+            process.standardInput = stdin
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            output.text.withLock { $0.stdout += String(decoding: data, as: UTF8.self) }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            output.text.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
+        }
+    }
+
+    public func start() throws {
+        do { try process.run() } catch {
+            throw DeadlineExceeded(description: "cannot run \(arguments.joined(separator: " ")): \(error.localizedDescription)")
+        }
+    }
+
+    public var stdout: String { output.text.withLock { $0.stdout } }
+    public var stderr: String { output.text.withLock { $0.stderr } }
+    public var isRunning: Bool { process.isRunning }
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    public func terminate() { if process.isRunning { process.terminate() } }
+
+    public func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+
+    /// Waits for the exit (or kills the program after `timeout`) and returns what it printed.
+    public func wait(timeout: TimeInterval) async -> CommandResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        if process.isRunning {
+            process.terminate()
+        }
+        process.waitUntilExit()
+        // Whatever the handlers have not read yet is still in the pipes: read it to the end.
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        stderrPipe.fileHandleForReading.readabilityHandler = nil
+        let restOut = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
+        let restErr = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+        return output.text.withLock {
+            $0.stdout += String(decoding: restOut, as: UTF8.self)
+            $0.stderr += String(decoding: restErr, as: UTF8.self)
+            return CommandResult(status: process.terminationStatus, stdout: $0.stdout, stderr: $0.stderr)
+        }
+    }
+}
