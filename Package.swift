@@ -23,7 +23,7 @@ let package = Package(
         ),
         // Fixtures the test targets share: a running control plane, deadlines, paths to ../shared.
         .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane"], path: "Tests/TestSupport"),
-        .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
+        .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
         .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KubeWatch
 import LocalControlPlane
 
@@ -58,4 +59,12 @@ public enum Paths {
     }()
 
     public static var shared: URL { repository.deletingLastPathComponent().appendingPathComponent("shared") }
+}
+
+/// A value tests share between tasks.
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public var value: Value { mutex.withLock { $0 } }
+    public func update<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }

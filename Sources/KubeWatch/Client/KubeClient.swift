@@ -204,7 +204,7 @@ public final class KubeClient: Sendable {
             case .failure(let error):
                 requestMetrics?.record(verb: verb, code: "<error>", seconds: elapsed)
                 if Task.isCancelled { throw .cancelled }
-                guard idempotent, attempt < Self.maximumAttempts else { throw .transport(error) }
+                guard idempotent, !error.isPermanent, attempt < Self.maximumAttempts else { throw .transport(error) }
                 try await pause(Self.backoff(attempt: attempt))
             case .success(let response):
                 requestMetrics?.record(verb: verb, code: String(response.status), seconds: elapsed)

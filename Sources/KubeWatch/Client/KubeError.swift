@@ -25,7 +25,7 @@ public enum KubeError: Error, Sendable, CustomStringConvertible {
     public var isTransient: Bool {
         switch self {
         case .api(let status): return status.code == 429 || status.code >= 500
-        case .transport: return true
+        case .transport(let error): return !error.isPermanent
         default: return false
         }
     }

@@ -291,6 +291,12 @@ final class CurlTransfer: @unchecked Sendable {
         continuation.resume(returning: HTTPStreamResponse(status: status, headers: headers, body: stream, cancel: cancel))
     }
 
+    /// Failures no retry can fix: a bad URL, and TLS refusing the peer or our certificate.
+    static let permanentFailures: Set<CURLcode> = [
+        CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+        CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR,
+    ]
+
     /// Called once, on the loop thread, when libcurl is done with the transfer.
     func complete(code: CURLcode, cancelled: Bool) {
         guard !finished else { return }
@@ -300,7 +306,7 @@ final class CurlTransfer: @unchecked Sendable {
             ? nil
             : TransportError(
                 message: cancelled ? "request cancelled" : String(cString: curl_easy_strerror(code)),
-                isTimeout: code == CURLE_OPERATION_TIMEDOUT)
+                isTimeout: code == CURLE_OPERATION_TIMEDOUT, isPermanent: Self.permanentFailures.contains(code))
         if let continuation = bufferedContinuation {
             bufferedContinuation = nil
             if let error {

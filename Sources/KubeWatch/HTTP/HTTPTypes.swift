@@ -49,10 +49,13 @@ public struct HTTPStreamResponse: Sendable {
 public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var isTimeout: Bool
+    /// Retrying cannot help: the URL is malformed or TLS says the peer is not who it should be.
+    public var isPermanent: Bool
 
-    public init(message: String, isTimeout: Bool = false) {
+    public init(message: String, isTimeout: Bool = false, isPermanent: Bool = false) {
         self.message = message
         self.isTimeout = isTimeout
+        self.isPermanent = isPermanent
     }
 
     public var description: String { message }

@@ -80,7 +80,11 @@ public final class LeaderElector: Sendable {
             return result
         }
         state.withLock { $0.leading = false }
-        if outcome == .stopped { await release() }
+        if outcome == .stopped {
+            // The caller's task is cancelled, and a cancelled task sends no requests: the
+            // release runs on its own, and is awaited, so a successor can start at once.
+            await Task.detached { await self.release() }.value
+        }
         log.info(outcome == .lost ? "lost lease" : "released lease", ["identity": .string(configuration.identity)])
         return outcome
     }

@@ -46,12 +46,20 @@ public final class ManualTime: TimeSource {
         let id = UUID()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if deadline <= state.now { return true }
+                // Checked under the lock the cancellation handler also takes: a task cancelled
+                // before it got here (the handler found nothing to cancel) leaves no sleeper.
+                enum Next { case sleep, wake, cancel }
+                let next = state.withLock { state -> Next in
+                    if Task.isCancelled { return .cancel }
+                    if deadline <= state.now { return .wake }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return false
+                    return .sleep
                 }
-                if resumeNow { continuation.resume() }
+                switch next {
+                case .sleep: break
+                case .wake: continuation.resume()
+                case .cancel: continuation.resume(throwing: CancellationError())
+                }
             }
         } onCancel: {
             let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }

@@ -1,0 +1,299 @@
+import Foundation
+import Synchronization
+import Testing
+import KubeWatch
+import LocalControlPlane
+import TestSupport
+
+/// Informers against the local control plane, with the faults a real API server has.
+@Suite struct InformerTests {
+    final class Recorder: Sendable {
+        let events = Mutex<[String]>([])
+        func handle(_ event: InformerEvent) {
+            let line: String
+            switch event {
+            case .added(let object): line = "added \(object.name)"
+            case .updated(_, let object): line = "updated \(object.name)"
+            case .deleted(let object): line = "deleted \(object.name)"
+            }
+            events.withLock { $0.append(line) }
+        }
+        func contains(_ line: String) -> Bool { events.withLock { $0.contains(line) } }
+    }
+
+    func configMap(_ name: String, namespace: String = "default", labels: [String: String] = [:], owner: KubeObject? = nil) -> KubeObject {
+        var object = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: namespace, name: name)
+        object.labels = labels
+        object["data"] = ["k": "v"]
+        if let owner { object.ownerReferences = [OwnerReference(controllerOf: owner)] }
+        return object
+    }
+
+    func start(_ informer: Informer) -> Task<Void, Never> {
+        let task = Task { await informer.run() }
+        return task
+    }
+
+    @Test func listsThenWatchesIndexesAndDropsManagedFields() async throws {
+        let cluster = try TestCluster()
+        let owner = try await cluster.client.create(configMap("owner"), .configMaps)
+        _ = try await cluster.client.create(configMap("child", owner: owner), .configMaps)
+        let informer = Informer(client: cluster.client, resource: .configMaps, indexers: [CacheIndex.ownerUID: CacheIndex.ownerUIDs])
+        let recorder = Recorder()
+        informer.addHandler(recorder.handle)
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        #expect(informer.cache.count == 2)
+        #expect(informer.cache.byIndex(CacheIndex.ownerUID, owner.uid).map(\.name) == ["child"])
+        #expect(informer.cache.get(namespace: "default", name: "owner")?[path: ["metadata", "managedFields"]] == nil)
+        _ = try await cluster.client.create(configMap("late"), .configMaps)
+        _ = try await cluster.client.patch(.configMaps, namespace: "default", name: "late", .merge(["data": ["k": "w"]]))
+        try await cluster.client.delete(.configMaps, namespace: "default", name: "late")
+        try await eventually("add, update and delete reach the handler") {
+            recorder.contains("added late") && recorder.contains("updated late") && recorder.contains("deleted late")
+        }
+        #expect(informer.cache.get(namespace: "default", name: "late") == nil)
+    }
+
+    @Test func metadataOnlySecretsCacheNoData() async throws {
+        let cluster = try TestCluster()
+        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "default", name: "key")
+        secret["data"] = ["NGC_API_KEY": "bnZhcGktc2VjcmV0"]
+        _ = try await cluster.client.create(secret, .secrets)
+        let informer = Informer(client: cluster.client, resource: .secrets, metadataOnly: true)
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        let cached = try #require(informer.cache.get(namespace: "default", name: "key"))
+        #expect(cached["data"] == nil)
+        #expect(cached.kind == "PartialObjectMetadata")
+        _ = try await cluster.client.patch(.secrets, namespace: "default", name: "key", .merge(["data": ["NGC_API_KEY": "bnZhcGktbmV3"]]))
+        try await eventually("the change arrives as metadata") { informer.cache.get(namespace: "default", name: "key")?.resourceVersion != cached.resourceVersion }
+        #expect(informer.cache.get(namespace: "default", name: "key")?["data"] == nil)
+    }
+
+    @Test func closedWatchesResumeWithoutRelisting() async throws {
+        let cluster = try TestCluster()
+        let informer = Informer(client: cluster.client, resource: .configMaps, namespaces: ["default"])
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        let lists = cluster.controlPlane.requestStats.count(verb: "list", resource: "configmaps")
+        for round in 0..<5 {
+            cluster.controlPlane.closeAllWatches()
+            _ = try await cluster.client.create(configMap("cm-\(round)"), .configMaps)
+        }
+        try await eventually("every change is seen") { informer.cache.count == 5 }
+        #expect(cluster.controlPlane.requestStats.count(verb: "list", resource: "configmaps") == lists, "resumed from the last resourceVersion, no relist")
+        #expect(cluster.controlPlane.requestStats.count(verb: "watch", resource: "configmaps") >= 2)
+    }
+
+    @Test func expiredResourceVersionRelistsAndReportsWhatVanished() async throws {
+        let cluster = try TestCluster()
+        _ = try await cluster.client.create(configMap("doomed"), .configMaps)
+        let informer = Informer(client: cluster.client, resource: .configMaps)
+        let recorder = Recorder()
+        informer.addHandler(recorder.handle)
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        // Keep the watcher away while things change and history is compacted under it.
+        cluster.controlPlane.faults.failNext(1, code: 503, verbs: ["watch"], resource: "configmaps")
+        cluster.controlPlane.closeAllWatches()
+        try await cluster.client.delete(.configMaps, namespace: "default", name: "doomed")
+        _ = try await cluster.client.create(configMap("newcomer"), .configMaps)
+        cluster.controlPlane.compactHistory()
+        try await eventually(timeout: 15, "the relist replaces the cache") {
+            recorder.contains("deleted doomed") && recorder.contains("added newcomer")
+        }
+        #expect(informer.cache.keys.map(\.name) == ["newcomer"])
+        #expect(cluster.controlPlane.requestStats.count(verb: "list", resource: "configmaps") == 2)
+    }
+
+    @Test func leavingALabelSelectionIsADeletion() async throws {
+        let cluster = try TestCluster()
+        _ = try await cluster.client.create(configMap("mine", labels: ["app": "nim"]), .configMaps)
+        let informer = Informer(client: cluster.client, resource: .configMaps, labelSelector: try LabelSelector(parsing: "app=nim"))
+        let recorder = Recorder()
+        informer.addHandler(recorder.handle)
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        _ = try await cluster.client.patch(.configMaps, namespace: "default", name: "mine", .merge(["metadata": ["labels": ["app": "other"]]]))
+        try await eventually("relabelled out of the selection") { recorder.contains("deleted mine") }
+        _ = try await cluster.client.patch(.configMaps, namespace: "default", name: "mine", .merge(["metadata": ["labels": ["app": "nim"]]]))
+        try await eventually("and back in") { recorder.events.withLock { $0.filter { $0 == "added mine" }.count } == 2 }
+    }
+
+    @Test func watchesOnlyTheNamespacesAskedFor() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-a", "team-b", "team-c"] {
+            try await cluster.createNamespace(namespace)
+            _ = try await cluster.client.create(configMap("cm", namespace: namespace), .configMaps)
+        }
+        let informer = Informer(client: cluster.client, resource: .configMaps, namespaces: ["team-a", "team-b"])
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        #expect(informer.cache.keys.map(\.namespace) == ["team-a", "team-b"])
+        _ = try await cluster.client.create(configMap("more", namespace: "team-c"), .configMaps)
+        _ = try await cluster.client.create(configMap("more", namespace: "team-b"), .configMaps)
+        try await eventually("team-b's new object arrives") { informer.cache.count == 3 }
+        #expect(informer.cache.list(namespace: "team-c").isEmpty)
+    }
+}
+
+@Suite struct LeaderElectionTests {
+    func elector(_ cluster: TestCluster, _ identity: String, lease: TimeInterval) -> LeaderElector {
+        var configuration = LeaderElector.Configuration(namespace: "default", name: "nim-deploy-operator", identity: identity)
+        configuration.leaseDuration = lease
+        configuration.renewDeadline = 1
+        configuration.retryPeriod = 0.2
+        return LeaderElector(client: cluster.client, configuration: configuration)
+    }
+
+    func holder(_ cluster: TestCluster) async -> String? {
+        try? await cluster.client.get(.leases, namespace: "default", name: "nim-deploy-operator")[path: ["spec", "holderIdentity"]]?.stringValue
+    }
+
+    @Test func oneLeaderAtATimeAndAReleasedLeaseIsTakenAtOnce() async throws {
+        let cluster = try TestCluster()
+        // A lease far longer than the test: only a release lets the second replica in.
+        let first = elector(cluster, "replica-a", lease: 60)
+        let second = elector(cluster, "replica-b", lease: 60)
+        let leading = Locked<[String]>([])
+        let a = Task {
+            await first.run {
+                leading.update { $0.append("a") }
+                try? await Task.sleep(nanoseconds: 60_000_000_000)
+            }
+        }
+        try await eventually("a leads") { first.isLeader }
+        let b = Task { await second.run { leading.update { $0.append("b") } } }
+        let renewals = try await cluster.client.get(.leases, namespace: "default", name: "nim-deploy-operator")[path: ["spec", "renewTime"]]
+        try await eventually("a renews while b tries") {
+            let now = try await cluster.client.get(.leases, namespace: "default", name: "nim-deploy-operator")[path: ["spec", "renewTime"]]
+            return now != renewals && cluster.controlPlane.requestStats.count(verb: "get", resource: "leases.coordination.k8s.io") > 6
+        }
+        #expect(!second.isLeader)
+        a.cancel()
+        #expect(await a.value == .stopped)
+        try await eventually("b takes the released lease") { leading.value == ["a", "b"] }
+        let holderNow = await holder(cluster)
+        #expect(holderNow == "replica-b")
+        b.cancel()
+    }
+
+    @Test func aLeaderThatCannotRenewStopsAndTheLeaseExpiresForOthers() async throws {
+        let cluster = try TestCluster()
+        let first = elector(cluster, "replica-a", lease: 2)
+        let stopped = Locked(false)
+        let a = Task {
+            await first.run {
+                while !Task.isCancelled { try? await Task.sleep(nanoseconds: 10_000_000) }
+                stopped.update { $0 = true }
+            }
+        }
+        try await eventually("a leads") { first.isLeader }
+        cluster.controlPlane.faults.failNext(1_000, code: 500, resource: "leases.coordination.k8s.io")
+        #expect(await a.value == .lost)
+        #expect(stopped.value, "the work was cancelled when the lease was lost")
+        cluster.controlPlane.faults.reset()
+        let holderAfterLoss = await holder(cluster)
+        #expect(holderAfterLoss == "replica-a", "a lost lease is not released: it expires")
+        let second = elector(cluster, "replica-b", lease: 2)
+        let b = Task { await second.run { try? await Task.sleep(nanoseconds: 60_000_000_000) } }
+        try await eventually(timeout: 10, "b takes over once the lease expires") { second.isLeader }
+        b.cancel()
+    }
+}
+
+@Suite struct EventRecorderTests {
+    func events(_ cluster: TestCluster) async throws -> [KubeObject] {
+        try await cluster.client.list(.events, namespace: "default").items
+    }
+
+    @Test func repeatsAggregateFloodsAreCutSecretsAndLengthAreTrimmed() async throws {
+        let cluster = try TestCluster()
+        let recorder = EventRecorder(client: cluster.client, component: "test-operator", host: "test-host")
+        let running = Task { await recorder.run() }
+        defer { running.cancel() }
+        let subject = try await cluster.client.create(KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "subject"), .configMaps)
+        for _ in 0..<3 { recorder.record(subject, type: .normal, reason: "Reconciled", message: "all good") }
+        try await eventually("aggregated into one event with count 3") {
+            try await events(cluster).first { $0["reason"] == "Reconciled" }?["count"] == 3
+        }
+        Redactor.shared.register("nvapi-supersecret-value")
+        recorder.record(subject, type: .warning, reason: "InvalidKey", message: "the key nvapi-supersecret-value was refused " + String(repeating: "é", count: 2000))
+        try await eventually("the warning is written") { try await events(cluster).contains { $0["reason"] == "InvalidKey" } }
+        let warning = try #require(try await events(cluster).first { $0["reason"] == "InvalidKey" })
+        let message = warning["message"]?.stringValue ?? ""
+        #expect(!message.contains("supersecret"))
+        #expect(message.utf8.count <= 1024 && message.hasSuffix("..."))
+        #expect(warning["type"] == "Warning")
+        #expect(warning[path: ["involvedObject", "uid"]]?.stringValue == subject.uid)
+        for index in 0..<40 { recorder.record(subject, type: .normal, reason: "Flood", message: "event \(index)") }
+        try await eventually("the burst is written") { try await events(cluster).filter { $0["reason"] == "Flood" }.count >= 21 }
+        let flood = try await events(cluster).filter { $0["reason"] == "Flood" }.count
+        #expect(flood == 21, "25 events per object in a burst, repeats included: 4 were spent above")
+    }
+}
+
+@Suite struct FaultInjectionTests {
+    @Test func failuresAreRetriedWhenSafeAndCounted() async throws {
+        let cluster = try TestCluster()
+        cluster.controlPlane.faults.failNext(2, code: 503, verbs: ["get"])
+        _ = try await cluster.client.get(.namespaces, name: "default")
+        #expect(cluster.controlPlane.requestStats.count(verb: "get", resource: "namespaces") == 3, "two failures, then success")
+        cluster.controlPlane.faults.failNext(1, code: 429, retryAfterSeconds: 1, verbs: ["create"])
+        _ = try await cluster.client.create(KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "a"), .configMaps)
+        #expect(cluster.controlPlane.requestStats.count(verb: "create", resource: "configmaps") == 2, "429: the server did nothing, so even a create is retried")
+        cluster.controlPlane.faults.failNext(1, code: 500, verbs: ["create"])
+        do {
+            _ = try await cluster.client.create(KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "b"), .configMaps)
+            Issue.record("a 500 on create must not be retried blindly")
+        } catch {
+            #expect(error.status?.code == 500)
+        }
+        #expect(cluster.controlPlane.requestStats.count(verb: "create", resource: "configmaps") == 3)
+        cluster.controlPlane.faults.failNext(100, code: 500, verbs: ["list"])
+        await #expect(throws: KubeError.self) { _ = try await cluster.client.list(.configMaps) }
+        #expect(cluster.controlPlane.requestStats.count(verb: "list", resource: "configmaps") == KubeClient.maximumAttempts)
+    }
+
+    @Test func latencyIsAddedToEveryRequest() async throws {
+        let cluster = try TestCluster()
+        cluster.controlPlane.faults.latency = 0.2
+        let started = Date()
+        _ = try await cluster.client.get(.namespaces, name: "default")
+        #expect(Date().timeIntervalSince(started) >= 0.2)
+    }
+
+    @Test func concurrentRequestsDoNotWaitForEachOther() async throws {
+        let cluster = try TestCluster()
+        // Five open watches hold connections the whole time...
+        var watches: [AsyncThrowingStream<WatchEvent, any Error>] = []
+        for _ in 0..<5 { watches.append(try await cluster.client.watch(.configMaps, namespace: "default")) }
+        // ...while forty requests go through at once.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    _ = try await cluster.client.create(KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "cm-\(index)"), .configMaps)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await cluster.client.list(.configMaps, namespace: "default").items.count == 40)
+        _ = watches
+    }
+
+    @Test func closingWatchesEndsTheirStreams() async throws {
+        let cluster = try TestCluster()
+        let stream = try await cluster.client.watch(.configMaps, namespace: "default")
+        cluster.controlPlane.closeAllWatches()
+        var count = 0
+        for try await _ in stream { count += 1 }
+        #expect(count == 0, "the stream ended without events")
+    }
+}
