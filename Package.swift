@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
-        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
+        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport", "NimDeployOperator"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -59,6 +59,19 @@ public enum Paths {
     }()
 
     public static var shared: URL { repository.deletingLastPathComponent().appendingPathComponent("shared") }
+
+    /// The built `nim-deploy-operator`, next to the test bundle (the test target depends on it).
+    public static var operatorBinary: String {
+        var candidates: [URL] = []
+        if let executable = Bundle.main.executableURL { candidates.append(executable.deletingLastPathComponent()) }
+        candidates.append(URL(fileURLWithPath: Bundle.main.bundlePath).deletingLastPathComponent())
+        candidates.append(repository.appendingPathComponent(".build/debug"))
+        for directory in candidates {
+            let path = directory.appendingPathComponent("nim-deploy-operator").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return repository.appendingPathComponent(".build/debug/nim-deploy-operator").path
+    }
 }
 
 /// A value tests share between tasks.

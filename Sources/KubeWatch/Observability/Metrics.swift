@@ -61,67 +61,70 @@ enum MetricText {
     }
 }
 
-public final class Counter: MetricFamily {
+/// One number per label set: what counters and gauges both are.
+final class LabeledValues: Sendable {
     let name: String
     let help: String
+    let type: String
     let labelNames: [String]
-    private let values = Mutex<[[String]: Double]>([:])
+    let values = Mutex<[[String]: Double]>([:])
 
-    init(name: String, help: String, labelNames: [String]) {
+    init(name: String, help: String, type: String, labelNames: [String]) {
         self.name = name
         self.help = help
+        self.type = type
         self.labelNames = labelNames
         // A family without labels is exported at zero from the start (controller-runtime's initMetrics).
         if labelNames.isEmpty { values.withLock { $0[[]] = 0 } }
     }
 
-    public func inc(_ labels: [String] = [], by amount: Double = 1) {
-        values.withLock { $0[labels, default: 0] += amount }
-    }
-
-    /// Makes a label set visible at zero before it first counts.
-    public func touch(_ labels: [String]) {
-        values.withLock { if $0[labels] == nil { $0[labels] = 0 } }
-    }
-
-    public func value(_ labels: [String] = []) -> Double { values.withLock { $0[labels] ?? 0 } }
-
     func render() -> String {
         let snapshot = values.withLock { $0 }
-        return MetricText.header(name, help, "counter")
+        return MetricText.header(name, help, type)
             + snapshot.keys.sorted { $0.joined(separator: "\u{1}") < $1.joined(separator: "\u{1}") }.map {
                 "\(name)\(MetricText.labels(labelNames, $0)) \(MetricText.number(snapshot[$0] ?? 0))\n"
             }.joined()
     }
 }
 
-public final class Gauge: MetricFamily {
-    let name: String
-    let help: String
-    let labelNames: [String]
-    private let values = Mutex<[[String]: Double]>([:])
+public final class Counter: MetricFamily {
+    private let storage: LabeledValues
+    var name: String { storage.name }
 
     init(name: String, help: String, labelNames: [String]) {
-        self.name = name
-        self.help = help
-        self.labelNames = labelNames
-        if labelNames.isEmpty { values.withLock { $0[[]] = 0 } }
+        storage = LabeledValues(name: name, help: help, type: "counter", labelNames: labelNames)
     }
 
-    public func set(_ value: Double, _ labels: [String] = []) { values.withLock { $0[labels] = value } }
-    public func add(_ amount: Double, _ labels: [String] = []) { values.withLock { $0[labels, default: 0] += amount } }
-    public func value(_ labels: [String] = []) -> Double { values.withLock { $0[labels] ?? 0 } }
+    public func inc(_ labels: [String] = [], by amount: Double = 1) {
+        storage.values.withLock { $0[labels, default: 0] += amount }
+    }
+
+    /// Makes a label set visible at zero before it first counts.
+    public func touch(_ labels: [String]) {
+        storage.values.withLock { if $0[labels] == nil { $0[labels] = 0 } }
+    }
+
+    public func value(_ labels: [String] = []) -> Double { storage.values.withLock { $0[labels] ?? 0 } }
+
+    func render() -> String { storage.render() }
+}
+
+public final class Gauge: MetricFamily {
+    private let storage: LabeledValues
+    var name: String { storage.name }
+
+    init(name: String, help: String, labelNames: [String]) {
+        storage = LabeledValues(name: name, help: help, type: "gauge", labelNames: labelNames)
+    }
+
+    public func set(_ value: Double, _ labels: [String] = []) { storage.values.withLock { $0[labels] = value } }
+    public func add(_ amount: Double, _ labels: [String] = []) { storage.values.withLock { $0[labels, default: 0] += amount } }
+    public func value(_ labels: [String] = []) -> Double { storage.values.withLock { $0[labels] ?? 0 } }
 
     /// Replaces every label set at once (for gauges computed from a full count, like "deployments by state").
-    public func replaceAll(_ newValues: [[String]: Double]) { values.withLock { $0 = newValues } }
+    public func replaceAll(_ newValues: [[String]: Double]) { storage.values.withLock { $0 = newValues } }
 
-    func render() -> String {
-        let snapshot = values.withLock { $0 }
-        return MetricText.header(name, help, "gauge")
-            + snapshot.keys.sorted { $0.joined(separator: "\u{1}") < $1.joined(separator: "\u{1}") }.map {
-                "\(name)\(MetricText.labels(labelNames, $0)) \(MetricText.number(snapshot[$0] ?? 0))\n"
-            }.joined()
-    }
+    func render() -> String { storage.render() }
 }
 
 public final class Histogram: MetricFamily {

@@ -65,18 +65,16 @@ public final class Controller: Sendable {
     }
 
     /// Runs the workers until the task is cancelled, then stops taking keys and lets the ones in
-    /// progress finish.
+    /// progress finish: workers are not children of the calling task, so cancelling it does not
+    /// cut a reconcile off half-way through its writes.
     public func run() async {
         let queue = self.queue
         let pump = Task {
             for await key in intakeStream { await queue.add(key) }
         }
+        let workers = (0..<workers).map { _ in Task { await self.work() } }
         await withTaskCancellationHandler {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<workers {
-                    group.addTask { await self.work() }
-                }
-            }
+            for worker in workers { await worker.value }
         } onCancel: {
             Task { await queue.shutdown(drain: false) }
         }

@@ -163,7 +163,7 @@ final class APIServer: Sendable {
             let result = store.withState { $0.get(definition, version: resource.version, namespace: resource.namespace, name: resource.name ?? "") }
             switch result {
             case .failure(let status): respondStatus(writer, status)
-            case .success(let object): respond(writer, 200, represent(object, as: representation, definition: definition, request: request))
+            case .success(let object): respond(writer, 200, representation.render(object, definition: definition, includeObject: request.queryValue("includeObject")))
             }
         case "list":
             let filter: WatchFilter
@@ -337,17 +337,6 @@ final class APIServer: Sendable {
     }
 
     // MARK: - Representations
-
-    func represent(_ object: JSON, as representation: Representation, definition: ResourceDefinition, request: HTTPServerRequest) -> JSON {
-        switch representation {
-        case .metadataOnly: return Representation.partialObjectMetadata(object)
-        case .table:
-            return Representation.table(
-                [object], definition: definition, resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue,
-                includeObject: request.queryValue("includeObject"))
-        default: return object
-        }
-    }
 
     func representList(_ page: ListPage, as representation: Representation, definition: ResourceDefinition, version: String, request: HTTPServerRequest) -> JSON {
         var metadata: JSON = ["resourceVersion": .string(page.resourceVersion)]

@@ -35,6 +35,16 @@ enum Representation: Equatable {
         return .object
     }
 
+    /// One object as asked for: whole, its metadata, or a one-row Table.
+    func render(_ object: JSON, definition: ResourceDefinition, includeObject: String?) -> JSON {
+        switch self {
+        case .metadataOnly: return Self.partialObjectMetadata(object)
+        case .table:
+            return Self.table([object], definition: definition, resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue, includeObject: includeObject)
+        default: return object
+        }
+    }
+
     static func partialObjectMetadata(_ object: JSON) -> JSON {
         ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"] ?? [:]]
     }

@@ -114,16 +114,8 @@ struct WatchStreamer {
     }
 
     private func represent(_ object: JSON) -> JSON {
-        let definition = resource.definition
-        let served = StoreState.served(object, version: resource.version, definition: definition)
-        switch representation {
-        case .metadataOnly: return Representation.partialObjectMetadata(served)
-        case .table:
-            return Representation.table(
-                [served], definition: definition, resourceVersion: served[path: ["metadata", "resourceVersion"]]?.stringValue,
-                includeObject: request.queryValue("includeObject"))
-        default: return served
-        }
+        let served = StoreState.served(object, version: resource.version, definition: resource.definition)
+        return representation.render(served, definition: resource.definition, includeObject: request.queryValue("includeObject"))
     }
 
     private func bookmark(_ revision: Int, initialEventsEnd: Bool) -> JSON {

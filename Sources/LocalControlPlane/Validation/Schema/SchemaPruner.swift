@@ -46,17 +46,7 @@ public enum SchemaPruner {
                 object = [:]
                 return
             }
-            for key in Array(object.keys) {
-                if (embedded || s.embeddedResource) && metaFields.contains(key) { continue }
-                if let property = s.properties[key] {
-                    prune(&object[key, default: .null], property.node, path: child(path, key), embedded: false, depth: depth + 1, unknown: &unknown)
-                } else if let additional = s.additionalProperties {
-                    prune(&object[key, default: .null], additional.schema?.node, path: child(path, key), embedded: false, depth: depth + 1, unknown: &unknown)
-                } else {
-                    unknown.append(child(path, key))
-                    object[key] = nil
-                }
-            }
+            pruneFields(&object, s, path: path, embedded: embedded, depth: depth, dropUnknown: true, unknown: &unknown)
         case .array(var elements):
             value = .null
             defer { value = .array(elements) }
@@ -64,6 +54,25 @@ public enum SchemaPruner {
                 prune(&elements[index], s?.items?.node, path: "\(path)[\(index)]", embedded: false, depth: depth + 1, unknown: &unknown)
             }
         default: break
+        }
+    }
+
+    /// Prunes each field by its own schema; a field the schema does not know is dropped (and
+    /// reported) or, under x-kubernetes-preserve-unknown-fields, kept as it is.
+    private static func pruneFields(
+        _ object: inout [String: JSON], _ s: StructuralSchema.Node, path: String, embedded: Bool, depth: Int, dropUnknown: Bool,
+        unknown: inout [String]
+    ) {
+        for key in Array(object.keys) {
+            if (embedded || s.embeddedResource) && metaFields.contains(key) { continue }
+            if let property = s.properties[key] {
+                prune(&object[key, default: .null], property.node, path: child(path, key), embedded: false, depth: depth + 1, unknown: &unknown)
+            } else if let additional = s.additionalProperties {
+                prune(&object[key, default: .null], additional.schema?.node, path: child(path, key), embedded: false, depth: depth + 1, unknown: &unknown)
+            } else if dropUnknown {
+                unknown.append(child(path, key))
+                object[key] = nil
+            }
         }
     }
 
@@ -76,14 +85,7 @@ public enum SchemaPruner {
         case .object(var object):
             value = .null
             defer { value = .object(object) }
-            for key in Array(object.keys) {
-                if (embedded || s.embeddedResource) && metaFields.contains(key) { continue }
-                if let property = s.properties[key] {
-                    prune(&object[key, default: .null], property.node, path: child(path, key), embedded: false, depth: depth + 1, unknown: &unknown)
-                } else if let additional = s.additionalProperties {
-                    prune(&object[key, default: .null], additional.schema?.node, path: child(path, key), embedded: false, depth: depth + 1, unknown: &unknown)
-                }
-            }
+            pruneFields(&object, s, path: path, embedded: embedded, depth: depth, dropUnknown: false, unknown: &unknown)
         case .array(var elements):
             guard let items = s.items?.node, depth < maximumDepth else { return }
             value = .null

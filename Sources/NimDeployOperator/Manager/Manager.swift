@@ -1,0 +1,95 @@
+import Foundation
+import KubeWatch
+
+/// Runs what an operator process runs, the way controller-runtime's manager does: informer
+/// caches start at once on every replica (a follower that takes over has a warm cache);
+/// controllers start only once the caches have synced and, with leader election, only on the
+/// leader. Readiness follows the caches. Cancelling the run stops taking work, lets reconciles
+/// in flight finish and releases the Lease.
+final class Manager: Sendable {
+    /// What one operator assembles to run.
+    struct Parts: Sendable {
+        var informers: [Informer] = []
+        var controllers: [Controller] = []
+        /// Long-running helpers (the event recorder).
+        var background: [@Sendable () async -> Void] = []
+    }
+
+    enum Outcome: Sendable, Equatable {
+        case stopped
+        case leadershipLost
+    }
+
+    let client: KubeClient
+    let options: OperatorOptions
+    let operatorNamespace: String
+    let probes: ProbeServer?
+    let log = Logger(name: "manager")
+
+    init(client: KubeClient, options: OperatorOptions, operatorNamespace: String, probes: ProbeServer?) {
+        self.client = client
+        self.options = options
+        self.operatorNamespace = operatorNamespace
+        self.probes = probes
+    }
+
+    func run(_ parts: Parts) async -> Outcome {
+        await withTaskGroup(of: Outcome?.self) { group -> Outcome in
+            for task in parts.background { group.addTask { await task(); return nil } }
+            for informer in parts.informers { group.addTask { await informer.run(); return nil } }
+            group.addTask {
+                for informer in parts.informers { await informer.waitForSync() }
+                if Task.isCancelled { return nil }
+                self.probes?.setReady(true)
+                self.log.info("caches synced", ["informers": .int(parts.informers.count)])
+                return nil
+            }
+            group.addTask { await self.lead(parts) }
+            var outcome = Outcome.stopped
+            // The leading task ends on cancellation or when the lease is lost; either way the
+            // whole process winds down.
+            while let finished = await group.next() {
+                if let finished {
+                    outcome = finished
+                    group.cancelAll()
+                }
+            }
+            return outcome
+        }
+    }
+
+    private func lead(_ parts: Parts) async -> Outcome {
+        let work: @Sendable () async -> Void = {
+            for informer in parts.informers { await informer.waitForSync() }
+            if Task.isCancelled { return }
+            self.log.info("starting controllers", ["controllers": .array(parts.controllers.map { .string($0.name) }), "workers": .int(self.options.concurrency)])
+            await withTaskGroup(of: Void.self) { group in
+                for controller in parts.controllers { group.addTask { await controller.run() } }
+                // Without controllers, hold the line until told to stop (a stream that never
+                // yields ends when the task is cancelled).
+                if parts.controllers.isEmpty {
+                    group.addTask {
+                        let (forever, continuation) = AsyncStream<Void>.makeStream()
+                        for await _ in forever {}
+                        continuation.finish()
+                    }
+                }
+            }
+        }
+        guard options.leaderElect else {
+            await work()
+            return .stopped
+        }
+        let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
+        let elector = LeaderElector(
+            client: client, configuration: LeaderElector.Configuration(namespace: operatorNamespace, name: "nim-deploy-operator", identity: identity))
+        log.info("waiting for the lease", ["lease": .string("\(operatorNamespace)/nim-deploy-operator"), "identity": .string(identity)])
+        switch await elector.run(work) {
+        case .lost:
+            log.error("leadership lost: stopping so that only one replica ever writes")
+            return .leadershipLost
+        case .stopped:
+            return .stopped
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import KubeWatch
+import LocalControlPlane
+import TestSupport
+
+/// The operator binary as users run it.
+@Suite struct CommandLineTests {
+    func operatorCommand(_ arguments: String..., environment: [String: String] = [:]) async throws -> CommandResult {
+        try await run([Paths.operatorBinary] + arguments, environment: environment, timeout: 120)
+    }
+
+    @Test func helpExplainsEveryCommand() async throws {
+        let help = try await operatorCommand("--help")
+        #expect(help.status == 0)
+        for command in ["run", "demo", "version", "help"] { #expect(help.stdout.contains("  \(command) "), "\(command) in: \(help.stdout)") }
+        let runHelp = try await operatorCommand("run", "--help")
+        for flag in ["--kubeconfig", "--context", "--namespace", "--watch-namespaces", "--catalog", "--ngc-api-url", "--disable-key-validation",
+                     "--disconnected", "--region", "--migrate-legacy", "--leader-elect", "--metrics-bind-address", "--health-probe-bind-address",
+                     "--concurrency", "--log-level"] {
+            #expect(runHelp.stdout.contains(flag), "\(flag)")
+        }
+    }
+
+    @Test func versionNamesTheLibraries() async throws {
+        let version = try await operatorCommand("version")
+        #expect(version.status == 0)
+        #expect(version.stdout.contains("nim-deploy-operator "))
+        #expect(version.stdout.contains("libcurl/"))
+        #expect(version.stdout.contains("libyaml/"))
+    }
+
+    @Test(arguments: [
+        (["run", "--bogus"], "unknown option --bogus"),
+        (["run", "--concurrency", "zero"], "--concurrency must be a number"),
+        (["run", "--catalog", "no-slash"], "--catalog must be NAMESPACE/NAME"),
+        (["run", "--log-level", "loud"], "--log-level must be"),
+        (["frobnicate"], "unknown command"),
+    ])
+    func usageErrorsExitTwo(_ arguments: [String], _ message: String) async throws {
+        let result = try await run([Paths.operatorBinary] + arguments, timeout: 60)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains(message), "\(result)")
+    }
+
+    @Test func aMissingKubeconfigIsAClearFailure() async throws {
+        let result = try await operatorCommand("run", "--kubeconfig", "/nonexistent/kubeconfig", "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot read kubeconfig /nonexistent/kubeconfig"), "\(result)")
+    }
+
+    @Test func demoOnceConvergesPrintsAndExitsZero() async throws {
+        let kubeconfig = NSTemporaryDirectory() + "demo-\(UUID().uuidString).kubeconfig"
+        let result = try await operatorCommand("demo", "--once", "--kubeconfig-out", kubeconfig)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("Local control plane: http://127.0.0.1:"))
+        #expect(result.stdout.contains("NAME"))
+        #expect(FileManager.default.fileExists(atPath: kubeconfig))
+    }
+
+    @Test func runServesProbesAndMetricsAndReleasesTheLeaseOnSIGTERM() async throws {
+        let cluster = try TestCluster()
+        try await cluster.createNamespace("nim-deploy-operator-system")
+        let kubeconfig = try cluster.writeKubeconfig()
+        let process = BackgroundCommand([
+            Paths.operatorBinary, "run", "--kubeconfig", kubeconfig, "--leader-elect", "--namespace", "nim-deploy-operator-system",
+            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0",
+        ])
+        try process.start()
+        // Free ports, learnt from the operator's own log line.
+        var ports: JSON?
+        try await eventually(timeout: 30, "the operator says where it serves") {
+            ports = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
+            return ports != nil
+        }
+        let health = ports?["health"]?.intValue ?? 0
+        let metricsPort = ports?["metrics"]?.intValue ?? 0
+        let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
+        try await eventually(timeout: 30, "ready once caches sync") {
+            (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status == 200
+        }
+        try await eventually(timeout: 30, "the lease is held") {
+            (try? await cluster.client.get(.leases, namespace: "nim-deploy-operator-system", name: "nim-deploy-operator"))?[path: ["spec", "holderIdentity"]] != nil
+        }
+        let metrics = try await KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(metricsPort)"))
+            .call(verb: "get", method: "GET", path: "/metrics", accept: "text/plain")
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        let samples = try PrometheusText.parse(text)
+        #expect(samples.contains { $0.name == "rest_client_requests_total" && $0.labels["verb"] == "list" })
+        kill(process.processIdentifier, SIGTERM)
+        let result = await process.wait(timeout: 40)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("\"msg\":\"released lease\""), "\(result)")
+        let lease = try await cluster.client.get(.leases, namespace: "nim-deploy-operator-system", name: "nim-deploy-operator")
+        #expect(lease[path: ["spec", "holderIdentity"]] == nil)
+        for line in result.stderr.split(separator: "\n") {
+            #expect((try? JSON(parsing: String(line)))?["level"] != nil, "every log line is JSON: \(line)")
+        }
+    }
+}
