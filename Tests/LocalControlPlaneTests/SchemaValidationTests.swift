@@ -2,14 +2,13 @@ import Foundation
 import Testing
 @testable import LocalControlPlane
 import KubeWatch
+import TestSupport
 
 // MARK: - Fixtures: the recorded kube-apiserver exchanges and the KServe CRDs
 
-/// Files shared between projects live next to the repository: `<repo>/../shared`.
+/// Files shared between projects (`../shared`, found by `Paths.shared`).
 private enum Shared {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared").standardizedFileURL
+    static var root: URL { Paths.shared }
 
     static func text(_ relativePath: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(relativePath), encoding: .utf8)

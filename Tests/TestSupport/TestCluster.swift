@@ -58,7 +58,36 @@ public enum Paths {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
-    public static var shared: URL { repository.deletingLastPathComponent().appendingPathComponent("shared") }
+    /// The workplace's shared material (recorded API exchanges, KServe CRDs, NGC answers):
+    /// `$NIMDEPLOY_SHARED`, else `../shared` beside this repository, else beside the repository
+    /// this one was cloned from (CI clones into a temporary directory), else `/work/shared`.
+    public static let shared: URL = {
+        var candidates: [String] = []
+        if let configured = ProcessInfo.processInfo.environment["NIMDEPLOY_SHARED"] { candidates.append(configured) }
+        candidates.append(repository.deletingLastPathComponent().appendingPathComponent("shared").path)
+        if let origin = originDirectory() { candidates.append(URL(fileURLWithPath: origin).deletingLastPathComponent().appendingPathComponent("shared").path) }
+        candidates.append("/work/shared")
+        for candidate in candidates where FileManager.default.fileExists(atPath: candidate + "/kube-wire") {
+            return URL(fileURLWithPath: candidate)
+        }
+        FileHandle.standardError.write(Data("tests: the shared material (kube-wire, crds, ngc) was not found in \(candidates); set NIMDEPLOY_SHARED\n".utf8))
+        return URL(fileURLWithPath: candidates.last ?? "/work/shared")
+    }()
+
+    /// Where `origin` points, when it is a directory on this machine.
+    static func originDirectory() -> String? {
+        guard let config = try? String(contentsOf: repository.appendingPathComponent(".git/config"), encoding: .utf8) else { return nil }
+        var inOrigin = false
+        for line in config.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if line.hasPrefix("[") { inOrigin = line == "[remote \"origin\"]" }
+            if inOrigin, line.hasPrefix("url = ") {
+                let url = String(line.dropFirst("url = ".count))
+                let path = url.hasPrefix("file://") ? String(url.dropFirst("file://".count)) : url
+                return path.hasPrefix("/") ? path : nil
+            }
+        }
+        return nil
+    }
 
     /// The built `nim-deploy-operator`, next to the test bundle (the test target depends on it).
     public static var operatorBinary: String {
