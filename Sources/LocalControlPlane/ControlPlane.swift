@@ -100,6 +100,9 @@ public final class LocalControlPlane: Sendable {
         }
     }
 
+    /// TCP connections accepted so far.
+    public var acceptedConnections: Int { server.acceptedConnections }
+
     /// The current resourceVersion.
     public var revision: Int { store.withState { $0.revision } }
 

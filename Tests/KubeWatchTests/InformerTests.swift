@@ -288,6 +288,13 @@ import TestSupport
         _ = watches
     }
 
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        let cluster = try TestCluster()
+        let before = cluster.controlPlane.acceptedConnections
+        for _ in 0..<30 { _ = try await cluster.client.get(.namespaces, name: "default") }
+        #expect(cluster.controlPlane.acceptedConnections - before <= 1, "keep-alive: one connection for thirty requests")
+    }
+
     @Test func closingWatchesEndsTheirStreams() async throws {
         let cluster = try TestCluster()
         let stream = try await cluster.client.watch(.configMaps, namespace: "default")

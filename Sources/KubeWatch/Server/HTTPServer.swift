@@ -25,6 +25,7 @@ public final class HTTPServer: Sendable {
         var listener: Int32 = -1
         var port: UInt16 = 0
         var connections: Set<Int32> = []
+        var accepted = 0
         var stopped = false
     }
 
@@ -53,6 +54,9 @@ public final class HTTPServer: Sendable {
     }
 
     public var port: UInt16 { state.withLock { $0.port } }
+
+    /// Connections accepted so far: tells a test whether its client reuses them.
+    public var acceptedConnections: Int { state.withLock { $0.accepted } }
 
     /// Binds, listens and starts accepting; returns the bound port (useful with port 0).
     @discardableResult
@@ -120,6 +124,7 @@ public final class HTTPServer: Sendable {
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
                 state.connections.insert(connection)
+                state.accepted += 1
                 return true
             }
             guard accepted else {
