@@ -17,14 +17,19 @@ let package = Package(
         .target(name: "KubeWatch", dependencies: ["CCurl", "CYaml"]),
         // An in-process Kubernetes API server: the demo's cluster and the integration tests' base.
         .target(name: "LocalControlPlane", dependencies: ["KubeWatch"]),
+        // NimDeployment types, model catalog, desired state, reconcile, key rotation, migration.
+        .target(name: "Reconciler", dependencies: ["KubeWatch"]),
+        // Local stand-ins for the NGC API and for KServe: the demo's, the tests' and the benchmark's.
+        .target(name: "StandIns", dependencies: ["KubeWatch", "Reconciler"]),
         .executableTarget(
             name: "NimDeployOperator",
-            dependencies: ["KubeWatch", "LocalControlPlane"]
+            dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"]
         ),
         // Fixtures the test targets share: a running control plane, deadlines, paths to ../shared.
-        .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
         .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport", "NimDeployOperator"]),
     ],
     swiftLanguageModes: [.v6]

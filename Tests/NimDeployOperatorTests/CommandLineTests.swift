@@ -54,12 +54,35 @@ import TestSupport
         let result = try await operatorCommand("demo", "--once", "--kubeconfig-out", kubeconfig)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("Local control plane: http://127.0.0.1:"))
-        #expect(result.stdout.contains("NAME"))
+        let table = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(table.contains(["NAMESPACE", "NAME", "MODEL", "TAG", "READY", "REASON", "AGE"]), "\(result.stdout)")
+        #expect(table.contains { $0.starts(with: ["team-a", "llama", "llama-3.1-8b-instruct", "latest", "True", "Ready"]) }, "\(result.stdout)")
+        #expect(table.contains { $0.starts(with: ["team-a", "embedder", "nv-embedqa-e5-v5", "1.6.0", "True", "Ready"]) }, "\(result.stdout)")
+        for object in ["nvidia-nim-secrets-llama", "nvidia-nim-image-pull-llama", "nim-cache-llama", "nvidia-nim-secrets-embedder", "nim-cache-embedder"] {
+            #expect(result.stdout.contains(object), "\(object) is listed")
+        }
+        #expect(!result.stdout.contains("nvapi-demo"), "the demo key is never printed")
         #expect(FileManager.default.fileExists(atPath: kubeconfig))
+    }
+
+    /// The kinds `run` needs: the NimDeployment CRD and (small copies of) KServe's.
+    func installCRDs(_ cluster: TestCluster) throws {
+        for file in ["config/crd/bases/nim.opendatahub.io_nimdeployments.yaml", "config/demo/kserve-crds.yaml"] {
+            try cluster.controlPlane.apply(try YAML.parseAll(String(contentsOf: Paths.repository.appendingPathComponent(file), encoding: .utf8)))
+        }
+    }
+
+    @Test func runWithoutTheCRDsSaysWhatIsMissingAndExits() async throws {
+        let cluster = try TestCluster()
+        let result = try await operatorCommand("run", "--kubeconfig", try cluster.writeKubeconfig(), "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("nimdeployments.nim.opendatahub.io") && result.stderr.contains("inferenceservices.serving.kserve.io"), "\(result)")
+        #expect(result.stderr.contains("kubectl apply -k config/crd"))
     }
 
     @Test func runServesProbesAndMetricsAndReleasesTheLeaseOnSIGTERM() async throws {
         let cluster = try TestCluster()
+        try installCRDs(cluster)
         try await cluster.createNamespace("nim-deploy-operator-system")
         let kubeconfig = try cluster.writeKubeconfig()
         let process = BackgroundCommand([

@@ -11,7 +11,10 @@ public final class TestCluster: Sendable {
     public init(options: LocalControlPlane.Options = LocalControlPlane.Options()) throws {
         controlPlane = LocalControlPlane(options: options)
         let url = try controlPlane.start()
-        client = KubeClient(configuration: ClientConfiguration(server: url, source: "test"))
+        var configuration = ClientConfiguration(server: url, source: "test")
+        // Told apart from the operator's requests in the control plane's statistics.
+        configuration.userAgent = "test-user"
+        client = KubeClient(configuration: configuration)
     }
 
     deinit { controlPlane.stop() }

@@ -85,7 +85,7 @@ final class APIServer: Sendable {
         case .failure(let status):
             respondStatus(writer, status)
         case .success(let resourceRequest):
-            count(resourceRequest.verb, resourceRequest.definition.groupResource.description)
+            count(resourceRequest.verb, resourceRequest.definition.groupResource.description, agent: Self.agent(request))
             if let failure = faults.failure(verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description) {
                 return respondStatus(writer, failure)
             }
@@ -93,8 +93,12 @@ final class APIServer: Sendable {
         }
     }
 
-    func count(_ verb: String, _ resource: String) {
-        stats.withLock { $0.counts[RequestStats.Key(verb: verb, resource: resource), default: 0] += 1 }
+    func count(_ verb: String, _ resource: String, agent: String = "") {
+        stats.withLock { $0.counts[RequestStats.Key(verb: verb, resource: resource, agent: agent), default: 0] += 1 }
+    }
+
+    static func agent(_ request: HTTPServerRequest) -> String {
+        request.headers["User-Agent"].flatMap { $0.split(separator: "/").first.map(String.init) } ?? "unknown"
     }
 
     func aggregatedContentType(_ version: String) -> String {

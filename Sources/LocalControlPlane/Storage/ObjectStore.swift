@@ -122,19 +122,28 @@ public struct RequestStats: Sendable {
     public struct Key: Hashable, Sendable, Comparable {
         public var verb: String
         public var resource: String
-        public static func < (a: Key, b: Key) -> Bool { (a.resource, a.verb) < (b.resource, b.verb) }
+        /// Who asked: the first word of the User-Agent (`nim-deploy-operator`, `kubectl`).
+        public var agent: String
+        public static func < (a: Key, b: Key) -> Bool { (a.resource, a.verb, a.agent) < (b.resource, b.verb, b.agent) }
     }
 
     public var counts: [Key: Int] = [:]
 
-    public func count(verb: String? = nil, resource: String? = nil) -> Int {
-        counts.filter { (verb == nil || $0.key.verb == verb) && (resource == nil || $0.key.resource == resource) }.values.reduce(0, +)
+    public func count(verb: String? = nil, resource: String? = nil, agent: String? = nil) -> Int {
+        counts.filter {
+            (verb == nil || $0.key.verb == verb) && (resource == nil || $0.key.resource == resource) && (agent == nil || $0.key.agent == agent)
+        }.values.reduce(0, +)
     }
 
     public static let writeVerbs: Set<String> = ["create", "update", "patch", "delete", "deletecollection"]
 
     /// Creates, updates, patches and deletes.
     public var writes: Int { counts.filter { Self.writeVerbs.contains($0.key.verb) }.values.reduce(0, +) }
+
+    /// Writes by one agent.
+    public func writes(by agent: String) -> Int {
+        counts.filter { Self.writeVerbs.contains($0.key.verb) && $0.key.agent == agent }.values.reduce(0, +)
+    }
 
     public static func - (lhs: RequestStats, rhs: RequestStats) -> RequestStats {
         var result = RequestStats()

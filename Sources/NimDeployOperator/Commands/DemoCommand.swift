@@ -1,8 +1,13 @@
 import Foundation
 import KubeWatch
 import LocalControlPlane
+import Reconciler
+import StandIns
 
-/// `demo`: the operator on a control plane in this process, no cluster needed.
+/// `demo`: the product with no cluster. A Kubernetes API server in this process, the CRDs
+/// (NimDeployment and KServe's), a model catalog, local stand-ins for the NGC API and for
+/// KServe, the samples from config/samples, the operator converging them, then what exists and
+/// each deployment's status.
 enum DemoCommand {
     struct Options: Sendable {
         var once = false
@@ -14,6 +19,9 @@ enum DemoCommand {
 
     static let valueFlags: Set<String> = ["port", "kubeconfig-out", "timeout", "log-level"]
     static let switchFlags: Set<String> = ["once", "help"]
+    static let operatorNamespace = "nim-deploy-operator-system"
+    /// A key the NGC stand-in accepts (any `nvapi-` key it has not been told to reject).
+    static let demoKey = "nvapi-demo-0123456789abcdef"
 
     static func options(_ arguments: Arguments) throws(Arguments.UsageError) -> Options {
         var options = Options()
@@ -28,54 +36,144 @@ enum DemoCommand {
         return options
     }
 
+    struct DemoError: Error, CustomStringConvertible {
+        var description: String
+    }
+
     static func execute(_ demo: Options) async -> Int32 {
         Logger.sink.level = demo.logLevel
         var planeOptions = LocalControlPlane.Options()
         planeOptions.port = demo.port
         let plane = LocalControlPlane(options: planeOptions)
+        let ngc: NGCStandIn
         let url: String
         do {
             url = try plane.start()
-            try plane.kubeconfig(namespace: "default").write(toFile: demo.kubeconfigPath, atomically: true, encoding: .utf8)
+            try plane.kubeconfig(namespace: "team-a").write(toFile: demo.kubeconfigPath, atomically: true, encoding: .utf8)
+            let catalog = try installBasics(plane)
+            ngc = NGCStandIn(catalog: catalog)
+            try ngc.start()
         } catch {
-            print("demo: cannot start the local control plane: \(error)")
+            print("demo: cannot set up: \(error)")
             return 1
         }
-        defer { plane.stop() }
-        print("Local control plane: \(url)")
-        print("kubectl:             KUBECONFIG=\(demo.kubeconfigPath) kubectl get namespaces\n")
+        defer {
+            ngc.stop()
+            plane.stop()
+        }
+        print("Local control plane: \(url)   (kubectl: KUBECONFIG=\(demo.kubeconfigPath) kubectl get nimdeployments)")
+        print("NGC API stand-in:    \(ngc.baseURL)\n")
 
-        var options = OperatorOptions()
-        options.logLevel = demo.logLevel
         let metrics = MetricsRegistry()
-        let client = KubeClient(configuration: ClientConfiguration(server: url, source: "local control plane"), metrics: metrics)
-        let parts = OperatorAssembly.parts(client: client, options: options, operatorNamespace: "nim-deploy-operator-system", metrics: metrics)
-        let manager = Manager(client: client, options: options, operatorNamespace: "nim-deploy-operator-system", probes: nil)
+        var client = ClientConfiguration(server: url, source: "local control plane")
+        client.userAgent = "nim-deploy-operator"
+        let operatorClient = KubeClient(configuration: client, metrics: metrics)
+        var options = OperatorOptions()
+        options.ngcAPIURL = ngc.baseURL
+        options.logLevel = demo.logLevel
+        let (nim, parts) = OperatorAssembly.build(client: operatorClient, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
+        let manager = Manager(client: operatorClient, options: options, operatorNamespace: operatorNamespace, probes: nil)
+        let kserve = KServeStandIn(client: KubeClient(configuration: ClientConfiguration(server: url, source: "kserve stand-in")))
         let running = Task { await manager.run(parts) }
-        defer { running.cancel() }
+        let standIn = Task { await kserve.run() }
+        defer {
+            running.cancel()
+            standIn.cancel()
+        }
 
+        var user = ClientConfiguration(server: url, source: "demo user")
+        user.userAgent = "kubectl"
+        let userClient = KubeClient(configuration: user)
         do {
-            for name in ["nim-deploy-operator-system", "team-a"] {
-                _ = try await client.apply(KubeObject(apiVersion: "v1", kind: "Namespace", namespace: nil, name: name), .namespaces, fieldManager: "demo")
-            }
-            let deadline = Date().addingTimeInterval(demo.timeout)
-            for informer in parts.informers {
-                while !informer.hasSynced {
-                    guard Date() < deadline else {
-                        print("demo: not converged within \(Int(demo.timeout)) s")
-                        return 1
-                    }
-                    try await Task.sleep(nanoseconds: 20_000_000)
-                }
-            }
-            print(try await TableView.render(client, .namespaces))
+            let samples = try await applySamples(userClient)
+            let converged = try await waitForReady(userClient, samples: samples, timeout: demo.timeout)
+            print(try await report(userClient, nim: nim))
+            if demo.once { return converged ? 0 : 1 }
         } catch {
             print("demo: \(error)")
             return 1
         }
-        if demo.once { return 0 }
-        print("Running; Ctrl-C to stop.")
+        print("Running; Ctrl-C to stop. Try: KUBECONFIG=\(demo.kubeconfigPath) kubectl edit nimd llama")
         _ = await running.value
         return 0
+    }
+
+    /// CRDs, namespaces, the catalog and the user's key Secret. Returns the catalog installed.
+    static func installBasics(_ plane: LocalControlPlane) throws -> ModelCatalog {
+        guard let crd = Manifests.config("crd/bases/nim.opendatahub.io_nimdeployments.yaml") else {
+            throw DemoError(description: "config/crd/bases is not here: run the demo from the repository (scripts/demo)")
+        }
+        try plane.apply(try Manifests.documents(crd))
+        var kserve: [JSON] = []
+        for file in ["serving.kserve.io_servingruntimes.yaml", "serving.kserve.io_inferenceservices.yaml"] {
+            if let full = Manifests.shared("crds/full/\(file)") { kserve.append(contentsOf: try Manifests.documents(full)) }
+        }
+        if kserve.count < 2, let minimal = Manifests.config("demo/kserve-crds.yaml") { kserve = try Manifests.documents(minimal) }
+        try plane.apply(kserve)
+        for namespace in [operatorNamespace, "team-a"] {
+            try plane.apply([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]]])
+        }
+        // The real generated catalog (186 models) when the workplace has it, else a small one.
+        var catalogMap: JSON
+        if let real = Manifests.shared("ngc/nim-models-data.yaml"), let document = try Manifests.documents(real).first {
+            catalogMap = document
+        } else if let small = Manifests.config("demo/nim-model-metadata.yaml"), let document = try Manifests.documents(small).first {
+            catalogMap = document
+        } else {
+            throw DemoError(description: "no model catalog found (config/demo/nim-model-metadata.yaml)")
+        }
+        catalogMap[path: ["metadata", "name"]] = "nim-model-metadata"
+        catalogMap[path: ["metadata", "namespace"]] = .string(operatorNamespace)
+        try plane.apply([catalogMap])
+        try plane.apply([[
+            "apiVersion": "v1", "kind": "Secret", "metadata": ["name": "my-ngc-key", "namespace": "team-a"], "type": "Opaque",
+            "data": ["NGC_API_KEY": .string(Data(demoKey.utf8).base64EncodedString())],
+        ]])
+        return ModelCatalog.parse(configMap: KubeObject(catalogMap)).catalog
+    }
+
+    static func applySamples(_ client: KubeClient) async throws -> [ObjectKey] {
+        var keys: [ObjectKey] = []
+        for name in ["nim_v1alpha1_nimdeployment_minimal.yaml", "nim_v1alpha1_nimdeployment_full.yaml"] {
+            guard let file = Manifests.config("samples/\(name)") else { throw DemoError(description: "config/samples/\(name) is missing") }
+            for document in try Manifests.documents(file) {
+                let applied = try await client.apply(KubeObject(document), NimDeployment.resource, fieldManager: "kubectl")
+                keys.append(applied.key)
+            }
+        }
+        return keys
+    }
+
+    /// Waits until every sample reports Ready=True, or the timeout.
+    static func waitForReady(_ client: KubeClient, samples: [ObjectKey], timeout: TimeInterval) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            var ready = 0
+            for key in samples {
+                let object = try? await client.get(NimDeployment.resource, namespace: key.namespace, name: key.name)
+                let conditions = object?[dotted: "status.conditions"]?.arrayValue ?? []
+                if conditions.contains(where: { $0["type"] == "Ready" && $0["status"] == "True" }) { ready += 1 }
+            }
+            if ready == samples.count { return true }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        return false
+    }
+
+    static func report(_ client: KubeClient, nim: NimOperator) async throws -> String {
+        var text = "$ kubectl get nimdeployments -A\n" + (try await TableView.render(client, NimDeployment.resource)) + "\n"
+        text += "$ kubectl get secrets,pvc,servingruntimes,inferenceservices -n team-a\n"
+        for resource in [ResourceType.secrets, .persistentVolumeClaims, KServe.servingRuntimes, KServe.inferenceServices] {
+            text += try await TableView.render(client, resource, namespace: "team-a") + "\n"
+        }
+        for deployment in try await client.list(NimDeployment.resource).items {
+            text += "NimDeployment \(deployment.namespace ?? "")/\(deployment.name): image \(deployment[dotted: "status.image"]?.stringValue ?? "-"), key \(deployment[dotted: "status.keyFingerprint"]?.stringValue ?? "-"), url \(deployment[dotted: "status.url"]?.stringValue ?? "-")\n"
+            for condition in deployment[dotted: "status.conditions"]?.arrayValue ?? [] {
+                let type = (condition["type"]?.stringValue ?? "").padding(toLength: 22, withPad: " ", startingAt: 0)
+                let status = (condition["status"]?.stringValue ?? "").padding(toLength: 8, withPad: " ", startingAt: 0)
+                text += "  \(type) \(status) \(condition["reason"]?.stringValue ?? ""): \(condition["message"]?.stringValue ?? "")\n"
+            }
+        }
+        return text
     }
 }

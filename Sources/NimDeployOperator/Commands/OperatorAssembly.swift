@@ -1,15 +1,22 @@
 import KubeWatch
+import Reconciler
 
-/// What the operator runs: its informers, controllers and helpers.
+/// What `run` and `demo` run: the NimDeployment controller and its helpers.
 enum OperatorAssembly {
-    static func parts(client: KubeClient, options: OperatorOptions, operatorNamespace: String, metrics: MetricsRegistry) -> Manager.Parts {
-        let log = Logger(name: "namespaces")
-        let namespaces = Informer(client: client, resource: .namespaces, onError: { error in
-            log.warn("watch failed; retrying", ["error": .string(error.description)])
-        })
-        namespaces.addHandler { event in
-            if case .added(let namespace) = event { log.debug("namespace seen", ["name": .string(namespace.name)]) }
+    static func build(client: KubeClient, options: OperatorOptions, operatorNamespace: String, metrics: MetricsRegistry) -> (NimOperator, Manager.Parts) {
+        let catalog: ObjectKey
+        if let configured = options.catalog {
+            let parts = configured.split(separator: "/").map(String.init)
+            catalog = ObjectKey(namespace: parts[0], name: parts[1])
+        } else {
+            catalog = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata")
         }
-        return Manager.Parts(informers: [namespaces])
+        let reconcilerOptions = ReconcilerOptions(
+            catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region)
+        let ngc = NGCClient(baseURL: options.ngcAPIURL, metrics: metrics)
+        let nim = NimOperator(
+            client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics)
+        let parts = Manager.Parts(informers: nim.informers, controllers: [nim.controller], background: nim.backgroundTasks)
+        return (nim, parts)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeWatch
+import Reconciler
 
 /// `run`: the controller against a real cluster.
 enum RunCommand {
@@ -20,6 +21,13 @@ enum RunCommand {
                          "namespace": .string(operatorNamespace)])
         let metrics = MetricsRegistry()
         let client = KubeClient(configuration: configuration, metrics: metrics)
+        if let missing = await Preflight.missingKinds(client, namespace: options.watchNamespaces?.first) {
+            log.error(
+                "required kinds are not served: install their CRDs and start again",
+                ["missing": .array(missing.map(JSON.string)),
+                 "hint": "kubectl apply -k config/crd (NimDeployment); KServe provides ServingRuntime and InferenceService"])
+            return 1
+        }
         let probes: ProbeServer
         do {
             probes = try ProbeServer(metricsAddress: options.metricsBindAddress, healthAddress: options.healthProbeBindAddress, metrics: metrics)
@@ -32,7 +40,7 @@ enum RunCommand {
             return 1
         }
         defer { probes.stop() }
-        let parts = OperatorAssembly.parts(client: client, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
+        let (_, parts) = OperatorAssembly.build(client: client, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
         let manager = Manager(client: client, options: options, operatorNamespace: operatorNamespace, probes: probes)
         switch await manager.run(parts) {
         case .stopped:
@@ -41,5 +49,22 @@ enum RunCommand {
         case .leadershipLost:
             return 1
         }
+    }
+}
+
+/// What must exist before the controller can do anything: without these kinds its caches can
+/// never sync. Checked once at start, as controller-rs does, so a missing CRD is a clear
+/// failure (and a restart loop until it is installed) rather than a pod that is never ready.
+enum Preflight {
+    static func missingKinds(_ client: KubeClient, namespace: String?) async -> [String]? {
+        var missing: [String] = []
+        for resource in [NimDeployment.resource, KServe.servingRuntimes, KServe.inferenceServices] {
+            do {
+                _ = try await client.list(resource, namespace: namespace, options: ListOptions(limit: 1))
+            } catch {
+                if error.isNotFound { missing.append(resource.groupResource) }
+            }
+        }
+        return missing.isEmpty ? nil : missing
     }
 }

@@ -1,0 +1,158 @@
+import KubeWatch
+
+/// `nim.opendatahub.io/v1alpha1 NimDeployment`, read from the object the API server stored.
+/// Parsing is defensive: the CRD's schema catches most mistakes, but an operator must also cope
+/// with objects written before a schema change or on a cluster that does not validate.
+public struct NimDeployment: Sendable, Equatable {
+    public static let resource = ResourceType(
+        group: "nim.opendatahub.io", version: "v1alpha1", plural: "nimdeployments", kind: "NimDeployment", namespaced: true)
+
+    public enum ServingProtocol: String, Sendable { case http, grpc }
+    public enum DeletionPolicy: String, Sendable { case retain = "Retain", delete = "Delete" }
+
+    public struct KeyReference: Sendable, Equatable {
+        public var name: String
+        /// `nil`: NGC_API_KEY, then api_key.
+        public var key: String?
+    }
+
+    public struct Storage: Sendable, Equatable {
+        public var size: JSON = "50Gi"
+        public var storageClassName: String?
+        public var accessMode = "ReadWriteOnce"
+        public var existingClaim: String?
+        public var subPath: String?
+        public var whenDeleted = DeletionPolicy.retain
+    }
+
+    public struct Resources: Sendable, Equatable {
+        public var gpus = 1
+        public var requests: [String: JSON] = [:]
+        public var limits: [String: JSON] = [:]
+    }
+
+    public struct Spec: Sendable, Equatable {
+        public var model: String?
+        public var tag: String?
+        public var image: String?
+        public var apiKeySecretRef: KeyReference?
+        public var servingProtocol = ServingProtocol.http
+        public var storage = Storage()
+        public var resources = Resources()
+        public var minReplicas = 1
+        public var maxReplicas = 1
+        public var suspend = false
+        public var restartPods = true
+        public var forcePull = true
+    }
+
+    public var object: KubeObject
+    public var spec: Spec
+
+    public var name: String { object.name }
+    public var namespace: String { object.namespace ?? "" }
+    public var generation: Int { object.generation }
+    public var key: ObjectKey { object.key }
+    /// A manual rotation trigger (issue-level contract: any new value re-validates and rolls once).
+    public var rotateRequest: String? { object.annotations[Self.rotateAnnotation] }
+
+    public static let rotateAnnotation = "nim.opendatahub.io/rotate"
+
+    /// Parses the spec; the message names the field and says what is wrong.
+    public init(_ object: KubeObject) throws(DeploymentProblem) {
+        self.object = object
+        guard let spec = object["spec"]?.objectValue else { throw .invalidSpec("spec is missing or not an object") }
+        var parsed = Spec()
+        func string(_ field: String) throws(DeploymentProblem) -> String? {
+            guard let value = spec[field], !value.isNull else { return nil }
+            guard let text = value.stringValue else { throw .invalidSpec("spec.\(field) must be a string, not \(value.typeName)") }
+            return text.isEmpty ? nil : text
+        }
+        parsed.model = try string("model")
+        parsed.tag = try string("tag")
+        parsed.image = try string("image")
+        if parsed.model == nil && parsed.image == nil {
+            throw .invalidSpec("spec.model (a model of the catalog) or spec.image (a full image reference) is required")
+        }
+        if let reference = spec["apiKeySecretRef"], !reference.isNull {
+            guard let name = reference["name"]?.stringValue, !name.isEmpty else {
+                throw .invalidSpec("spec.apiKeySecretRef.name is required: the Secret in this namespace that holds the NGC API key")
+            }
+            if NameValidation.dns1123SubdomainProblem(name) != nil {
+                throw .invalidSpec("spec.apiKeySecretRef.name \"\(name)\" is not a Secret name")
+            }
+            parsed.apiKeySecretRef = KeyReference(name: name, key: reference["key"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
+        }
+        if let value = try string("protocol") {
+            guard let choice = ServingProtocol(rawValue: value) else { throw .invalidSpec("spec.protocol must be http or grpc, not \"\(value)\"") }
+            parsed.servingProtocol = choice
+        }
+        if let storage = spec["storage"]?.objectValue {
+            if let size = storage["size"], !size.isNull {
+                guard size.intValue != nil || size.stringValue.map(QuantityText.isValid) == true else {
+                    throw .invalidSpec("spec.storage.size must be a quantity such as 50Gi, not \(size.serialized())")
+                }
+                parsed.storage.size = size
+            }
+            parsed.storage.storageClassName = storage["storageClassName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            if let mode = storage["accessMode"]?.stringValue {
+                guard ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"].contains(mode) else {
+                    throw .invalidSpec("spec.storage.accessMode \"\(mode)\" is not an access mode")
+                }
+                parsed.storage.accessMode = mode
+            }
+            parsed.storage.existingClaim = storage["existingClaim"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            if let subPath = storage["subPath"]?.stringValue, !subPath.isEmpty {
+                if subPath.hasPrefix("/") || subPath.split(separator: "/").contains("..") {
+                    throw .invalidSpec("spec.storage.subPath must be a relative path without '..'")
+                }
+                parsed.storage.subPath = subPath
+            }
+            if let policy = storage["whenDeleted"]?.stringValue {
+                guard let choice = DeletionPolicy(rawValue: policy) else { throw .invalidSpec("spec.storage.whenDeleted must be Retain or Delete") }
+                parsed.storage.whenDeleted = choice
+            }
+        }
+        if let resources = spec["resources"]?.objectValue {
+            if let gpus = resources["gpus"], !gpus.isNull {
+                guard let count = gpus.intValue, (0...64).contains(count) else { throw .invalidSpec("spec.resources.gpus must be a whole number from 0 to 64") }
+                parsed.resources.gpus = count
+            }
+            for (field, target) in [("requests", \Resources.requests), ("limits", \Resources.limits)] {
+                for (name, value) in resources[field]?.objectValue ?? [:] where name == "cpu" || name == "memory" {
+                    guard value.intValue != nil || value.stringValue.map(QuantityText.isValid) == true else {
+                        throw .invalidSpec("spec.resources.\(field).\(name) must be a quantity, not \(value.serialized())")
+                    }
+                    parsed.resources[keyPath: target][name] = value
+                }
+            }
+        }
+        if let replicas = spec["replicas"]?.objectValue {
+            let minimum = replicas["min"]?.intValue
+            let maximum = replicas["max"]?.intValue
+            if let minimum { parsed.minReplicas = minimum }
+            parsed.maxReplicas = maximum ?? max(parsed.minReplicas, 1)
+            guard parsed.minReplicas >= 0, parsed.maxReplicas >= 1, parsed.minReplicas <= parsed.maxReplicas else {
+                throw .invalidSpec("spec.replicas: min must be 0 or more, max 1 or more, and min not above max")
+            }
+        }
+        parsed.suspend = spec["suspend"]?.boolValue ?? false
+        if let rotation = spec["keyRotation"]?.objectValue {
+            parsed.restartPods = rotation["restartPods"]?.boolValue ?? true
+            parsed.forcePull = rotation["forcePull"]?.boolValue ?? true
+        }
+        self.spec = parsed
+    }
+}
+
+/// Resource quantities (`50Gi`, `500m`, `1.5`), for values the schema may not have checked.
+enum QuantityText {
+    static func isValid(_ text: String) -> Bool {
+        var body = Substring(text)
+        if body.hasPrefix("+") || body.hasPrefix("-") { body = body.dropFirst() }
+        let number = body.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        guard !number.isEmpty, number != ".", number.filter({ $0 == "." }).count <= 1 else { return false }
+        let suffix = body.dropFirst(number.count)
+        return ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"].contains(String(suffix))
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import KubeWatch
+
+/// The models an administrator offers, from a ConfigMap in one of the two shapes that exist:
+/// one key per model (what `nim_metadata.sh generate` writes) or a single `models.json`. The
+/// controller and the `catalog` commands parse it with this one piece of code.
+public struct ModelCatalog: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var displayName: String
+        /// Registry and path, without a tag: `nvcr.io/nim/meta/llama-3.1-8b-instruct`.
+        public var image: ImageReference
+        public var tags: [String]
+        public var latestTag: String
+        public var euRestricted: Bool
+        public var updatedDate: String?
+
+        /// NGC's org and team for the repository probe (`nim`, `meta`).
+        public var ngcRepository: (org: String, team: String, name: String)? {
+            guard image.registry == "nvcr.io" else { return nil }
+            let parts = image.path.split(separator: "/").map(String.init)
+            guard parts.count == 3 else { return nil }
+            return (parts[0], parts[1], parts[2])
+        }
+
+        public func imageReference(tag: String) -> ImageReference {
+            var reference = image
+            reference.tag = tag
+            return reference
+        }
+    }
+
+    /// Something wrong with one key of the ConfigMap; the rest of the catalog still works.
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var key: String
+        public var message: String
+        public var description: String { "\(key): \(message)" }
+    }
+
+    public var entries: [String: Entry]
+
+    public init(entries: [String: Entry] = [:]) { self.entries = entries }
+
+    public subscript(model: String) -> Entry? { entries[model] }
+
+    public var modelNames: [String] { entries.keys.sorted() }
+
+    /// Models whose names look like `model`, for a "did you mean" in the status.
+    public func suggestions(for model: String, limit: Int = 3) -> [String] {
+        let wanted = model.lowercased()
+        let scored = entries.keys.map { name -> (String, Int) in
+            let lowered = name.lowercased()
+            var score = 0
+            if lowered.hasPrefix(wanted) || wanted.hasPrefix(lowered) { score += 10 }
+            if lowered.contains(wanted) || wanted.contains(lowered) { score += 5 }
+            score += Set(lowered.split(separator: "-")).intersection(Set(wanted.split(separator: "-"))).count
+            return (name, score)
+        }
+        return scored.filter { $0.1 > 1 }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(limit).map(\.0)
+    }
+
+    // MARK: - Parsing
+
+    /// Parses a ConfigMap's `data`. Entries that cannot be read are left out and reported.
+    public static func parse(_ data: [String: String]) -> (catalog: ModelCatalog, problems: [Problem]) {
+        if let document = data["models.json"] {
+            return parseModelsJSON(document)
+        }
+        var catalog = ModelCatalog()
+        var problems: [Problem] = []
+        for (key, value) in data.sorted(by: { $0.key < $1.key }) {
+            switch parsePerModel(key: key, value: value) {
+            case .success(let entry): catalog.entries[entry.name] = entry
+            case .failure(let problem): problems.append(problem)
+            }
+        }
+        if data.isEmpty { problems.append(Problem(key: "data", message: "the ConfigMap has no models")) }
+        return (catalog, problems)
+    }
+
+    public static func parse(configMap: KubeObject) -> (catalog: ModelCatalog, problems: [Problem]) {
+        parse(KubeObject.stringMap(configMap["data"]))
+    }
+
+    /// One key per model: `{"name","displayName","namespace":"nim/meta","tags","latestTag",...}`,
+    /// image `nvcr.io/<namespace>/<name>`.
+    static func parsePerModel(key: String, value: String) -> Result<Entry, Problem> {
+        let json: JSON
+        do { json = try JSON(parsing: value) } catch { return .failure(Problem(key: key, message: "not JSON: \(error)")) }
+        guard json.objectValue != nil else { return .failure(Problem(key: key, message: "not a JSON object")) }
+        let name = json["name"]?.stringValue ?? key
+        guard let namespace = json["namespace"]?.stringValue, !namespace.isEmpty else {
+            return .failure(Problem(key: key, message: "no \"namespace\" (for example nim/meta), so no image"))
+        }
+        guard let image = ImageReference(parsing: "nvcr.io/\(namespace)/\(name)") else {
+            return .failure(Problem(key: key, message: "nvcr.io/\(namespace)/\(name) is not an image reference"))
+        }
+        return entry(key: key, name: name, displayName: json["displayName"]?.stringValue, image: image, json: json)
+    }
+
+    /// `{"schemaVersion","models":[{"id","name","containerImage","tags","latestTag","euRestricted"}]}`;
+    /// the model is the `id`'s last path part.
+    static func parseModelsJSON(_ document: String) -> (catalog: ModelCatalog, problems: [Problem]) {
+        var catalog = ModelCatalog()
+        var problems: [Problem] = []
+        let json: JSON
+        do { json = try JSON(parsing: document) } catch {
+            return (catalog, [Problem(key: "models.json", message: "not JSON: \(error)")])
+        }
+        guard let models = json["models"]?.arrayValue else {
+            return (catalog, [Problem(key: "models.json", message: "no \"models\" array")])
+        }
+        for (index, model) in models.enumerated() {
+            let label = "models.json[\(index)]"
+            guard let id = model["id"]?.stringValue ?? model["name"]?.stringValue, !id.isEmpty else {
+                problems.append(Problem(key: label, message: "no \"id\""))
+                continue
+            }
+            let name = id.split(separator: "/").last.map(String.init) ?? id
+            guard let containerImage = model["containerImage"]?.stringValue, var image = ImageReference(parsing: containerImage) else {
+                problems.append(Problem(key: "\(label) (\(name))", message: "no valid \"containerImage\""))
+                continue
+            }
+            image.tag = nil
+            image.digest = nil
+            switch entry(key: "\(label) (\(name))", name: name, displayName: model["name"]?.stringValue, image: image, json: model) {
+            case .success(let entry):
+                if catalog.entries[name] != nil { problems.append(Problem(key: label, message: "model \(name) is listed twice; the first wins")) } else {
+                    catalog.entries[name] = entry
+                }
+            case .failure(let problem): problems.append(problem)
+            }
+        }
+        return (catalog, problems)
+    }
+
+    static func entry(key: String, name: String, displayName: String?, image: ImageReference, json: JSON) -> Result<Entry, Problem> {
+        guard NameValidation.dns1123SubdomainProblem(name) == nil || name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+            return .failure(Problem(key: key, message: "model name \"\(name)\" is not usable as a name"))
+        }
+        let tags = json["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard !tags.isEmpty else { return .failure(Problem(key: key, message: "no \"tags\"")) }
+        guard let latest = json["latestTag"]?.stringValue, !latest.isEmpty else {
+            return .failure(Problem(key: key, message: "no \"latestTag\""))
+        }
+        guard tags.contains(latest) else {
+            return .failure(Problem(key: key, message: "latestTag \"\(latest)\" is not one of its tags"))
+        }
+        return .success(
+            Entry(
+                name: name, displayName: displayName ?? name, image: image, tags: tags, latestTag: latest,
+                euRestricted: json["euRestricted"]?.boolValue ?? false, updatedDate: json["updatedDate"]?.stringValue))
+    }
+}

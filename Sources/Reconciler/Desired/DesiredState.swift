@@ -1,0 +1,210 @@
+import Foundation
+import KubeWatch
+
+/// The image a deployment runs and the model name KServe knows it by.
+public struct ResolvedImage: Sendable, Equatable {
+    public var image: ImageReference
+    public var model: String
+    public var tag: String
+    public var displayName: String
+    /// Set when the catalog marks the model EU-restricted.
+    public var euRestricted = false
+
+    public init(image: ImageReference, model: String, tag: String, displayName: String, euRestricted: Bool = false) {
+        self.image = image
+        self.model = model
+        self.tag = tag
+        self.displayName = displayName
+        self.euRestricted = euRestricted
+    }
+}
+
+/// Everything the desired objects depend on. Nothing else: no clock, no cluster.
+public struct DesiredInputs: Sendable {
+    public var deployment: NimDeployment
+    public var image: ResolvedImage
+    /// `nil` when running disconnected: no Secrets, no key in the runtime.
+    public var key: APIKey?
+    /// What the pods must be restarted by when it changes (the key's fingerprint, or the
+    /// manual rotation token): written to the predictor's annotations.
+    public var restartToken: String
+    /// The InferenceService's `serving.kserve.io/deploymentMode` as it exists (immutable once
+    /// set); `nil` when the InferenceService does not exist yet (then RawDeployment is set).
+    public var existingDeploymentMode: String??
+
+    public init(deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: String, existingDeploymentMode: String??) {
+        self.deployment = deployment
+        self.image = image
+        self.key = key
+        self.restartToken = restartToken
+        self.existingDeploymentMode = existingDeploymentMode
+    }
+}
+
+/// What one NimDeployment becomes (contract sections 2 and 3), as pure data.
+public struct DesiredState: Sendable {
+    public var names: ChildNames
+    public var apiKeySecret: KubeObject?
+    public var pullSecret: KubeObject?
+    /// `nil` with `storage.existingClaim`: the user's claim is never touched.
+    public var claim: KubeObject?
+    public var runtime: KubeObject
+    public var inferenceService: KubeObject
+
+    /// In the order they are applied: what others reference comes first.
+    public var objects: [(ResourceType, KubeObject)] {
+        var list: [(ResourceType, KubeObject)] = []
+        if let apiKeySecret { list.append((.secrets, apiKeySecret)) }
+        if let pullSecret { list.append((.secrets, pullSecret)) }
+        if let claim { list.append((.persistentVolumeClaims, claim)) }
+        list.append((KServe.servingRuntimes, runtime))
+        list.append((KServe.inferenceServices, inferenceService))
+        return list
+    }
+
+    public static let restartTokenAnnotation = "nim.opendatahub.io/key-fingerprint"
+    public static let deploymentModeAnnotation = "serving.kserve.io/deploymentMode"
+    public static let cacheMountPath = "/mnt/models/cache"
+
+    public init(_ inputs: DesiredInputs) {
+        let deployment = inputs.deployment
+        let spec = deployment.spec
+        let names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
+        self.names = names
+        let owner = OwnerReference(
+            apiVersion: NimDeployment.resource.apiVersion, kind: NimDeployment.resource.kind, name: deployment.name, uid: deployment.object.uid,
+            controller: true, blockOwnerDeletion: true)
+        func metadata(_ apiVersion: String, _ kind: String, _ name: String, owned: Bool = true, extraLabels: [String: String] = [:]) -> KubeObject {
+            var object = KubeObject(apiVersion: apiVersion, kind: kind, namespace: deployment.namespace, name: name)
+            object.labels = ChildLabels.labels(for: names).merging(extraLabels) { _, extra in extra }
+            object.annotations = [ChildLabels.deploymentNameAnnotation: deployment.name]
+            if owned { object.ownerReferences = [owner] }
+            return object
+        }
+
+        if let key = inputs.key {
+            var secret = metadata("v1", "Secret", names.apiKeySecret)
+            secret["type"] = "Opaque"
+            let encoded = Data(key.secretValue.utf8).base64EncodedString()
+            secret["data"] = ["NGC_API_KEY": .string(encoded), "api_key": .string(encoded)]
+            apiKeySecret = secret
+
+            var pull = metadata("v1", "Secret", names.pullSecret)
+            pull["type"] = "kubernetes.io/dockerconfigjson"
+            pull["data"] = [".dockerconfigjson": .string(Data(Self.dockerConfig(registry: inputs.image.image.registry, key: key).serializedBytes()).base64EncodedString())]
+            pullSecret = pull
+        }
+
+        if spec.storage.existingClaim == nil {
+            // Retain: no owner, so the claim (and the model it cached) outlives the deployment.
+            var claim = metadata("v1", "PersistentVolumeClaim", names.claim, owned: spec.storage.whenDeleted == .delete)
+            var claimSpec: JSON = ["accessModes": [.string(spec.storage.accessMode)], "resources": ["requests": ["storage": Self.quantity(spec.storage.size)]]]
+            if let storageClass = spec.storage.storageClassName { claimSpec["storageClassName"] = .string(storageClass) }
+            claim["spec"] = claimSpec
+            self.claim = claim
+        }
+
+        runtime = Self.runtime(inputs, names: names, metadata: metadata("serving.kserve.io/v1alpha1", "ServingRuntime", names.runtime, extraLabels: ["opendatahub.io/dashboard": "true"]))
+        inferenceService = Self.inferenceService(
+            inputs, names: names, metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
+    }
+
+    /// `{"auths":{REGISTRY:{"username":"$oauthtoken","password":KEY,"auth":base64("$oauthtoken:KEY")}}}`.
+    static func dockerConfig(registry: String, key: APIKey) -> JSON {
+        let auth = Data("$oauthtoken:\(key.secretValue)".utf8).base64EncodedString()
+        return ["auths": [registry: ["username": "$oauthtoken", "password": .string(key.secretValue), "auth": .string(auth)]]]
+    }
+
+    static func quantity(_ value: JSON) -> JSON {
+        if let number = value.intValue { return .string(String(number)) }
+        return value
+    }
+
+    static let scratchMounts: [(name: String, path: String)] = [
+        ("nim-workspace", "/opt/nim/workspace"), ("home-cache", "/.cache"), ("nim-nginx", "/opt/nim/nginx"),
+        ("nim-generated-configs", "/opt/nim/generated_configs"), ("nim-dot-cache", "/opt/nim/.cache"), ("nim-dot-config", "/opt/nim/.config"),
+        ("nim-dot-triton", "/opt/nim/.triton"),
+    ]
+
+    static func runtime(_ inputs: DesiredInputs, names: ChildNames, metadata: KubeObject) -> KubeObject {
+        let spec = inputs.deployment.spec
+        var runtime = metadata
+        runtime.annotations = metadata.annotations.merging([
+            "runtimes.opendatahub.io/nvidia-nim": "true",
+            "opendatahub.io/recommended-accelerators": #"["nvidia.com/gpu"]"#,
+            "openshift.io/display-name": "NVIDIA NIM - \(inputs.image.displayName)",
+        ]) { _, new in new }
+
+        var env: [JSON] = [["name": "NIM_CACHE_PATH", "value": .string(cacheMountPath)]]
+        if inputs.key != nil {
+            env.append(["name": "NGC_API_KEY", "valueFrom": ["secretKeyRef": ["name": .string(names.apiKeySecret), "key": "NGC_API_KEY"]]])
+        }
+        var cacheMount: JSON = ["name": "nim-pvc", "mountPath": .string(cacheMountPath)]
+        if let subPath = spec.storage.subPath { cacheMount["subPath"] = .string(subPath) }
+        let mounts: [JSON] = [cacheMount, ["name": "shm", "mountPath": "/dev/shm"]]
+            + scratchMounts.map { ["name": .string($0.name), "mountPath": .string($0.path)] }
+        let ports: [JSON] = spec.servingProtocol == .grpc
+            ? [["containerPort": 8001, "name": "h2c", "protocol": "TCP"]]
+            : [["containerPort": 8000, "protocol": "TCP"]]
+        var container: JSON = [
+            "name": "kserve-container", "image": .string(inputs.image.image.description), "env": .array(env), "ports": .array(ports),
+            "volumeMounts": .array(mounts),
+        ]
+        // Always: a rotated key must pull with the new credentials even if the node has the image.
+        if spec.forcePull { container["imagePullPolicy"] = "Always" }
+        let volumes: [JSON] = [
+            ["name": "nim-pvc", "persistentVolumeClaim": ["claimName": .string(names.claim)]],
+            ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": "2Gi"]],
+        ] + scratchMounts.map { ["name": .string($0.name), "emptyDir": [:]] }
+        var runtimeSpec: JSON = [
+            "annotations": ["prometheus.io/path": "/v1/metrics", "prometheus.io/port": "8000"],
+            "multiModel": false,
+            "protocolVersions": ["grpc-v2", "v2"],
+            "supportedModelFormats": [["name": .string(inputs.image.model), "version": .string(inputs.image.tag), "autoSelect": true, "priority": 1]],
+            "containers": [container],
+            "volumes": .array(volumes),
+        ]
+        if inputs.key != nil { runtimeSpec["imagePullSecrets"] = [["name": .string(names.pullSecret)]] }
+        runtime["spec"] = runtimeSpec
+        return runtime
+    }
+
+    static func inferenceService(_ inputs: DesiredInputs, names: ChildNames, metadata: KubeObject) -> KubeObject {
+        let spec = inputs.deployment.spec
+        var service = metadata
+        // Immutable once set: RawDeployment when creating, whatever is there afterwards.
+        switch inputs.existingDeploymentMode {
+        case .none: service.annotations[deploymentModeAnnotation] = "RawDeployment"
+        case .some(.some(let mode)): service.annotations[deploymentModeAnnotation] = mode
+        case .some(.none): break
+        }
+        var limits: [String: JSON] = spec.resources.limits
+        var requests: [String: JSON] = spec.resources.requests
+        if spec.resources.gpus > 0 {
+            limits["nvidia.com/gpu"] = .string(String(spec.resources.gpus))
+            requests["nvidia.com/gpu"] = .string(String(spec.resources.gpus))
+        }
+        var resources: JSON = [:]
+        if !limits.isEmpty { resources["limits"] = .object(limits.mapValues(quantity)) }
+        if !requests.isEmpty { resources["requests"] = .object(requests.mapValues(quantity)) }
+        var model: JSON = ["modelFormat": ["name": .string(inputs.image.model)], "runtime": .string(names.runtime)]
+        if resources.objectValue?.isEmpty == false { model["resources"] = resources }
+        service["spec"] = [
+            "predictor": [
+                "minReplicas": .int(spec.suspend ? 0 : spec.minReplicas),
+                "maxReplicas": .int(spec.suspend ? 0 : spec.maxReplicas),
+                "annotations": [.init(stringLiteral: restartTokenAnnotation): .string(inputs.restartToken)],
+                "model": model,
+            ]
+        ]
+        return service
+    }
+}
+
+/// The KServe kinds the operator writes and watches.
+public enum KServe {
+    public static let servingRuntimes = ResourceType(
+        group: "serving.kserve.io", version: "v1alpha1", plural: "servingruntimes", kind: "ServingRuntime", namespaced: true)
+    public static let inferenceServices = ResourceType(
+        group: "serving.kserve.io", version: "v1beta1", plural: "inferenceservices", kind: "InferenceService", namespaced: true)
+}

@@ -1,0 +1,74 @@
+import Synchronization
+import KubeWatch
+
+/// Writes a child by server-side apply, only when it differs from what this operator last
+/// applied: a hash of the desired object rides along as an annotation, and (where the cache
+/// holds the whole object) the live object must still carry every value the operator set.
+/// Fields others own or defaulted are not looked at, so other controllers are never fought.
+final class ChildApplier: Sendable {
+    static let hashAnnotation = "nim.opendatahub.io/applied-hash"
+
+    let client: KubeClient
+    /// What this process last applied, by child: the cache may lag behind our own writes, and a
+    /// stale cache must not cause a second (no-op) write.
+    private let lastApplied = Mutex<[String: String]>([:])
+
+    init(client: KubeClient) { self.client = client }
+
+    static func identity(_ resource: ResourceType, _ object: KubeObject) -> String {
+        "\(resource.groupResource)/\(object.namespace ?? "")/\(object.name)"
+    }
+
+    /// Forgets what was applied for a deployment's children (it is gone).
+    func forget(deployment: ObjectKey) {
+        lastApplied.withLock { applied in
+            applied = applied.filter { !$0.key.contains("/\(deployment.namespace)/") || !$0.key.hasSuffix(deployment.name) }
+        }
+    }
+
+    /// Whether `desired` needs writing, given the live object from the cache.
+    static func needsApply(_ desired: KubeObject, live: KubeObject?, liveIsComplete: Bool) -> (Bool, KubeObject) {
+        var stamped = desired
+        stamped.annotations[hashAnnotation] = String(SHA256.hex(desired.body.serializedBytes()).prefix(16))
+        guard let live, live.annotations[hashAnnotation] == stamped.annotations[hashAnnotation] else { return (true, stamped) }
+        if liveIsComplete, !Self.contains(live.body, stamped.body) { return (true, stamped) }
+        return (false, stamped)
+    }
+
+    /// Every leaf of `wanted` is in `actual` with the same value; lists element by element.
+    static func contains(_ actual: JSON, _ wanted: JSON) -> Bool {
+        switch (actual, wanted) {
+        case (.object(let a), .object(let w)):
+            return w.allSatisfy { key, value in a[key].map { contains($0, value) } ?? false }
+        case (.array(let a), .array(let w)):
+            return a.count >= w.count && zip(a, w).allSatisfy { contains($0, $1) }
+        default:
+            return actual.semanticallyEquals(wanted)
+        }
+    }
+
+    /// Applies; returns the object as the server stored it when a write was sent.
+    func apply(_ desired: KubeObject, _ resource: ResourceType, live: KubeObject?, liveIsComplete: Bool) async throws(DeploymentProblem) -> KubeObject? {
+        let (needed, stamped) = Self.needsApply(desired, live: live, liveIsComplete: liveIsComplete)
+        let identity = Self.identity(resource, desired)
+        let hash = stamped.annotations[Self.hashAnnotation]
+        // Only the cache's lag, not drift: the live object carries an older hash than the one
+        // this process just wrote.
+        let cacheIsBehind = live?.annotations[Self.hashAnnotation] != hash && lastApplied.withLock { $0[identity] } == hash
+        guard needed, !cacheIsBehind else { return nil }
+        do {
+            let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
+            lastApplied.withLock { $0[identity] = hash }
+            return stored
+        } catch {
+            throw Self.problem(error, object: "\(resource.kind) \(desired.name)")
+        }
+    }
+
+    static func problem(_ error: KubeError, object: String) -> DeploymentProblem {
+        switch error {
+        case .api(let status): return .applyFailed(object: object, status: status.code, message: status.message)
+        default: return .apiUnavailable(error.description)
+        }
+    }
+}

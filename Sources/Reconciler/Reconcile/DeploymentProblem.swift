@@ -1,0 +1,121 @@
+import KubeWatch
+
+/// Why a deployment cannot be what its spec asks for. One type, mapped in one place to the
+/// condition it sets, the reason users search for, the Event, the metric label, and whether
+/// time alone may fix it. Messages say what to do and never contain the key.
+public enum DeploymentProblem: Error, Sendable, Equatable {
+    case invalidSpec(String)
+    case keySecretNotFound(secret: String)
+    case keyNotInSecret(secret: String, tried: [String], present: [String])
+    case keyEmpty(secret: String, dataKey: String)
+    case keyMalformed(secret: String, dataKey: String, why: String)
+    case legacyKeyUnsupported(secret: String)
+    case invalidKey(secret: String, code: Int)
+    case keyNotEntitled(repository: String)
+    case keyRequired
+    case ngcUnreachable(String)
+    case catalogUnavailable(catalog: String, why: String)
+    case modelNotFound(model: String, catalog: String, suggestions: [String])
+    case tagNotFound(model: String, tag: String, available: [String])
+    case regionRestricted(model: String)
+    case claimNotFound(claim: String)
+    case applyFailed(object: String, status: Int, message: String)
+    case apiUnavailable(String)
+
+    /// The condition this problem is about.
+    public var conditionType: String {
+        switch self {
+        case .keySecretNotFound, .keyNotInSecret, .keyEmpty, .keyMalformed, .legacyKeyUnsupported, .invalidKey, .keyNotEntitled, .keyRequired,
+            .ngcUnreachable:
+            return ConditionType.keyValid
+        default:
+            return ConditionType.resourcesReady
+        }
+    }
+
+    public var reason: String {
+        switch self {
+        case .invalidSpec: return "InvalidSpec"
+        case .keySecretNotFound: return "KeySecretNotFound"
+        case .keyNotInSecret: return "KeyNotInSecret"
+        case .keyEmpty: return "KeyEmpty"
+        case .keyMalformed: return "KeyMalformed"
+        case .legacyKeyUnsupported: return "LegacyKeyUnsupported"
+        case .invalidKey: return "InvalidKey"
+        case .keyNotEntitled: return "KeyNotEntitled"
+        case .keyRequired: return "KeyRequired"
+        case .ngcUnreachable: return "NGCUnreachable"
+        case .catalogUnavailable: return "CatalogUnavailable"
+        case .modelNotFound: return "ModelNotFound"
+        case .tagNotFound: return "TagNotFound"
+        case .regionRestricted: return "RegionRestricted"
+        case .claimNotFound: return "ClaimNotFound"
+        case .applyFailed: return "ApplyFailed"
+        case .apiUnavailable: return "APIServerUnavailable"
+        }
+    }
+
+    /// Time may fix it (the network, the API server): retried with backoff, the status says
+    /// Unknown, nothing already working is touched.
+    public var isTransient: Bool {
+        switch self {
+        case .ngcUnreachable, .apiUnavailable: return true
+        case .applyFailed(_, let status, _): return status == 429 || status >= 500 || status == 409
+        default: return false
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalidSpec(let why):
+            return "\(why). Fix the NimDeployment's spec."
+        case .keySecretNotFound(let secret):
+            return "Secret \"\(secret)\" named in spec.apiKeySecretRef does not exist in this namespace. Create it with your NGC personal API key: kubectl create secret generic \(secret) --from-literal=NGC_API_KEY=<key>."
+        case .keyNotInSecret(let secret, let tried, let present):
+            let has = present.isEmpty ? "no data" : "data keys " + present.sorted().joined(separator: ", ")
+            return "Secret \"\(secret)\" has no \(tried.joined(separator: " or ")) (it has \(has)). Put the key under NGC_API_KEY, or name the data key in spec.apiKeySecretRef.key."
+        case .keyEmpty(let secret, let dataKey):
+            return "The key in Secret \"\(secret)\" under \(dataKey) is empty. Put your NGC personal API key there."
+        case .keyMalformed(let secret, let dataKey, let why):
+            return "The key in Secret \"\(secret)\" under \(dataKey) \(why). Put your NGC personal API key (nvapi-...) there."
+        case .legacyKeyUnsupported(let secret):
+            return "The key in Secret \"\(secret)\" is not a personal API key (nvapi-...); older organization keys are no longer supported. Generate a personal key at ngc.nvidia.com and put it in the Secret."
+        case .invalidKey(let secret, let code):
+            return "NGC rejected the key in Secret \"\(secret)\" (HTTP \(code)). Check that it is a current personal API key; the deployment keeps running with the key it had."
+        case .keyNotEntitled(let repository):
+            return "The key is valid but has no access to \(repository) (HTTP 403). Use a key of an organization entitled to NVIDIA AI Enterprise, or another model."
+        case .keyRequired:
+            return "spec.apiKeySecretRef is required unless the operator runs disconnected. Name the Secret holding your NGC personal API key."
+        case .ngcUnreachable(let why):
+            return "Cannot reach the NGC API to validate the key (\(why)). Retrying with backoff; nothing is changed meanwhile."
+        case .catalogUnavailable(let catalog, let why):
+            return "The model catalog \(catalog) cannot be used (\(why)). Set spec.image to deploy without it, or fix the catalog ConfigMap."
+        case .modelNotFound(let model, let catalog, let suggestions):
+            let hint = suggestions.isEmpty ? "" : " Similar: \(suggestions.joined(separator: ", "))."
+            return "Model \"\(model)\" is not in the catalog \(catalog).\(hint) Use a model the catalog lists, or set spec.image."
+        case .tagNotFound(let model, let tag, let available):
+            let shown = available.prefix(12).joined(separator: ", ") + (available.count > 12 ? ", ..." : "")
+            return "Tag \"\(tag)\" is not offered for model \(model). Available: \(shown)."
+        case .regionRestricted(let model):
+            return "Model \(model) is not available in the EU region this operator serves (--region EU). Choose another model."
+        case .claimNotFound(let claim):
+            return "PersistentVolumeClaim \"\(claim)\" named in spec.storage.existingClaim does not exist in this namespace. Create it, or remove existingClaim to let the operator make one."
+        case .applyFailed(let object, let status, let message):
+            return "The API server refused \(object) (HTTP \(status)): \(message)"
+        case .apiUnavailable(let why):
+            return "The API server could not be reached (\(why)). Retrying with backoff."
+        }
+    }
+}
+
+/// Condition types, as they appear in status.
+public enum ConditionType {
+    public static let ready = "Ready"
+    public static let keyValid = "KeyValid"
+    public static let resourcesReady = "ResourcesReady"
+    public static let inferenceServiceReady = "InferenceServiceReady"
+    public static let progressing = "Progressing"
+    public static let degraded = "Degraded"
+    /// A warning only: the model is EU-restricted, and this operator is not serving the EU.
+    public static let regionRestricted = "RegionRestricted"
+}

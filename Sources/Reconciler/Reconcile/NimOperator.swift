@@ -1,0 +1,145 @@
+import KubeWatch
+
+/// The whole controller, wired: informers for NimDeployments, their children, the Secrets
+/// they name and the catalog; the mapping from each watched event to the deployments it
+/// concerns; the reconciler behind a work queue. The executable, the tests and the benchmark
+/// build the operator with this one function.
+public final class NimOperator: Sendable {
+    public static let controllerName = "nimdeployment"
+
+    public let informers: [Informer]
+    public let controller: Controller
+    public let reconciler: NimReconciler
+    public let events: EventRecorder
+    public let catalog: CatalogStore
+
+    /// Index of deployments by the Secret they name (`namespace/name`).
+    static let byKeySecret = "keySecret"
+    /// Index of deployments by model.
+    static let byModel = "model"
+    /// Index of deployments by the claim they bring (`namespace/name`).
+    static let byClaim = "existingClaim"
+
+    public init(
+        client: KubeClient, namespaces: [String]?, options: ReconcilerOptions, ngc: NGCClient, concurrency: Int = 4,
+        metrics: MetricsRegistry? = nil, time: any TimeSource = SystemTime()
+    ) {
+        let log = Logger(name: "watch")
+        let onError: @Sendable (KubeError) -> Void = { error in log.warn("watch failed; retrying", ["error": .string(error.description)]) }
+        let deployments = Informer(
+            client: client, resource: NimDeployment.resource, namespaces: namespaces,
+            indexers: [
+                Self.byKeySecret: { object in
+                    guard let name = object[path: ["spec", "apiKeySecretRef", "name"]]?.stringValue else { return [] }
+                    return ["\(object.namespace ?? "")/\(name)"]
+                },
+                Self.byModel: { object in object[path: ["spec", "model"]]?.stringValue.map { [$0] } ?? [] },
+                Self.byClaim: { object in
+                    object[path: ["spec", "storage", "existingClaim"]]?.stringValue.map { ["\(object.namespace ?? "")/\($0)"] } ?? []
+                },
+            ], time: time, onError: onError)
+        // Secrets: many, large, and mostly not ours: metadata only. Their data is read on purpose.
+        let secrets = Informer(client: client, resource: .secrets, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
+        // All claims, not only ours: an existingClaim is the user's.
+        let claims = Informer(client: client, resource: .persistentVolumeClaims, namespaces: namespaces, time: time, onError: onError)
+        let runtimes = Informer(
+            client: client, resource: KServe.servingRuntimes, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
+        let services = Informer(
+            client: client, resource: KServe.inferenceServices, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
+        let catalogSource = Informer(
+            client: client, resource: .configMaps, namespaces: [options.catalog.namespace],
+            fieldSelector: FieldSelector([.init(field: "metadata.name", value: options.catalog.name)]), time: time, onError: onError)
+        informers = [deployments, secrets, claims, runtimes, services, catalogSource]
+
+        let catalog = CatalogStore(source: options.catalog)
+        self.catalog = catalog
+        let keys = KeySource(client: client, secrets: secrets.cache)
+        events = EventRecorder(client: client, component: ReconcilerOptions.fieldManager, time: time)
+        let view = ClusterView(
+            deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache)
+        let reconciler = NimReconciler(
+            client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
+        self.reconciler = reconciler
+        let reconcileLog = Logger(name: "controller")
+        controller = Controller(
+            name: Self.controllerName, workers: concurrency, time: time, metrics: metrics,
+            observer: { key, outcome, error in
+                if let error {
+                    reconcileLog.debug("reconcile failed", ["key": .string(key.description), "outcome": .string(outcome), "error": .string("\(error)")])
+                }
+            },
+            reconcile: { key in try await reconciler.reconcile(key) })
+
+        // What each event means for which deployments.
+        controller.watch(deployments) { event in [event.object.key] }
+        controller.watch(secrets) { event in
+            let secret = event.object
+            if case .deleted = event { keys.forget(secret.key) }
+            var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
+            if let owner = Self.owner(of: secret) { keysToReconcile.append(owner) }
+            return keysToReconcile
+        }
+        controller.watch(claims) { event in
+            let claim = event.object
+            var keys = deployments.cache.byIndex(Self.byClaim, "\(claim.namespace ?? "")/\(claim.name)").map(\.key)
+            if let owner = Self.owner(of: claim) { keys.append(owner) }
+            return keys
+        }
+        for children in [runtimes, services] {
+            controller.watch(children) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
+        }
+        controller.watch(catalogSource) { event in
+            let changed: Set<String>?
+            if case .deleted = event { changed = catalog.update(nil) } else { changed = catalog.update(event.object) }
+            guard let changed else { return deployments.cache.keys }
+            return changed.flatMap { deployments.cache.byIndex(Self.byModel, $0).map(\.key) }
+        }
+        catalogInformer = catalogSource
+    }
+
+    private let catalogInformer: Informer
+
+    /// Long-running helpers: the event sender, and the check that tells deployments when the
+    /// catalog ConfigMap does not exist at all (no event would ever say so).
+    public var backgroundTasks: [@Sendable () async -> Void] {
+        let events = self.events
+        let catalogSource = catalogInformer
+        let catalog = self.catalog
+        let controller = self.controller
+        let deployments = informers[0]
+        return [
+            { await events.run() },
+            {
+                await catalogSource.waitForSync()
+                await deployments.waitForSync()
+                if catalogSource.cache.count == 0, catalog.current == .notLoaded {
+                    catalog.update(nil)
+                    for key in deployments.cache.keys { controller.enqueue(key) }
+                }
+            },
+        ]
+    }
+
+    /// Runs everything until cancelled (what tests and the benchmark use; the executable's
+    /// manager runs the same parts with leader election in between).
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for informer in informers { group.addTask { await informer.run() } }
+            for task in backgroundTasks { group.addTask { await task() } }
+            group.addTask {
+                for informer in self.informers { await informer.waitForSync() }
+                await self.controller.run()
+            }
+        }
+    }
+
+    public var hasSynced: Bool { informers.allSatisfy(\.hasSynced) }
+
+    /// The deployment a child belongs to: the annotation carries its full name (labels may be
+    /// shortened), falling back to the controller owner reference.
+    static func owner(of child: KubeObject) -> ObjectKey? {
+        if let name = child.annotations[ChildLabels.deploymentNameAnnotation] { return ObjectKey(namespace: child.namespace, name: name) }
+        if let owner = child.controllerReference, owner.kind == NimDeployment.resource.kind { return ObjectKey(namespace: child.namespace, name: owner.name) }
+        return nil
+    }
+}

@@ -1,0 +1,116 @@
+import KubeWatch
+
+/// The status one reconcile arrives at, built on the previous one so that conditions that say
+/// the same thing keep their transition times and an unchanged status is not written again.
+struct StatusReport {
+    static let conditionOrder = [
+        ConditionType.ready, ConditionType.keyValid, ConditionType.resourcesReady, ConditionType.inferenceServiceReady,
+        ConditionType.progressing, ConditionType.degraded, ConditionType.regionRestricted,
+    ]
+
+    let previous: JSON
+    let generation: Int
+    let now: String
+    var conditions: [Condition]
+    var fields: [String: JSON] = [:]
+    /// The problem that stopped this reconcile, if any.
+    var problem: DeploymentProblem?
+    var regionWarning: String?
+    var applied = false
+
+    init(previous status: JSON?, generation: Int, now: String) {
+        previous = status ?? .object([:])
+        self.generation = generation
+        self.now = now
+        conditions = (status?["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))
+        // Fields that stay true until something replaces them (what runs, which key it runs with).
+        for field in ["image", "tag", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName"] {
+            if let value = status?[field] { fields[field] = value }
+        }
+    }
+
+    var previousCondition: (String) -> Condition? { { type in (self.previous["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))[type] } }
+
+    mutating func set(_ type: String, _ status: Condition.Status, _ reason: String, _ message: String) {
+        conditions.set(Condition(type: type, status: status, reason: reason, message: message, observedGeneration: generation), now: now)
+    }
+
+    mutating func remove(_ type: String) { conditions.removeAll { $0.type == type } }
+
+    mutating func record(_ problem: DeploymentProblem) {
+        self.problem = problem
+        let status: Condition.Status = problem.isTransient ? .unknown : .false
+        set(problem.conditionType, status, problem.reason, problem.message)
+        if problem.conditionType == ConditionType.keyValid, !applied {
+            let existing = fields["runtimeName"] != nil
+            set(
+                ConditionType.resourcesReady, existing ? .true : .false, existing ? "ResourcesUnchanged" : "WaitingForKey",
+                existing
+                    ? "The running deployment is left as it was until the key problem is solved."
+                    : "Nothing is created until the key problem is solved.")
+        }
+    }
+
+    /// Mirrors the InferenceService's Ready condition and URL.
+    mutating func mirror(_ service: KubeObject?) {
+        guard let service else {
+            set(ConditionType.inferenceServiceReady, .unknown, "InferenceServiceNotFound", "The InferenceService does not exist yet.")
+            return
+        }
+        if let url = service[dotted: "status.url"]?.stringValue, !url.isEmpty { fields["url"] = .string(url) }
+        let ready = (service[dotted: "status.conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))[ConditionType.ready]
+        switch ready?.status {
+        case .true?:
+            set(ConditionType.inferenceServiceReady, .true, "InferenceServiceReady", "KServe reports the InferenceService ready.")
+        case let status?:
+            set(
+                ConditionType.inferenceServiceReady, status, ready?.reason.isEmpty == false ? ready?.reason ?? "" : "InferenceServiceNotReady",
+                "KServe: " + (ready?.message.isEmpty == false ? ready?.message ?? "" : "the InferenceService is not ready yet."))
+        case nil:
+            set(ConditionType.inferenceServiceReady, .unknown, "InferenceServicePending", "Waiting for KServe to report on the InferenceService.")
+        }
+    }
+
+    /// Ready, Progressing and Degraded, from the others.
+    mutating func summarize() {
+        if conditions[ConditionType.keyValid] == nil {
+            set(ConditionType.keyValid, .unknown, "KeyNotChecked", "The key is checked once the model and image are resolved.")
+        }
+        if conditions[ConditionType.resourcesReady] == nil {
+            set(ConditionType.resourcesReady, .false, "NotApplied", "Nothing has been created yet.")
+        }
+        let keyValid = conditions[ConditionType.keyValid]?.status
+        let resources = conditions[ConditionType.resourcesReady]?.status
+        let service = conditions[ConditionType.inferenceServiceReady]
+        if let problem {
+            set(ConditionType.ready, .false, problem.reason, problem.message)
+            set(ConditionType.degraded, problem.isTransient ? .false : .true, problem.isTransient ? "Retrying" : problem.reason,
+                problem.isTransient ? "A temporary problem; retrying with backoff." : problem.message)
+            set(ConditionType.progressing, .false, "Blocked", "Waiting for the problem above to be solved.")
+        } else if keyValid != .false, resources == .true, service?.status == .true {
+            let url = fields["url"]?.stringValue.map { " at \($0)" } ?? ""
+            set(ConditionType.ready, .true, "Ready", "Serving \(fields["image"]?.stringValue ?? "the model")\(url).")
+            set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            set(ConditionType.progressing, .false, "Deployed", "The deployment is up to date.")
+        } else {
+            set(ConditionType.ready, .false, service?.reason ?? "InferenceServiceNotReady", service?.message ?? "Waiting for the InferenceService.")
+            set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            set(ConditionType.progressing, .true, "Deploying", "The objects are in place; waiting for KServe to report the InferenceService ready.")
+        }
+        if let regionWarning {
+            set(ConditionType.regionRestricted, .true, "EURestrictedModel", regionWarning)
+        } else {
+            remove(ConditionType.regionRestricted)
+        }
+    }
+
+    var statusJSON: JSON {
+        var status: [String: JSON] = fields
+        status["observedGeneration"] = .int(generation)
+        let ordered = conditions.sorted {
+            (Self.conditionOrder.firstIndex(of: $0.type) ?? 99) < (Self.conditionOrder.firstIndex(of: $1.type) ?? 99)
+        }
+        status["conditions"] = .array(ordered.map(\.json))
+        return .object(status)
+    }
+}

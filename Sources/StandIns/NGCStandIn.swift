@@ -1,0 +1,175 @@
+import Foundation
+import Synchronization
+import KubeWatch
+import Reconciler
+
+/// A local NGC API that answers as the real one does (../shared/ngc has the recorded shapes):
+/// key validation, the repository probe with 401/403/451, and the catalog search. Keys are
+/// judged by rule so tests need no setup: a key is valid if it starts with `nvapi-` and is not
+/// rejected. What is rejected, unentitled or region-restricted can change while it runs, and
+/// faults (latency, failures, garbage bodies) can be injected.
+public final class NGCStandIn: Sendable {
+    private let server: HTTPServer
+    private let handler: Handler
+
+    public init(catalog: ModelCatalog = ModelCatalog()) {
+        let handler = Handler(catalog: catalog)
+        self.handler = handler
+        server = HTTPServer { request, writer in handler.handle(request, writer) }
+    }
+
+    /// Starts on a free loopback port; returns the base URL to give the operator.
+    @discardableResult
+    public func start() throws(HTTPServerError) -> String {
+        let port = try server.start()
+        return "http://127.0.0.1:\(port)"
+    }
+
+    public func stop() { server.stop() }
+
+    public var baseURL: String { "http://127.0.0.1:\(server.port)" }
+
+    /// NGC refuses this key from now on (401).
+    public func reject(_ key: String) { handler.state.withLock { _ = $0.rejected.insert(key) } }
+    public func accept(_ key: String) { handler.state.withLock { _ = $0.rejected.remove(key) } }
+    /// The key is valid but not entitled to any repository (403).
+    public func disentitle(_ key: String) { handler.state.withLock { _ = $0.notEntitled.insert(key) } }
+    /// Answer as seen from the EU: EU-restricted models give 451.
+    public func setInEU(_ value: Bool) { handler.state.withLock { $0.inEU = value } }
+    public func setLatency(_ seconds: TimeInterval) { handler.state.withLock { $0.latency = seconds } }
+    /// The next answers have these HTTP codes (500, 503, ...), whatever the request.
+    public func failNext(_ codes: [Int]) { handler.state.withLock { $0.failures.append(contentsOf: codes) } }
+    /// Answer 200 with a body that is not JSON.
+    public func setGarbage(_ value: Bool) { handler.state.withLock { $0.garbage = value } }
+    /// Calls received, by endpoint (`caller-info`, `repository`, `search`).
+    public func calls(_ endpoint: String) -> Int { handler.state.withLock { $0.calls[endpoint] ?? 0 } }
+
+    final class Handler: Sendable {
+        struct State {
+            var rejected: Set<String> = []
+            var notEntitled: Set<String> = []
+            var inEU = false
+            var latency: TimeInterval = 0
+            var failures: [Int] = []
+            var garbage = false
+            var calls: [String: Int] = [:]
+        }
+
+        let state = Mutex(State())
+        let catalog: ModelCatalog
+
+        init(catalog: ModelCatalog) { self.catalog = catalog }
+
+        func handle(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter) {
+            let endpoint: String
+            if request.path == "/v3/keys/get-caller-info" {
+                endpoint = "caller-info"
+            } else if request.path.hasPrefix("/v2/org/") {
+                endpoint = "repository"
+            } else if request.path.hasPrefix("/v2/search/catalog/resources") {
+                endpoint = "search"
+            } else {
+                return respond(writer, 404, nil)
+            }
+            let (latency, failure, garbage, snapshot) = state.withLock { state -> (TimeInterval, Int?, Bool, State) in
+                state.calls[endpoint, default: 0] += 1
+                let failure = state.failures.isEmpty ? nil : state.failures.removeFirst()
+                return (state.latency, failure, state.garbage, state)
+            }
+            if latency > 0 { Thread.sleep(forTimeInterval: latency) }
+            if let failure { return respond(writer, failure, ["requestStatus": ["statusCode": "INTERNAL_ERROR", "statusDescription": "injected"]]) }
+            if garbage { return writer.respond(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: Array("<html>not json".utf8)) }
+            switch endpoint {
+            case "caller-info": callerInfo(request, writer, snapshot)
+            case "repository": repository(request, writer, snapshot)
+            default: search(request, writer)
+            }
+        }
+
+        func bearer(_ request: HTTPServerRequest) -> String? {
+            guard let header = request.headers["Authorization"], header.hasPrefix("Bearer ") else { return nil }
+            return String(header.dropFirst("Bearer ".count))
+        }
+
+        func isValid(_ key: String?, _ state: State) -> Bool {
+            guard let key else { return false }
+            return key.hasPrefix("nvapi-") && !state.rejected.contains(key)
+        }
+
+        func callerInfo(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, _ state: State) {
+            let key = bearer(request)
+            let form = PercentForm.parse(String(decoding: request.body, as: UTF8.self))
+            guard request.method == "POST", isValid(key, state), form["credentials"] == key else {
+                return respond(writer, 401, ["requestStatus": ["statusCode": "UNAUTHORIZED", "statusDescription": "Invalid credentials"]])
+            }
+            respond(writer, 200, [
+                "userId": "REDACTED", "orgName": "REDACTED", "type": "PERSONAL_KEY",
+                "products": ["ai-foundations", "nv-cloud-functions", "private-registry", "artifact-catalog"],
+                "requestStatus": ["statusCode": "SUCCESS"],
+            ])
+        }
+
+        func repository(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, _ state: State) {
+            let key = bearer(request)
+            guard isValid(key, state) else { return respond(writer, 401, ["requestStatus": ["statusCode": "UNAUTHORIZED"]]) }
+            if let key, state.notEntitled.contains(key) { return respond(writer, 403, ["requestStatus": ["statusCode": "FORBIDDEN"]]) }
+            // /v2/org/<org>/team/<team>/repos/<name>
+            let parts = request.path.split(separator: "/").map(String.init)
+            guard parts.count == 7, let name = parts.last else { return respond(writer, 404, nil) }
+            guard let entry = catalog[name] ?? catalog.entries.values.first(where: { $0.image.path == "\(parts[2])/\(parts[4])/\(name)" }) else {
+                return respond(writer, 404, ["requestStatus": ["statusCode": "NOT_FOUND"]])
+            }
+            // Recorded: 451 comes with an empty body.
+            if entry.euRestricted && state.inEU { return writer.respond(status: 451, headers: HTTPHeaders(), body: []) }
+            respond(writer, 200, [
+                "name": .string(entry.name), "displayName": .string(entry.displayName), "namespace": .string("\(parts[2])/\(parts[4])"),
+                "tags": .array(entry.tags.map(JSON.string)), "latestTag": .string(entry.latestTag),
+                "updatedDate": .string(entry.updatedDate ?? "2026-01-01T00:00:00.000Z"), "isPublic": false,
+            ])
+        }
+
+        /// The catalog search, paged as NGC pages it (`params.page`, `resultPageTotal`).
+        func search(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter) {
+            let query = (try? JSON(parsing: request.queryValue("q") ?? "{}")) ?? [:]
+            let pageSize = max(1, query["pageSize"]?.intValue ?? 25)
+            let page = max(0, query["page"]?.intValue ?? 0)
+            let names = catalog.modelNames
+            let pages = max(1, (names.count + pageSize - 1) / pageSize)
+            let slice = names.dropFirst(page * pageSize).prefix(pageSize)
+            let resources: [JSON] = slice.compactMap { catalog[$0] }.map { entry in
+                [
+                    "resourceId": .string(entry.image.path), "name": .string(entry.name), "displayName": .string(entry.displayName),
+                    "orgName": .string(String(entry.image.path.split(separator: "/").first ?? "nim")),
+                    "attributes": [["key": "latestTag", "value": .string(entry.latestTag)]],
+                ]
+            }
+            respond(writer, 200, [
+                "resultTotal": .int(names.count), "resultPageTotal": .int(pages),
+                "params": ["page": .int(page), "pageSize": .int(pageSize)],
+                "results": [
+                    ["groupValue": "_scored", "resources": .array(Array(resources.prefix(2)))],
+                    ["groupValue": "CONTAINER", "totalCount": .int(names.count), "resources": .array(resources)],
+                ],
+            ])
+        }
+
+        func respond(_ writer: HTTPResponseWriter, _ status: Int, _ body: JSON?) {
+            writer.respond(
+                status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body.map { $0.serializedBytes() } ?? [])
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded`.
+enum PercentForm {
+    static func parse(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard let name = parts.first else { continue }
+            let value = parts.count > 1 ? parts[1] : ""
+            values[name] = value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? value
+        }
+        return values
+    }
+}

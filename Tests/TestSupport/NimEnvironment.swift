@@ -1,0 +1,142 @@
+import Foundation
+import KubeWatch
+import LocalControlPlane
+import Reconciler
+import StandIns
+
+/// Everything a NimDeployment needs, locally: the control plane with the NimDeployment CRD
+/// from config/ and KServe's full CRDs, the model catalog, the NGC and KServe stand-ins, and an
+/// operator that can be stopped and started again (a restart is a new operator on the same state).
+public final class NimEnvironment: Sendable {
+    public let cluster: TestCluster
+    public let ngc: NGCStandIn
+    public let kserve: KServeStandIn
+    public let catalog: ModelCatalog
+    public let operatorClient: KubeClient
+    public let metrics = MetricsRegistry()
+    private let kserveTask: Task<Void, Never>
+    private let running = Locked<(nim: NimOperator, task: Task<Void, Never>)?>(nil)
+
+    public static let operatorNamespace = "nim-deploy-operator-system"
+    public static let validKey = "nvapi-test-0123456789abcdef0123"
+    public var client: KubeClient { cluster.client }
+    public var controlPlane: LocalControlPlane { cluster.controlPlane }
+
+    public init(installCatalog: Bool = true) async throws {
+        cluster = try TestCluster()
+        let plane = cluster.controlPlane
+        try plane.apply(try YAML.parseAll(String(contentsOf: Paths.repository.appendingPathComponent("config/crd/bases/nim.opendatahub.io_nimdeployments.yaml"), encoding: .utf8)))
+        for file in ["serving.kserve.io_servingruntimes.yaml", "serving.kserve.io_inferenceservices.yaml"] {
+            try plane.apply(try YAML.parseAll(String(contentsOf: Paths.shared.appendingPathComponent("crds/full/\(file)"), encoding: .utf8)))
+        }
+        for namespace in [Self.operatorNamespace, "team-a", "team-b"] {
+            try plane.apply([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]]])
+        }
+        var catalogMap = try YAML.parse(String(contentsOf: Paths.shared.appendingPathComponent("ngc/nim-models-data.yaml"), encoding: .utf8))
+        catalogMap[path: ["metadata", "name"]] = "nim-model-metadata"
+        catalogMap[path: ["metadata", "namespace"]] = .string(Self.operatorNamespace)
+        catalog = ModelCatalog.parse(configMap: KubeObject(catalogMap)).catalog
+        if installCatalog { try plane.apply([catalogMap]) }
+        ngc = NGCStandIn(catalog: catalog)
+        try ngc.start()
+        var operatorConfiguration = ClientConfiguration(server: plane.baseURL, source: "operator")
+        operatorConfiguration.userAgent = "nim-deploy-operator"
+        operatorClient = KubeClient(configuration: operatorConfiguration, metrics: metrics)
+        var kserveConfiguration = ClientConfiguration(server: plane.baseURL, source: "kserve")
+        kserveConfiguration.userAgent = "kserve-stand-in"
+        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration))
+        self.kserve = kserve
+        kserveTask = Task { await kserve.run() }
+    }
+
+    deinit {
+        kserveTask.cancel()
+        running.value?.task.cancel()
+        ngc.stop()
+    }
+
+    public func options(
+        disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
+        catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata")
+    ) -> ReconcilerOptions {
+        ReconcilerOptions(catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region)
+    }
+
+    /// Starts an operator (stopping a running one first) and waits for its caches.
+    @discardableResult
+    public func startOperator(_ options: ReconcilerOptions? = nil, namespaces: [String]? = nil) async throws -> NimOperator {
+        await stopOperator()
+        let nim = NimOperator(
+            client: operatorClient, namespaces: namespaces, options: options ?? self.options(), ngc: NGCClient(baseURL: ngc.baseURL, metrics: metrics),
+            concurrency: 4, metrics: metrics)
+        let task = Task { await nim.run() }
+        running.update { $0 = (nim, task) }
+        try await eventually("the operator's caches sync") { nim.hasSynced }
+        return nim
+    }
+
+    public func stopOperator() async {
+        guard let current = running.update({ state -> (nim: NimOperator, task: Task<Void, Never>)? in
+            defer { state = nil }
+            return state
+        }) else { return }
+        current.task.cancel()
+        await current.task.value
+    }
+
+    // MARK: - What a user does
+
+    public func createKeySecret(_ name: String = "my-ngc-key", namespace: String = "team-a", key: String = NimEnvironment.validKey, dataKey: String = "NGC_API_KEY") async throws {
+        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: namespace, name: name)
+        secret["data"] = [dataKey: .string(Data(key.utf8).base64EncodedString())]
+        _ = try await client.apply(secret, .secrets, fieldManager: "test-user")
+    }
+
+    public func setKey(_ key: String, secret name: String = "my-ngc-key", namespace: String = "team-a", dataKey: String = "NGC_API_KEY") async throws {
+        _ = try await client.patch(.secrets, namespace: namespace, name: name, .merge(["data": [dataKey: .string(Data(key.utf8).base64EncodedString())]]))
+    }
+
+    @discardableResult
+    public func deploy(_ name: String = "llama", namespace: String = "team-a", spec: JSON = ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"]]) async throws -> KubeObject {
+        var object = KubeObject(apiVersion: NimDeployment.resource.apiVersion, kind: NimDeployment.resource.kind, namespace: namespace, name: name)
+        object["spec"] = spec
+        return try await client.apply(object, NimDeployment.resource, fieldManager: "test-user")
+    }
+
+    public func deployment(_ name: String = "llama", namespace: String = "team-a") async throws -> KubeObject {
+        try await client.get(NimDeployment.resource, namespace: namespace, name: name)
+    }
+
+    public func condition(_ type: String, of name: String = "llama", namespace: String = "team-a") async throws -> JSON? {
+        try await deployment(name, namespace: namespace)[dotted: "status.conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }
+    }
+
+    /// Waits until the condition has the status (and reason, if given) for the current generation.
+    public func waitFor(
+        _ type: String, _ status: String, reason: String? = nil, of name: String = "llama", namespace: String = "team-a", timeout: TimeInterval = 15
+    ) async throws {
+        try await eventually(timeout: timeout, "\(name) \(type)=\(status) \(reason ?? "")") {
+            let object = try await deployment(name, namespace: namespace)
+            guard let condition = object[dotted: "status.conditions"]?.arrayValue?.first(where: { $0["type"]?.stringValue == type }) else { return false }
+            return condition["status"]?.stringValue == status && (reason == nil || condition["reason"]?.stringValue == reason)
+                && object[dotted: "status.observedGeneration"]?.intValue == object.generation
+        }
+    }
+
+    /// Names of what exists in a namespace, by kind, for "nothing was created" checks.
+    public func children(namespace: String = "team-a") async throws -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        let selector = LabelSelector(matching: ["app.kubernetes.io/managed-by": "nim-deploy-operator"])
+        for (label, resource) in [("secrets", ResourceType.secrets), ("pvc", .persistentVolumeClaims), ("runtimes", KServe.servingRuntimes), ("isvc", KServe.inferenceServices)] {
+            let names = try await client.list(resource, namespace: namespace, options: ListOptions(labelSelector: selector)).items.map(\.name)
+            if !names.isEmpty { result[label] = names }
+        }
+        return result
+    }
+
+    public func events(namespace: String = "team-a") async throws -> [KubeObject] {
+        try await client.list(.events, namespace: namespace).items
+    }
+
+    public func operatorWrites() -> Int { controlPlane.requestStats.writes(by: "nim-deploy-operator") }
+}
