@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "nim-deploy-operator", targets: ["NimDeployOperator"]),
+        .executable(name: "nim-bench", targets: ["NimBench"]),
         .library(name: "KubeWatch", targets: ["KubeWatch"]),
         .library(name: "LocalControlPlane", targets: ["LocalControlPlane"]),
     ],
@@ -25,6 +26,8 @@ let package = Package(
             name: "NimDeployOperator",
             dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"]
         ),
+        // The benchmark: the operator as its own process against the local control plane.
+        .executableTarget(name: "NimBench", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"]),
         // Fixtures the test targets share: a running control plane, deadlines, paths to ../shared.
         .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"], path: "Tests/TestSupport"),
         .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),

@@ -78,13 +78,15 @@ public final class Informer: Sendable {
     }
 
     private func consume(_ events: AsyncStream<WatcherEvent>, namespace: String?) async {
-        var batch: [KubeObject] = []
+        // A relist arrives page by page; it is kept compact and swapped in whole at the end, so a
+        // list that fails half-way never shows as deletions.
+        var batch: [CompactObject] = []
         for await event in events {
             switch event {
             case .initStart:
                 batch.removeAll()
             case .initApply(let object):
-                batch.append(object)
+                batch.append(CompactObject(ObjectCache.trimmed(object)))
             case .initDone:
                 let changes = cache.replace(with: batch, namespace: namespace)
                 batch.removeAll()

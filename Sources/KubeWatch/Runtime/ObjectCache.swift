@@ -1,5 +1,19 @@
 import Synchronization
 
+/// An object as the cache keeps it: its serialized bytes, a few times smaller than the parsed
+/// tree (a thousand deployments' objects fit in a few megabytes), parsed again when read.
+struct CompactObject: Sendable {
+    let bytes: [UInt8]
+    let resourceVersion: String
+
+    init(_ object: KubeObject) {
+        bytes = object.body.serializedBytes()
+        resourceVersion = object.resourceVersion
+    }
+
+    var object: KubeObject { KubeObject((try? JSON(parsing: bytes)) ?? .object([:])) }
+}
+
 /// The informer's local copy of a resource, keyed namespace/name, with secondary indexes.
 ///
 /// A lock rather than an actor: event handlers read it (to map a Secret to the deployments that
@@ -10,7 +24,7 @@ public final class ObjectCache: Sendable {
     public typealias Indexers = [String: @Sendable (KubeObject) -> [String]]
 
     private struct State {
-        var objects: [ObjectKey: KubeObject] = [:]
+        var objects: [ObjectKey: CompactObject] = [:]
         var indexes: [String: [String: Set<ObjectKey>]] = [:]
     }
 
@@ -21,7 +35,7 @@ public final class ObjectCache: Sendable {
         self.indexers = indexers
     }
 
-    public func get(_ key: ObjectKey) -> KubeObject? { state.withLock { $0.objects[key] } }
+    public func get(_ key: ObjectKey) -> KubeObject? { state.withLock { $0.objects[key] }?.object }
 
     public func get(namespace: String?, name: String) -> KubeObject? { get(ObjectKey(namespace: namespace, name: name)) }
 
@@ -29,7 +43,7 @@ public final class ObjectCache: Sendable {
     public func list(namespace: String? = nil) -> [KubeObject] {
         state.withLock { state in
             state.objects.keys.sorted().filter { namespace == nil || $0.namespace == namespace }.compactMap { state.objects[$0] }
-        }
+        }.map(\.object)
     }
 
     public var keys: [ObjectKey] { state.withLock { $0.objects.keys.sorted() } }
@@ -40,8 +54,11 @@ public final class ObjectCache: Sendable {
     public func byIndex(_ name: String, _ value: String) -> [KubeObject] {
         state.withLock { state in
             (state.indexes[name]?[value] ?? []).sorted().compactMap { state.objects[$0] }
-        }
+        }.map(\.object)
     }
+
+    /// The resourceVersion of an object, without parsing it.
+    public func resourceVersion(_ key: ObjectKey) -> String? { state.withLock { $0.objects[key]?.resourceVersion } }
 
     // MARK: - Maintained by the informer
 
@@ -49,46 +66,57 @@ public final class ObjectCache: Sendable {
     @discardableResult
     func upsert(_ object: KubeObject) -> KubeObject? {
         let stored = Self.trimmed(object)
-        return state.withLock { state in
-            let previous = state.objects.updateValue(stored, forKey: stored.key)
-            reindex(&state, key: stored.key, old: previous, new: stored)
+        let compact = CompactObject(stored)
+        let previous = state.withLock { state -> CompactObject? in
+            let previous = state.objects.updateValue(compact, forKey: stored.key)
+            reindex(&state, key: stored.key, old: previous?.object, new: stored)
             return previous
         }
+        return previous?.object
     }
 
     @discardableResult
     func remove(_ key: ObjectKey) -> KubeObject? {
-        state.withLock { state in
+        let previous = state.withLock { state -> CompactObject? in
             let previous = state.objects.removeValue(forKey: key)
-            reindex(&state, key: key, old: previous, new: nil)
+            reindex(&state, key: key, old: previous?.object, new: nil)
             return previous
         }
+        return previous?.object
     }
 
     /// Swaps in a complete new set (after a list) for one namespace, or for everything when
     /// `namespace` is nil, and returns what changed, so handlers see objects that vanished while
     /// the watch was down as deletions.
-    func replace(with objects: [KubeObject], namespace: String?) -> (added: [KubeObject], updated: [(KubeObject, KubeObject)], deleted: [KubeObject]) {
-        let incoming = objects.map(Self.trimmed)
-        return state.withLock { state in
-            let incomingKeys = Set(incoming.map(\.key))
-            let gone = state.objects.filter { key, _ in (namespace == nil || key.namespace == namespace) && !incomingKeys.contains(key) }
+    func replace(with objects: [CompactObject], namespace: String?) -> (added: [KubeObject], updated: [(KubeObject, KubeObject)], deleted: [KubeObject]) {
+        state.withLock { state in
+            var incomingKeys: Set<ObjectKey> = []
             var added: [KubeObject] = []
             var updated: [(KubeObject, KubeObject)] = []
-            for object in incoming {
-                let previous = state.objects.updateValue(object, forKey: object.key)
-                reindex(&state, key: object.key, old: previous, new: object)
+            for compact in objects {
+                let object = compact.object
+                incomingKeys.insert(object.key)
+                let previous = state.objects.updateValue(compact, forKey: object.key)
                 if let previous {
-                    if previous.resourceVersion != object.resourceVersion { updated.append((previous, object)) }
+                    if previous.resourceVersion != compact.resourceVersion {
+                        let old = previous.object
+                        reindex(&state, key: object.key, old: old, new: object)
+                        updated.append((old, object))
+                    }
                 } else {
+                    reindex(&state, key: object.key, old: nil, new: object)
                     added.append(object)
                 }
             }
-            for (key, object) in gone {
+            let gone = state.objects.filter { key, _ in (namespace == nil || key.namespace == namespace) && !incomingKeys.contains(key) }
+            var deleted: [KubeObject] = []
+            for (key, compact) in gone {
+                let object = compact.object
                 state.objects[key] = nil
                 reindex(&state, key: key, old: object, new: nil)
+                deleted.append(object)
             }
-            return (added, updated, Array(gone.values))
+            return (added, updated, deleted)
         }
     }
 

@@ -38,10 +38,11 @@ enum Usage {
           --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)
           --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)
           --concurrency N                   reconcile workers (default 4)
+          --sync-period DURATION            reconcile everything this often even without changes (default 10h)
           --log-level LEVEL                 debug, info, warn or error; JSON lines on stderr (default info)
 
         Stops on SIGTERM or SIGINT: takes no new work, finishes what is in flight (30 s at most),
-        releases the Lease.
+        releases the Lease. SIGHUP reconciles every deployment once.
         """
 
     static let demo = """

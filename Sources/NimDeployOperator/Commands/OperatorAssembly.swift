@@ -15,7 +15,8 @@ enum OperatorAssembly {
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region)
         let ngc = NGCClient(baseURL: options.ngcAPIURL, metrics: metrics)
         let nim = NimOperator(
-            client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics)
+            client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics,
+            syncPeriod: options.syncPeriod)
         let parts = Manager.Parts(informers: nim.informers, controllers: [nim.controller], background: nim.backgroundTasks)
         return (nim, parts)
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KubeWatch
 import Reconciler
@@ -40,7 +41,16 @@ enum RunCommand {
             return 1
         }
         defer { probes.stop() }
-        let (_, parts) = OperatorAssembly.build(client: client, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
+        let (nim, parts) = OperatorAssembly.build(client: client, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
+        // SIGHUP: reconcile every deployment once, now.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "sighup"))
+        hangup.setEventHandler {
+            log.info("SIGHUP: reconciling every deployment")
+            nim.resyncAll()
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
         let manager = Manager(client: client, options: options, operatorNamespace: operatorNamespace, probes: probes)
         switch await manager.run(parts) {
         case .stopped:

@@ -1,3 +1,4 @@
+import Foundation
 import KubeWatch
 
 /// The flags of `run` (contract section 8), parsed and checked once.
@@ -17,14 +18,36 @@ struct OperatorOptions: Sendable {
     var healthProbeBindAddress = ":8081"
     var concurrency = 4
     var logLevel = Logger.Level.info
+    var syncPeriod: TimeInterval = 10 * 3600
 
     static let valueFlags: Set<String> = [
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
-        "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level",
+        "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
     ]
     static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
 
     init() {}
+
+    /// `90s`, `30m`, `10h`, `1h30m`.
+    static func duration(_ text: String) -> TimeInterval? {
+        var total: TimeInterval = 0
+        var number = ""
+        for character in text {
+            if character.isNumber || character == "." {
+                number.append(character)
+                continue
+            }
+            guard let value = Double(number) else { return nil }
+            switch character {
+            case "s": total += value
+            case "m": total += value * 60
+            case "h": total += value * 3600
+            default: return nil
+            }
+            number = ""
+        }
+        return number.isEmpty && total > 0 ? total : nil
+    }
 
     init(_ arguments: Arguments) throws(Arguments.UsageError) {
         kubeconfig = arguments.value("kubeconfig")
@@ -55,6 +78,12 @@ struct OperatorOptions: Sendable {
         metricsBindAddress = arguments.value("metrics-bind-address") ?? metricsBindAddress
         healthProbeBindAddress = arguments.value("health-probe-bind-address") ?? healthProbeBindAddress
         concurrency = try arguments.integer("concurrency", default: 4, range: 1...256)
+        if let period = arguments.value("sync-period") {
+            guard let seconds = Self.duration(period), seconds >= 1 else {
+                throw Arguments.UsageError(message: "--sync-period must be a duration such as 10h, 30m or 90s, not \"\(period)\"")
+            }
+            syncPeriod = seconds
+        }
         if let level = arguments.value("log-level") {
             guard let parsed = Logger.Level(name: level) else {
                 throw Arguments.UsageError(message: "--log-level must be debug, info, warn or error, not \"\(level)\"")

@@ -1,3 +1,4 @@
+import Foundation
 import KubeWatch
 
 /// The whole controller, wired: informers for NimDeployments, their children, the Secrets
@@ -20,10 +21,19 @@ public final class NimOperator: Sendable {
     /// Index of deployments by the claim they bring (`namespace/name`).
     static let byClaim = "existingClaim"
 
+    /// How often every deployment is reconciled even if nothing changed (controller-runtime's
+    /// SyncPeriod: 10 hours, jittered by 10 % so replicas of many operators do not align).
+    public static let defaultSyncPeriod: TimeInterval = 10 * 3600
+
+    private let syncPeriod: TimeInterval?
+    private let time: any TimeSource
+
     public init(
         client: KubeClient, namespaces: [String]?, options: ReconcilerOptions, ngc: NGCClient, concurrency: Int = 4,
-        metrics: MetricsRegistry? = nil, time: any TimeSource = SystemTime()
+        metrics: MetricsRegistry? = nil, time: any TimeSource = SystemTime(), syncPeriod: TimeInterval? = NimOperator.defaultSyncPeriod
     ) {
+        self.syncPeriod = syncPeriod
+        self.time = time
         let log = Logger(name: "watch")
         let onError: @Sendable (KubeError) -> Void = { error in log.warn("watch failed; retrying", ["error": .string(error.description)]) }
         let deployments = Informer(
@@ -107,8 +117,18 @@ public final class NimOperator: Sendable {
         let catalog = self.catalog
         let controller = self.controller
         let deployments = informers[0]
+        let syncPeriod = self.syncPeriod
+        let time = self.time
         return [
             { await events.run() },
+            {
+                guard let syncPeriod else { return }
+                while !Task.isCancelled {
+                    let next = time.now.addingTimeInterval(syncPeriod * Double.random(in: 0.9...1.1))
+                    do { try await time.sleep(until: next) } catch { return }
+                    for key in deployments.cache.keys { controller.enqueue(key) }
+                }
+            },
             {
                 await catalogSource.waitForSync()
                 await deployments.waitForSync()
@@ -134,6 +154,11 @@ public final class NimOperator: Sendable {
     }
 
     public var hasSynced: Bool { informers.allSatisfy(\.hasSynced) }
+
+    /// Reconciles every deployment once, now (SIGHUP does this in `run`).
+    public func resyncAll() {
+        for key in informers[0].cache.keys { controller.enqueue(key) }
+    }
 
     /// The deployment a child belongs to: the annotation carries its full name (labels may be
     /// shortened), falling back to the controller owner reference.

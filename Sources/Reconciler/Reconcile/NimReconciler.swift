@@ -39,7 +39,7 @@ public final class NimReconciler: Sendable {
     let readyStates = Mutex<[ObjectKey: String]>([:])
     /// The status this process last wrote, by deployment and UID: fresher than a cache that has
     /// not seen the write yet (read-your-writes), so neither the status nor an event is repeated.
-    let lastWrittenStatus = Mutex<[ObjectKey: (uid: String, status: JSON)]>([:])
+    let lastWrittenStatus = Mutex<[ObjectKey: (uid: String, status: [UInt8])]>([:])
 
     public init(
         client: KubeClient, view: ClusterView, catalog: CatalogStore, keys: KeySource, ngc: NGCClient, options: ReconcilerOptions,
@@ -239,8 +239,10 @@ public final class NimReconciler: Sendable {
 
     /// The status as it is now: what this process wrote last, unless the cache already shows it.
     func currentStatus(_ object: KubeObject) -> JSON? {
-        guard let written = lastWrittenStatus.withLock({ $0[object.key] }), written.uid == object.uid else { return object["status"] }
-        return written.status
+        guard let written = lastWrittenStatus.withLock({ $0[object.key] }), written.uid == object.uid,
+            let status = try? JSON(parsing: written.status)
+        else { return object["status"] }
+        return status
     }
 
     func writeStatus(_ object: KubeObject, _ report: StatusReport) async throws {
@@ -250,7 +252,7 @@ public final class NimReconciler: Sendable {
         patch["status"] = status
         do {
             _ = try await client.apply(patch, NimDeployment.resource, fieldManager: ReconcilerOptions.fieldManager, subresource: "status")
-            lastWrittenStatus.withLock { $0[object.key] = (object.uid, status) }
+            lastWrittenStatus.withLock { $0[object.key] = (object.uid, status.serializedBytes()) }
         } catch {
             // Deleted meanwhile: nothing to report on.
             if error.isNotFound { return }
