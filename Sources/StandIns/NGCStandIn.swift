@@ -39,10 +39,14 @@ public final class NGCStandIn: Sendable {
     public func setLatency(_ seconds: TimeInterval) { handler.state.withLock { $0.latency = seconds } }
     /// The next answers have these HTTP codes (500, 503, ...), whatever the request.
     public func failNext(_ codes: [Int]) { handler.state.withLock { $0.failures.append(contentsOf: codes) } }
+    /// While down, every answer is 503 (an outage, not a verdict).
+    public func setDown(_ value: Bool) { handler.state.withLock { $0.down = value } }
     /// Answer 200 with a body that is not JSON.
     public func setGarbage(_ value: Bool) { handler.state.withLock { $0.garbage = value } }
     /// Calls received, by endpoint (`caller-info`, `repository`, `search`).
     public func calls(_ endpoint: String) -> Int { handler.state.withLock { $0.calls[endpoint] ?? 0 } }
+    /// How often `get-caller-info` was asked about this key.
+    public func validations(of key: String) -> Int { handler.state.withLock { $0.validations[key] ?? 0 } }
 
     final class Handler: Sendable {
         struct State {
@@ -52,7 +56,9 @@ public final class NGCStandIn: Sendable {
             var latency: TimeInterval = 0
             var failures: [Int] = []
             var garbage = false
+            var down = false
             var calls: [String: Int] = [:]
+            var validations: [String: Int] = [:]
         }
 
         let state = Mutex(State())
@@ -73,7 +79,8 @@ public final class NGCStandIn: Sendable {
             }
             let (latency, failure, garbage, snapshot) = state.withLock { state -> (TimeInterval, Int?, Bool, State) in
                 state.calls[endpoint, default: 0] += 1
-                let failure = state.failures.isEmpty ? nil : state.failures.removeFirst()
+                if endpoint == "caller-info", let key = self.bearer(request) { state.validations[key, default: 0] += 1 }
+                let failure = state.down ? 503 : state.failures.isEmpty ? nil : state.failures.removeFirst()
                 return (state.latency, failure, state.garbage, state)
             }
             if latency > 0 { Thread.sleep(forTimeInterval: latency) }

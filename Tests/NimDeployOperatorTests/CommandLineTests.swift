@@ -17,7 +17,7 @@ import TestSupport
         let runHelp = try await operatorCommand("run", "--help")
         for flag in ["--kubeconfig", "--context", "--namespace", "--watch-namespaces", "--catalog", "--ngc-api-url", "--disable-key-validation",
                      "--disconnected", "--region", "--migrate-legacy", "--leader-elect", "--metrics-bind-address", "--health-probe-bind-address",
-                     "--concurrency", "--log-level"] {
+                     "--concurrency", "--log-level", "--sync-period", "--key-rotation-settle"] {
             #expect(runHelp.stdout.contains(flag), "\(flag)")
         }
     }
@@ -35,6 +35,9 @@ import TestSupport
         (["run", "--concurrency", "zero"], "--concurrency must be a number"),
         (["run", "--catalog", "no-slash"], "--catalog must be NAMESPACE/NAME"),
         (["run", "--log-level", "loud"], "--log-level must be"),
+        (["run", "--key-rotation-settle", "soon"], "--key-rotation-settle must be a duration"),
+        (["run", "--key-rotation-settle", "5m"], "--key-rotation-settle must be a duration from 0 to 60s"),
+        (["run", "--sync-period", "100ms"], "--sync-period must be a duration"),
         (["frobnicate"], "unknown command"),
     ])
     func usageErrorsExitTwo(_ arguments: [String], _ message: String) async throws {
@@ -110,6 +113,10 @@ import TestSupport
         let text = String(decoding: metrics.body, as: UTF8.self)
         let samples = try PrometheusText.parse(text)
         #expect(samples.contains { $0.name == "rest_client_requests_total" && $0.labels["verb"] == "list" })
+        for result in ["rotated", "secrets_only", "restarted", "rejected", "deferred"] {
+            #expect(samples.contains { $0.name == "nim_key_rotations_total" && $0.labels["result"] == result && $0.value == 0 }, "\(result)")
+        }
+        #expect(samples.contains { $0.name == "nim_key_rotation_duration_seconds_count" })
         kill(process.processIdentifier, SIGTERM)
         let result = await process.wait(timeout: 40)
         #expect(result.status == 0, "\(result)")

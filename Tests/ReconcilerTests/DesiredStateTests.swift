@@ -19,7 +19,7 @@ import KubeWatch
     }
 
     func desired(_ spec: JSON, key: APIKey? = DesiredStateTests.key, image: ResolvedImage? = nil, mode: String?? = nil) throws -> DesiredState {
-        DesiredState(DesiredInputs(deployment: try deployment(spec), image: image ?? self.image(), key: key, restartToken: key?.fingerprint ?? "disconnected", existingDeploymentMode: mode))
+        DesiredState(DesiredInputs(deployment: try deployment(spec), image: image ?? self.image(), key: key, restartToken: RestartToken(fingerprint: key?.fingerprint ?? RestartToken.disconnected), existingDeploymentMode: mode))
     }
 
     let minimal: JSON = ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"]]

@@ -57,9 +57,11 @@ public final class NimEnvironment: Sendable {
 
     public func options(
         disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
-        catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata")
+        catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata"),
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
     ) -> ReconcilerOptions {
-        ReconcilerOptions(catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region)
+        ReconcilerOptions(
+            catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region, keyRotationSettle: keyRotationSettle)
     }
 
     /// Starts an operator (stopping a running one first) and waits for its caches.
@@ -83,6 +85,9 @@ public final class NimEnvironment: Sendable {
         current.task.cancel()
         await current.task.value
     }
+
+    /// Reconciles every deployment once (what SIGHUP does).
+    public func resyncAll() { running.value?.nim.resyncAll() }
 
     // MARK: - What a user does
 
@@ -136,6 +141,51 @@ public final class NimEnvironment: Sendable {
 
     public func events(namespace: String = "team-a") async throws -> [KubeObject] {
         try await client.list(.events, namespace: namespace).items
+    }
+
+    /// Events of one reason about one deployment.
+    public func events(_ reason: String, of name: String = "llama", namespace: String = "team-a") async throws -> [KubeObject] {
+        try await events(namespace: namespace).filter { $0["reason"]?.stringValue == reason && $0[dotted: "involvedObject.name"]?.stringValue == name }
+    }
+
+    /// The restart token on the deployment's InferenceService.
+    public func restartToken(of name: String = "llama", namespace: String = "team-a") async throws -> String? {
+        try await client.get(KServe.inferenceServices, namespace: namespace, name: name)[path: ["spec", "predictor", "annotations", DesiredState.restartTokenAnnotation]]?.stringValue
+    }
+
+    /// The keys the deployment's two Secrets hold: the Opaque one (both data keys must agree)
+    /// and the password in the pull secret.
+    public func keysInSecrets(of name: String = "llama", namespace: String = "team-a") async throws -> (apiKey: String?, pull: String?) {
+        func decode(_ value: JSON?) -> String? { value?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } }
+        let opaque = try await client.get(.secrets, namespace: namespace, name: "nvidia-nim-secrets-\(name)")
+        let first = decode(opaque[path: ["data", "NGC_API_KEY"]])
+        let apiKey = first == decode(opaque[path: ["data", "api_key"]]) ? first : nil
+        let pull = try await client.get(.secrets, namespace: namespace, name: "nvidia-nim-image-pull-\(name)")
+        let config = try decode(pull[path: ["data", ".dockerconfigjson"]]).map { try JSON(parsing: $0) }
+        return (apiKey, config?[path: ["auths", "nvcr.io", "password"]]?.stringValue)
+    }
+
+    /// Sets (or with `nil` removes) the manual rotation annotation, as a user would.
+    public func requestRotation(_ value: String?, of name: String = "llama", namespace: String = "team-a") async throws {
+        _ = try await client.patch(
+            NimDeployment.resource, namespace: namespace, name: name, .merge(["metadata": ["annotations": [NimDeployment.rotateAnnotation: value.map(JSON.string) ?? .null]]]))
+    }
+
+    public func rollouts(of name: String = "llama", namespace: String = "team-a") -> Int { kserve.rollouts(ObjectKey(namespace: namespace, name: name)) }
+
+    public func status(_ field: String, of name: String = "llama", namespace: String = "team-a") async throws -> JSON? {
+        try await deployment(name, namespace: namespace)[path: ["status", field]]
+    }
+
+    /// Everything a key could leak into, as text, by place: the deployment's status, the
+    /// namespace's Events, the log lines captured since `Logger.sink.startCapturing()`, the metrics.
+    public func placesAKeyCouldLeak(deployment name: String = "llama", namespace: String = "team-a") async throws -> [String: String] {
+        [
+            "status": try await deployment(name, namespace: namespace)["status"]?.serialized() ?? "",
+            "events": try await events(namespace: namespace).map { $0.body.serialized() }.joined(separator: "\n"),
+            "logs": Logger.sink.captured().joined(separator: "\n"),
+            "metrics": metrics.render(),
+        ]
     }
 
     public func operatorWrites() -> Int { controlPlane.requestStats.writes(by: "nim-deploy-operator") }

@@ -113,3 +113,13 @@ public final class Locked<Value: Sendable>: Sendable {
     public var value: Value { mutex.withLock { $0 } }
     public func update<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }
+
+/// Runs `body` with every log line, debug included, kept for assertions (other tests running
+/// meanwhile log into the same capture: assert on what only this test can have written).
+public func capturingLogs<T>(_ body: () async throws -> T) async rethrows -> T {
+    Logger.sink.startCapturing()
+    let previousLevel = Logger.sink.level
+    Logger.sink.level = .debug
+    defer { Logger.sink.level = previousLevel }
+    return try await body()
+}

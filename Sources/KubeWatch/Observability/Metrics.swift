@@ -148,6 +148,8 @@ public final class Histogram: MetricFamily {
         self.help = help
         self.labelNames = labelNames
         self.buckets = buckets.sorted()
+        // Without labels there is one series: shown from the start, as client libraries do.
+        if labelNames.isEmpty { series.withLock { $0[[]] = Series(counts: Array(repeating: 0, count: self.buckets.count + 1)) } }
     }
 
     public func observe(_ value: Double, _ labels: [String] = []) {

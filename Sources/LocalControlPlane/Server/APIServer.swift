@@ -86,7 +86,7 @@ final class APIServer: Sendable {
             respondStatus(writer, status)
         case .success(let resourceRequest):
             count(resourceRequest.verb, resourceRequest.definition.groupResource.description, agent: Self.agent(request))
-            if let failure = faults.failure(verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description) {
+            if let failure = faults.failure(verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description, name: resourceRequest.name) {
                 return respondStatus(writer, failure)
             }
             serve(resourceRequest, request: request, representation: representation, writer: writer)

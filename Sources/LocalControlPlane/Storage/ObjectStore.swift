@@ -75,6 +75,7 @@ public final class FaultInjector: Sendable {
         var retryAfterSeconds: Int?
         var verbs: Set<String>?
         var resource: String?
+        var name: String?
     }
 
     private let rules = Mutex<[Rule]>([])
@@ -83,9 +84,10 @@ public final class FaultInjector: Sendable {
     init() {}
 
     /// The next `count` requests that match (by verb such as `list` or `patch`, and resource
-    /// such as `secrets` or `nimdeployments.nim.opendatahub.io`) fail with `code` and a Status.
-    public func failNext(_ count: Int, code: Int, retryAfterSeconds: Int? = nil, verbs: Set<String>? = nil, resource: String? = nil) {
-        rules.withLock { $0.append(Rule(remaining: count, code: code, retryAfterSeconds: retryAfterSeconds, verbs: verbs, resource: resource)) }
+    /// such as `secrets` or `nimdeployments.nim.opendatahub.io`, and object name) fail with
+    /// `code` and a Status.
+    public func failNext(_ count: Int, code: Int, retryAfterSeconds: Int? = nil, verbs: Set<String>? = nil, resource: String? = nil, name: String? = nil) {
+        rules.withLock { $0.append(Rule(remaining: count, code: code, retryAfterSeconds: retryAfterSeconds, verbs: verbs, resource: resource, name: name)) }
     }
 
     /// Added before every request is handled.
@@ -100,10 +102,11 @@ public final class FaultInjector: Sendable {
     }
 
     /// The failure this request gets, if one is armed for it.
-    func failure(verb: String, resource: String) -> APIStatus? {
+    func failure(verb: String, resource: String, name: String?) -> APIStatus? {
         rules.withLock { rules -> APIStatus? in
             guard let index = rules.firstIndex(where: { rule in
                 rule.remaining > 0 && (rule.verbs?.contains(verb) ?? true) && (rule.resource.map { $0 == resource } ?? true)
+                    && (rule.name.map { $0 == name } ?? true)
             }) else { return nil }
             rules[index].remaining -= 1
             let rule = rules[index]

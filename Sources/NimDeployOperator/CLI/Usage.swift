@@ -39,6 +39,8 @@ enum Usage {
           --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)
           --concurrency N                   reconcile workers (default 4)
           --sync-period DURATION            reconcile everything this often even without changes (default 10h)
+          --key-rotation-settle DURATION    act on a changed key once its Secret has been quiet this long,
+                                            so a burst of writes rolls the pods once (default 100ms; 0: at once)
           --log-level LEVEL                 debug, info, warn or error; JSON lines on stderr (default info)
 
         Stops on SIGTERM or SIGINT: takes no new work, finishes what is in flight (30 s at most),

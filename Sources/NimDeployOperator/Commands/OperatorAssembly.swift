@@ -12,7 +12,8 @@ enum OperatorAssembly {
             catalog = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata")
         }
         let reconcilerOptions = ReconcilerOptions(
-            catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region)
+            catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
+            keyRotationSettle: options.keyRotationSettle)
         let ngc = NGCClient(baseURL: options.ngcAPIURL, metrics: metrics)
         let nim = NimOperator(
             client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics,

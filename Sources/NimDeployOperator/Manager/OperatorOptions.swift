@@ -1,5 +1,6 @@
 import Foundation
 import KubeWatch
+import Reconciler
 
 /// The flags of `run` (contract section 8), parsed and checked once.
 struct OperatorOptions: Sendable {
@@ -19,34 +20,32 @@ struct OperatorOptions: Sendable {
     var concurrency = 4
     var logLevel = Logger.Level.info
     var syncPeriod: TimeInterval = 10 * 3600
+    var keyRotationSettle = ReconcilerOptions.defaultKeyRotationSettle
 
     static let valueFlags: Set<String> = [
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
         "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
+        "key-rotation-settle",
     ]
     static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
 
     init() {}
 
-    /// `90s`, `30m`, `10h`, `1h30m`.
+    /// Go's durations as flags take them: `100ms`, `90s`, `30m`, `10h`, `1h30m`, `0`.
     static func duration(_ text: String) -> TimeInterval? {
+        if text == "0" { return 0 }
+        let units: [(String, TimeInterval)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var rest = Substring(text)
         var total: TimeInterval = 0
-        var number = ""
-        for character in text {
-            if character.isNumber || character == "." {
-                number.append(character)
-                continue
-            }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             guard let value = Double(number) else { return nil }
-            switch character {
-            case "s": total += value
-            case "m": total += value * 60
-            case "h": total += value * 3600
-            default: return nil
-            }
-            number = ""
+            rest = rest.dropFirst(number.count)
+            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += value * scale
         }
-        return number.isEmpty && total > 0 ? total : nil
+        return text.isEmpty ? nil : total
     }
 
     init(_ arguments: Arguments) throws(Arguments.UsageError) {
@@ -83,6 +82,12 @@ struct OperatorOptions: Sendable {
                 throw Arguments.UsageError(message: "--sync-period must be a duration such as 10h, 30m or 90s, not \"\(period)\"")
             }
             syncPeriod = seconds
+        }
+        if let settle = arguments.value("key-rotation-settle") {
+            guard let seconds = Self.duration(settle), seconds <= 60 else {
+                throw Arguments.UsageError(message: "--key-rotation-settle must be a duration from 0 to 60s such as 100ms or 2s, not \"\(settle)\"")
+            }
+            keyRotationSettle = seconds
         }
         if let level = arguments.value("log-level") {
             guard let parsed = Logger.Level(name: level) else {

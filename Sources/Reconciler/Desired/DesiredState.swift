@@ -25,14 +25,13 @@ public struct DesiredInputs: Sendable {
     public var image: ResolvedImage
     /// `nil` when running disconnected: no Secrets, no key in the runtime.
     public var key: APIKey?
-    /// What the pods must be restarted by when it changes (the key's fingerprint, or the
-    /// manual rotation token): written to the predictor's annotations.
-    public var restartToken: String
+    /// What the pods are restarted by when it changes: written to the predictor's annotations.
+    public var restartToken: RestartToken
     /// The InferenceService's `serving.kserve.io/deploymentMode` as it exists (immutable once
     /// set); `nil` when the InferenceService does not exist yet (then RawDeployment is set).
     public var existingDeploymentMode: String??
 
-    public init(deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: String, existingDeploymentMode: String??) {
+    public init(deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??) {
         self.deployment = deployment
         self.image = image
         self.key = key
@@ -193,7 +192,7 @@ public struct DesiredState: Sendable {
             "predictor": [
                 "minReplicas": .int(spec.suspend ? 0 : spec.minReplicas),
                 "maxReplicas": .int(spec.suspend ? 0 : spec.maxReplicas),
-                "annotations": [.init(stringLiteral: restartTokenAnnotation): .string(inputs.restartToken)],
+                "annotations": [.init(stringLiteral: restartTokenAnnotation): .string(inputs.restartToken.description)],
                 "model": model,
             ]
         ]

@@ -56,9 +56,10 @@ public actor NGCClient {
     }
 
     /// Validates a personal key and, if `repository` (org, team, name) is given, its access to it.
-    public func verify(_ key: APIKey, repository: (org: String, team: String, name: String)?) async -> KeyVerdict {
+    /// `fresh` asks NGC even when an answer is cached: before pods are restarted with a key.
+    public func verify(_ key: APIKey, repository: (org: String, team: String, name: String)?, fresh: Bool = false) async -> KeyVerdict {
         let cacheKey = CacheKey(fingerprint: key.fingerprint, repository: repository.map { "\($0.org)/\($0.team)/\($0.name)" } ?? "")
-        if let cached = cache[cacheKey], cached.expires > time.now { return cached.verdict }
+        if !fresh, let cached = cache[cacheKey], cached.expires > time.now { return cached.verdict }
         if let running = inFlight[cacheKey] { return await running.value }
         let task = Task { await self.ask(key, repository: repository) }
         inFlight[cacheKey] = task
@@ -70,11 +71,6 @@ public actor NGCClient {
         default: cache[cacheKey] = (verdict, time.now.addingTimeInterval(Self.invalidFor))
         }
         return verdict
-    }
-
-    /// Forgets what is known about a key (a manual rotation asks NGC again).
-    public func forget(_ key: APIKey) {
-        cache = cache.filter { $0.key.fingerprint != key.fingerprint }
     }
 
     private func ask(_ key: APIKey, repository: (org: String, team: String, name: String)?) async -> KeyVerdict {

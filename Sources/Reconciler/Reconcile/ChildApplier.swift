@@ -19,6 +19,11 @@ final class ChildApplier: Sendable {
         "\(resource.groupResource)/\(object.namespace ?? "")/\(object.name)"
     }
 
+    /// The hash this process last applied for a child, if it applied one.
+    func lastAppliedHash(_ resource: ResourceType, namespace: String, name: String) -> String? {
+        lastApplied.withLock { $0["\(resource.groupResource)/\(namespace)/\(name)"] }
+    }
+
     /// Forgets what was applied for a deployment's children (it is gone).
     func forget(deployment: ObjectKey) {
         lastApplied.withLock { applied in

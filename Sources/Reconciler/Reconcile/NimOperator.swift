@@ -84,7 +84,13 @@ public final class NimOperator: Sendable {
         controller.watch(deployments) { event in [event.object.key] }
         controller.watch(secrets) { event in
             let secret = event.object
-            if case .deleted = event { keys.forget(secret.key) }
+            switch event {
+            case .deleted:
+                keys.forget(secret.key)
+                reconciler.keyChanges.forget(secret.key)
+            case .updated: reconciler.keyChanges.note(secret.key, at: time.now)
+            case .added: break
+            }
             var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
             if let owner = Self.owner(of: secret) { keysToReconcile.append(owner) }
             return keysToReconcile

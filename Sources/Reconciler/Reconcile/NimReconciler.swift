@@ -34,12 +34,18 @@ public final class NimReconciler: Sendable {
     let events: EventRecorder?
     let time: any TimeSource
     let applier: ChildApplier
+    /// When each key Secret last changed: rotations wait for a burst of writes to settle.
+    let keyChanges: SettleWindow
+    let rotationMetrics: RotationMetrics?
     let log = Logger(name: "reconciler")
     let readiness: Gauge?
     let readyStates = Mutex<[ObjectKey: String]>([:])
     /// The status this process last wrote, by deployment and UID: fresher than a cache that has
     /// not seen the write yet (read-your-writes), so neither the status nor an event is repeated.
     let lastWrittenStatus = Mutex<[ObjectKey: (uid: String, status: [UInt8])]>([:])
+    /// The restart token this process last wrote, by deployment and UID, for the same reason:
+    /// a rotation must not be announced (or undone) because the cache has not seen it yet.
+    let lastWrittenToken = Mutex<[ObjectKey: (uid: String, token: RestartToken)]>([:])
 
     public init(
         client: KubeClient, view: ClusterView, catalog: CatalogStore, keys: KeySource, ngc: NGCClient, options: ReconcilerOptions,
@@ -54,6 +60,8 @@ public final class NimReconciler: Sendable {
         self.events = events
         self.time = time
         self.applier = ChildApplier(client: client)
+        self.keyChanges = SettleWindow(quiet: options.keyRotationSettle)
+        self.rotationMetrics = RotationMetrics(metrics)
         self.readiness = metrics?.gauge("nim_deployments", help: "NimDeployments by Ready status.", labels: ["ready"])
         for state in ["True", "False", "Unknown"] { readiness?.set(0, [state]) }
     }
@@ -69,138 +77,100 @@ public final class NimReconciler: Sendable {
         guard let object = view.deployments.get(key) else {
             forgetReadiness(key)
             lastWrittenStatus.withLock { _ = $0.removeValue(forKey: key) }
+            lastWrittenToken.withLock { _ = $0.removeValue(forKey: key) }
             applier.forget(deployment: key)
             return .done
         }
         // Deleting: the children go by their owner references (the collector's job); a
         // retained cache claim stays for a deployment of the same name.
         if object.isTerminating { return .done }
-        var report = StatusReport(previous: currentStatus(object), generation: object.generation, now: KubeTime.format(time.now))
-        // The InferenceService as just written, when it was: fresher than the cache.
-        var writtenService: KubeObject?
+        let started = time.now
+        var report = StatusReport(previous: currentStatus(object), generation: object.generation, now: KubeTime.format(started))
 
+        // Compute and apply.
+        var outcome = Convergence()
         do {
-            // Compute.
-            let deployment = try NimDeployment(object)
-            let image = try resolve(deployment, report: &report)
-            let key = try await obtainKey(deployment, image: image, report: &report)
-            let names = ChildNames(deployment: deployment.name, existingClaim: deployment.spec.storage.existingClaim)
-            if let claim = deployment.spec.storage.existingClaim, view.claims.get(namespace: deployment.namespace, name: claim) == nil {
-                throw DeploymentProblem.claimNotFound(claim: claim)
-            }
-            let liveService = view.inferenceServices.get(namespace: deployment.namespace, name: names.inferenceService)
-            let desired = DesiredState(
-                DesiredInputs(
-                    deployment: deployment, image: image, key: key, restartToken: key?.fingerprint ?? "disconnected",
-                    existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }))
-
-            // Apply.
-            for (resource, child) in desired.objects {
-                let live = cache(for: resource).get(namespace: child.namespace, name: child.name)
-                let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
-                if resource == KServe.inferenceServices { writtenService = stored }
-            }
-            report.applied = true
-            record(desired, key: key, report: &report)
-        } catch let problem as DeploymentProblem {
-            report.record(problem)
+            outcome = try await converge(object, report: &report)
+        } catch {
+            report.record(error)
         }
 
         // Report.
         let names = ChildNames(deployment: object.name, existingClaim: object[path: ["spec", "storage", "existingClaim"]]?.stringValue)
-        report.mirror(writtenService ?? view.inferenceServices.get(namespace: object.namespace ?? "", name: names.inferenceService))
+        report.mirror(outcome.service ?? view.inferenceServices.get(namespace: object.namespace ?? "", name: names.inferenceService))
         report.summarize()
         try await writeStatus(object, report)
-        announce(object, report)
+        announce(object, report, since: outcome.changeSeen ?? started)
         updateReadiness(key, report)
         if let problem = report.problem, problem.isTransient { throw RetryLater(problem: problem) }
-        return .done
+        return outcome.requeueAfter.map { .requeue(after: $0) } ?? .done
     }
 
-    // MARK: - Compute
+    /// What one pass achieved, for the report.
+    struct Convergence {
+        /// The InferenceService as just written, when it was: fresher than the cache.
+        var service: KubeObject?
+        /// A key change waits for its Secret to settle.
+        var requeueAfter: TimeInterval?
+        /// When the key change this pass acted on was seen.
+        var changeSeen: Date?
+    }
 
-    /// The image to run: spec.image as given, or the catalog's entry for spec.model and tag.
-    func resolve(_ deployment: NimDeployment, report: inout StatusReport) throws(DeploymentProblem) -> ResolvedImage {
-        let spec = deployment.spec
-        var entry: ModelCatalog.Entry?
-        if case .loaded(let catalog, _) = catalog.current, let model = spec.model { entry = catalog[model] }
-        if let text = spec.image {
-            guard let reference = ImageReference(parsing: text) else { throw .invalidSpec("spec.image \"\(text)\" is not an image reference") }
-            let model = spec.model ?? reference.name
-            let resolved = ResolvedImage(
-                image: reference, model: model, tag: reference.tag ?? reference.digest ?? "latest", displayName: entry?.displayName ?? model,
-                euRestricted: entry?.euRestricted ?? false)
-            try checkRegion(resolved, report: &report)
-            return resolved
+    /// Computes what the deployment should be and writes what differs. Throws, before anything
+    /// is written, when the input is bad: never a half-built deployment, never a working key
+    /// replaced by a bad one.
+    func converge(_ object: KubeObject, report: inout StatusReport) async throws(DeploymentProblem) -> Convergence {
+        let deployment = try NimDeployment(object)
+        let image = try resolve(deployment, report: &report)
+        let names = ChildNames(deployment: deployment.name, existingClaim: deployment.spec.storage.existingClaim)
+        let liveService = view.inferenceServices.get(namespace: deployment.namespace, name: names.inferenceService)
+        let key = try await readKey(deployment, report: &report)
+        let plan = RotationPlan(
+            previous: report.fields["keyFingerprint"]?.stringValue, current: key?.fingerprint ?? RestartToken.disconnected,
+            live: liveToken(liveService, named: names.inferenceService, of: deployment), rotateRequest: deployment.rotateRequest, restartPods: deployment.spec.restartPods)
+        let secret = deployment.spec.apiKeySecretRef.map { ObjectKey(namespace: deployment.namespace, name: $0.name) }
+        if plan.keyChanged, let secret, let wait = keyChanges.remaining(secret, now: time.now) {
+            report.pendingRotation = "A new key (\(plan.current)) is in Secret \(secret.name); it is validated and rolled out once the Secret has not changed for \(Self.format(options.keyRotationSettle))."
+            return Convergence(requeueAfter: wait)
         }
-        let model = spec.model ?? ""
-        let source = catalog.source.description
-        switch catalog.current {
-        case .notLoaded: throw .catalogUnavailable(catalog: source, why: "not read yet")
-        case .missing: throw .catalogUnavailable(catalog: source, why: "the ConfigMap does not exist")
-        case .loaded(let catalog, let problems):
-            guard let entry = catalog[model] else {
-                if catalog.entries.isEmpty {
-                    throw .catalogUnavailable(catalog: source, why: "it lists no usable model: " + problems.prefix(3).map(\.description).joined(separator: "; "))
-                }
-                throw .modelNotFound(model: model, catalog: source, suggestions: catalog.suggestions(for: model))
+        if let key { try await validate(key, for: deployment, image: image, fresh: plan.restartsPods, report: &report) }
+        if let claim = deployment.spec.storage.existingClaim, view.claims.get(namespace: deployment.namespace, name: claim) == nil {
+            throw .claimNotFound(claim: claim)
+        }
+        let desired = DesiredState(
+            DesiredInputs(
+                deployment: deployment, image: image, key: key, restartToken: plan.token,
+                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }))
+
+        // Secrets first, the restart token last: pods restarted by it find the new key.
+        var written: KubeObject?
+        for (resource, child) in desired.objects {
+            let live = cache(for: resource).get(namespace: child.namespace, name: child.name)
+            let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
+            if resource == KServe.inferenceServices, let stored {
+                written = stored
+                lastWrittenToken.withLock { $0[deployment.key] = (deployment.object.uid, plan.token) }
             }
-            let tag = spec.tag ?? entry.latestTag
-            guard entry.tags.contains(tag) else { throw .tagNotFound(model: model, tag: tag, available: entry.tags) }
-            let resolved = ResolvedImage(
-                image: entry.imageReference(tag: tag), model: model, tag: tag, displayName: entry.displayName, euRestricted: entry.euRestricted)
-            try checkRegion(resolved, report: &report)
-            return resolved
         }
+        report.applied = true
+        record(desired, key: key, plan: plan, deployment: deployment, report: &report)
+        return Convergence(service: written, changeSeen: plan.keyChanged ? secret.flatMap(keyChanges.lastChange) : nil)
     }
 
-    func checkRegion(_ image: ResolvedImage, report: inout StatusReport) throws(DeploymentProblem) {
-        guard image.euRestricted else { return }
-        if options.refusesEURestricted { throw .regionRestricted(model: image.model) }
-        report.regionWarning = "Model \(image.model) is not available in the EU; it is deployed because this operator does not serve the EU region."
+    /// The token on the InferenceService: the cache's, unless it has not yet seen what this
+    /// process applied last.
+    func liveToken(_ service: KubeObject?, named name: String, of deployment: NimDeployment) -> RestartToken? {
+        let applied = applier.lastAppliedHash(KServe.inferenceServices, namespace: deployment.namespace, name: name)
+        if let applied, service?.annotations[ChildApplier.hashAnnotation] != applied,
+            let written = lastWrittenToken.withLock({ $0[deployment.key] }), written.uid == deployment.object.uid
+        {
+            return written.token
+        }
+        return RestartToken(service: service)
     }
 
-    /// The key to put in the Secrets, validated; `nil` when disconnected.
-    func obtainKey(_ deployment: NimDeployment, image: ResolvedImage, report: inout StatusReport) async throws(DeploymentProblem) -> APIKey? {
-        if options.disconnected {
-            report.set(
-                ConditionType.keyValid, .true, "KeyNotRequired",
-                "Disconnected: no key is collected; the cluster's global pull secret and mirror settings serve.")
-            return nil
-        }
-        guard let reference = deployment.spec.apiKeySecretRef else { throw .keyRequired }
-        let key = try await keys.key(for: reference, namespace: deployment.namespace)
-        guard key.isPersonal else { throw .legacyKeyUnsupported(secret: reference.name) }
-        if options.disableKeyValidation {
-            report.set(ConditionType.keyValid, .true, "ValidationDisabled", "The key (\(key.fingerprint)) is not checked with NGC: key validation is disabled.")
-            return key
-        }
-        let repository = Self.ngcRepository(image.image)
-        switch await ngc.verify(key, repository: repository) {
-        case .valid:
-            report.set(ConditionType.keyValid, .true, "KeyValid", "NGC accepts the key (\(key.fingerprint)).")
-        case .invalid(let code):
-            throw .invalidKey(secret: reference.name, code: code)
-        case .notEntitled:
-            throw .keyNotEntitled(repository: image.image.repository)
-        case .regionRestricted:
-            throw .regionRestricted(model: image.model)
-        case .unreachable(let why):
-            // A key NGC accepted before is trusted while NGC is down: an outage must not stop
-            // spec changes to a working deployment.
-            let previous = report.previousCondition(ConditionType.keyValid)
-            guard report.fields["keyFingerprint"]?.stringValue == key.fingerprint, previous?.status == .true else { throw .ngcUnreachable(why) }
-            report.set(ConditionType.keyValid, .true, previous?.reason ?? "KeyValid", previous?.message ?? "NGC accepted the key before.")
-        }
-        return key
-    }
-
-    /// NGC's org/team/name for images on nvcr.io; other registries are not NGC's to judge.
-    static func ngcRepository(_ image: ImageReference) -> (org: String, team: String, name: String)? {
-        guard image.registry == "nvcr.io" else { return nil }
-        let parts = image.path.split(separator: "/").map(String.init)
-        guard parts.count == 3 else { return nil }
-        return (parts[0], parts[1], parts[2])
+    static func format(_ interval: TimeInterval) -> String {
+        interval < 1 ? "\(Int((interval * 1000).rounded())) ms" : String(format: "%.1f s", interval)
     }
 
     func cache(for resource: ResourceType) -> ObjectCache {
@@ -212,19 +182,26 @@ public final class NimReconciler: Sendable {
         }
     }
 
-    func record(_ desired: DesiredState, key: APIKey?, report: inout StatusReport) {
+    func record(_ desired: DesiredState, key: APIKey?, plan: RotationPlan, deployment: NimDeployment, report: inout StatusReport) {
         report.fields["image"] = .string(desired.runtime[path: ["spec", "containers"]]?[0]?["image"]?.stringValue ?? "")
         report.fields["tag"] = desired.runtime[path: ["spec", "supportedModelFormats"]]?[0]?["version"]
         if let key {
-            if report.fields["keyFingerprint"]?.stringValue != key.fingerprint {
-                report.fields["lastKeyRotationTime"] = .string(report.now)
-            }
+            if plan.keyChanged { report.fields["lastKeyRotationTime"] = .string(report.now) }
             report.fields["keyFingerprint"] = .string(key.fingerprint)
             report.fields["secretNames"] = ["apiKey": .string(desired.names.apiKeySecret), "imagePull": .string(desired.names.pullSecret)]
+            if !plan.podsRunCurrentKey, let valid = report.conditions[ConditionType.keyValid] {
+                report.set(
+                    ConditionType.keyValid, valid.status, valid.reason,
+                    valid.message
+                        + " The Secrets hold it; the running pods keep the previous key (\(plan.token.fingerprint)) until they next start,"
+                        + " as keyRotation.restartPods is false. Set annotation \(NimDeployment.rotateAnnotation) to restart them now.")
+            }
         } else {
             report.fields["keyFingerprint"] = nil
             report.fields["secretNames"] = nil
         }
+        report.rotation = plan.outcome
+        report.forcePull = deployment.spec.forcePull
         report.fields["pvcName"] = .string(desired.names.claim)
         report.fields["runtimeName"] = .string(desired.names.runtime)
         report.fields["inferenceServiceName"] = .string(desired.names.inferenceService)
@@ -257,26 +234,6 @@ public final class NimReconciler: Sendable {
             // Deleted meanwhile: nothing to report on.
             if error.isNotFound { return }
             throw RetryLater(problem: .apiUnavailable(error.description))
-        }
-    }
-
-    /// Events for transitions only: becoming ready, a new problem, a new warning.
-    func announce(_ object: KubeObject, _ report: StatusReport) {
-        guard let events else { return }
-        let before = report.previousCondition
-        let ready = report.conditions[ConditionType.ready]
-        if ready?.status == .true, before(ConditionType.ready)?.status != .true {
-            events.record(object, type: .normal, reason: "Deployed", message: ready?.message ?? "Ready.")
-        }
-        if let problem = report.problem, !problem.isTransient || before(problem.conditionType)?.reason != problem.reason {
-            let previous = before(problem.conditionType)
-            if previous?.reason != problem.reason || previous?.status == .true {
-                events.record(object, type: .warning, reason: problem.reason, message: problem.message)
-                log.warn("cannot deploy", ["deployment": .string(object.key.description), "reason": .string(problem.reason), "message": .string(problem.message)])
-            }
-        }
-        if let warning = report.regionWarning, before(ConditionType.regionRestricted)?.status != .true {
-            events.record(object, type: .warning, reason: "EURestrictedModel", message: warning)
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import KubeWatch
 
 /// The operator's settings that shape what a deployment becomes (flags of `run`).
@@ -8,13 +9,21 @@ public struct ReconcilerOptions: Sendable {
     public var disableKeyValidation = false
     /// `EU` refuses EU-restricted models.
     public var region: String?
+    /// A changed key is acted on once its Secret has been quiet this long, so a burst of writes
+    /// rolls the pods once, with the last key (`--key-rotation-settle`; 0 acts at once).
+    public var keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
+    public static let defaultKeyRotationSettle: TimeInterval = 0.1
     public static let fieldManager = "nim-deploy-operator"
 
-    public init(catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil) {
+    public init(
+        catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
+    ) {
         self.catalog = catalog
         self.disconnected = disconnected
         self.disableKeyValidation = disableKeyValidation
         self.region = region
+        self.keyRotationSettle = keyRotationSettle
     }
 
     var refusesEURestricted: Bool { region?.uppercased() == "EU" }

@@ -17,6 +17,13 @@ struct StatusReport {
     var problem: DeploymentProblem?
     var regionWarning: String?
     var applied = false
+    /// A key change waits for its Secret to settle (Progressing says so).
+    var pendingRotation: String?
+    /// What this reconcile did about the key, once everything was applied.
+    var rotation: RotationOutcome?
+    var forcePull = true
+
+    static let rotationPendingReason = "KeyRotationPending"
 
     init(previous status: JSON?, generation: Int, now: String) {
         previous = status ?? .object([:])
@@ -83,7 +90,14 @@ struct StatusReport {
         let resources = conditions[ConditionType.resourcesReady]?.status
         let service = conditions[ConditionType.inferenceServiceReady]
         if let problem {
-            set(ConditionType.ready, .false, problem.reason, problem.message)
+            if problem.conditionType == ConditionType.keyValid, let key = fields["keyFingerprint"]?.stringValue, resources == .true, service?.status == .true {
+                // The new key is not used; the pods still serve with the one they have.
+                set(
+                    ConditionType.ready, .true, "ServingWithPreviousKey",
+                    "Serving \(fields["image"]?.stringValue ?? "the model") with the key the Secrets hold (\(key)); the key now in the user's Secret is not used (\(problem.reason)).")
+            } else {
+                set(ConditionType.ready, .false, problem.reason, problem.message)
+            }
             set(ConditionType.degraded, problem.isTransient ? .false : .true, problem.isTransient ? "Retrying" : problem.reason,
                 problem.isTransient ? "A temporary problem; retrying with backoff." : problem.message)
             set(ConditionType.progressing, .false, "Blocked", "Waiting for the problem above to be solved.")
@@ -91,11 +105,17 @@ struct StatusReport {
             let url = fields["url"]?.stringValue.map { " at \($0)" } ?? ""
             set(ConditionType.ready, .true, "Ready", "Serving \(fields["image"]?.stringValue ?? "the model")\(url).")
             set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
-            set(ConditionType.progressing, .false, "Deployed", "The deployment is up to date.")
+            if let pendingRotation {
+                set(ConditionType.progressing, .true, Self.rotationPendingReason, pendingRotation)
+            } else {
+                set(ConditionType.progressing, .false, "Deployed", "The deployment is up to date.")
+            }
         } else {
             set(ConditionType.ready, .false, service?.reason ?? "InferenceServiceNotReady", service?.message ?? "Waiting for the InferenceService.")
             set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
-            set(ConditionType.progressing, .true, "Deploying", "The objects are in place; waiting for KServe to report the InferenceService ready.")
+            set(
+                ConditionType.progressing, .true, pendingRotation == nil ? "Deploying" : Self.rotationPendingReason,
+                pendingRotation ?? "The objects are in place; waiting for KServe to report the InferenceService ready.")
         }
         if let regionWarning {
             set(ConditionType.regionRestricted, .true, "EURestrictedModel", regionWarning)

@@ -1,0 +1,83 @@
+import Foundation
+import KubeWatch
+
+/// `nim-deploy-operator run` as a child process, with its probes and metrics on free ports.
+struct OperatorProcess {
+    let process: Process
+    let stderr: Pipe
+    var pid: Int32 { process.processIdentifier }
+    private(set) var health = 0
+    private(set) var metrics = 0
+
+    init(binary: String, kubeconfig: String, ngc: String, concurrency: Int, settleMilliseconds: Int) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "run", "--kubeconfig", kubeconfig, "--ngc-api-url", ngc, "--namespace", "nim-deploy-operator-system", "--concurrency", String(concurrency),
+            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--log-level", "info",
+            "--key-rotation-settle", "\(settleMilliseconds)ms",
+        ]
+        stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Reads the operator's log until it says where it serves, then waits for /readyz.
+    mutating func waitReady(timeout: TimeInterval) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = ""
+        while health == 0 {
+            let data = stderr.fileHandleForReading.availableData
+            guard !data.isEmpty else { throw BenchFailure(description: "the operator exited: \(buffer)") }
+            buffer += String(decoding: data, as: UTF8.self)
+            for line in buffer.split(separator: "\n") {
+                if let json = try? JSON(parsing: String(line)), json["msg"] == "serving probes and metrics" {
+                    health = json["health"]?.intValue ?? 0
+                    metrics = json["metrics"]?.intValue ?? 0
+                }
+            }
+            if Date() > deadline { throw BenchFailure(description: "the operator did not start: \(buffer)") }
+        }
+        // The rest of the log is not needed; keep the pipe from filling.
+        stderr.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
+        while (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status != 200 {
+            if Date() > deadline { throw BenchFailure(description: "the operator never became ready") }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+    }
+
+    func scrape() async throws -> [String: Double] {
+        let response = try await KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(metrics)")).call(verb: "get", method: "GET", path: "/metrics", accept: "text/plain")
+        var values: [String: Double] = [:]
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            values[String(line[..<space])] = value
+        }
+        return values
+    }
+
+    func reconciles() async throws -> Double {
+        try await scrape()["controller_runtime_reconcile_total{controller=\"nimdeployment\",result=\"success\"}"] ?? 0
+    }
+
+    func queueDepth() async throws -> Double {
+        try await scrape()["workqueue_depth{name=\"nimdeployment\"}"] ?? 0
+    }
+
+    /// VmHWM: the most resident memory the process has had.
+    func peakRSS() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return 0 }
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return kilobytes * 1024
+    }
+
+    func waitExit(timeout: TimeInterval) async {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+}

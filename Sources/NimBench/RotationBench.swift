@@ -1,0 +1,68 @@
+import Foundation
+import Synchronization
+import KubeWatch
+import Reconciler
+
+/// Key rotation latency: the user's Secret written (just before the request is sent) to the
+/// new restart token on the InferenceService (as a watch delivers it), one rotation after the
+/// other, with the NGC stand-in answering at once and the operator's settle window in place.
+/// Every rotation must roll the pods exactly once.
+struct RotationBench {
+    let world: BenchWorld
+    let rotations: Int
+    let settleMilliseconds: Int
+    let timeout: TimeInterval
+    static let namespace = "bench-rotation"
+
+    func run(_ process: OperatorProcess) async throws {
+        let namespace = Self.namespace
+        try world.createNamespace(namespace)
+        let keys = (0...rotations).map { "nvapi-bench-rotation-\($0)-0123456789abcdef" }
+        try world.createKeySecret("rotating-key", namespace: namespace, key: keys[0])
+        // When each token was first seen on the InferenceService.
+        let seen = Mutex<[String: Date]>([:])
+        let services = Informer(client: world.client, resource: KServe.inferenceServices, namespaces: [namespace])
+        services.addHandler { event in
+            guard let token = event.object[path: ["spec", "predictor", "annotations", DesiredState.restartTokenAnnotation]]?.stringValue else { return }
+            let now = Date()
+            seen.withLock { if $0[token] == nil { $0[token] = now } }
+        }
+        let watching = Task { await services.run() }
+        defer { watching.cancel() }
+        await services.waitForSync()
+        try await world.deploy("rotating", namespace: namespace, model: world.catalog.modelNames.contains("llama-3.1-8b-instruct") ? "llama-3.1-8b-instruct" : world.catalog.modelNames[0], secret: "rotating-key")
+        let first = APIKey(keys[0]).fingerprint
+        try await waitUntil(timeout: timeout, "the rotating deployment") { seen.withLock { $0[first] != nil } }
+        let before = try await process.scrape()
+
+        var latencies: [TimeInterval] = []
+        for key in keys.dropFirst() {
+            let token = APIKey(key).fingerprint
+            let written = Date()
+            _ = try await world.client.patch(
+                .secrets, namespace: namespace, name: "rotating-key", .merge(["data": ["NGC_API_KEY": .string(Data(key.utf8).base64EncodedString())]]))
+            try await waitUntil(timeout: timeout, "restart token \(token)", every: 0.002) { seen.withLock { $0[token] != nil } }
+            latencies.append((seen.withLock { $0[token] } ?? written).timeIntervalSince(written))
+        }
+        // The count is taken after the status write that follows the last token.
+        let counter = "nim_key_rotations_total{result=\"rotated\"}"
+        try await waitUntil(timeout: 10, "the operator to count the rotations") {
+            (try await process.scrape()[counter] ?? 0) - (before[counter] ?? 0) >= Double(rotations)
+        }
+        let after = try await process.scrape()
+        let rolled = world.kserve.rollouts(ObjectKey(namespace: namespace, name: "rotating"))
+        let counted = { (name: String) in (after[name] ?? 0) - (before[name] ?? 0) }
+        let rotated = counted(counter)
+        let operatorMean = counted("nim_key_rotation_duration_seconds_sum") / max(1, counted("nim_key_rotation_duration_seconds_count"))
+
+        latencies.sort()
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)] * 1000 }
+        print(String(
+            format: "key rotation, Secret written to restart token written (%d rotations, settle window %d ms): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+            rotations, settleMilliseconds, percentile(0.5), percentile(0.99), (latencies.last ?? 0) * 1000))
+        print(String(format: "  operator: %.0f rotations counted, mean %.1f ms from the change seen; %d rollouts", rotated, operatorMean * 1000, rolled))
+        guard rolled == rotations, Int(rotated) == rotations else {
+            throw BenchFailure(description: "\(rotations) rotations made \(rolled) rollouts and \(Int(rotated)) counted rotations: each must roll exactly once")
+        }
+    }
+}

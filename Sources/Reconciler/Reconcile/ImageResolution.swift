@@ -1,0 +1,44 @@
+import KubeWatch
+
+extension NimReconciler {
+    /// The image to run: spec.image as given, or the catalog's entry for spec.model and tag.
+    func resolve(_ deployment: NimDeployment, report: inout StatusReport) throws(DeploymentProblem) -> ResolvedImage {
+        let spec = deployment.spec
+        var entry: ModelCatalog.Entry?
+        if case .loaded(let catalog, _) = catalog.current, let model = spec.model { entry = catalog[model] }
+        if let text = spec.image {
+            guard let reference = ImageReference(parsing: text) else { throw .invalidSpec("spec.image \"\(text)\" is not an image reference") }
+            let model = spec.model ?? reference.name
+            let resolved = ResolvedImage(
+                image: reference, model: model, tag: reference.tag ?? reference.digest ?? "latest", displayName: entry?.displayName ?? model,
+                euRestricted: entry?.euRestricted ?? false)
+            try checkRegion(resolved, report: &report)
+            return resolved
+        }
+        let model = spec.model ?? ""
+        let source = catalog.source.description
+        switch catalog.current {
+        case .notLoaded: throw .catalogUnavailable(catalog: source, why: "not read yet")
+        case .missing: throw .catalogUnavailable(catalog: source, why: "the ConfigMap does not exist")
+        case .loaded(let catalog, let problems):
+            guard let entry = catalog[model] else {
+                if catalog.entries.isEmpty {
+                    throw .catalogUnavailable(catalog: source, why: "it lists no usable model: " + problems.prefix(3).map(\.description).joined(separator: "; "))
+                }
+                throw .modelNotFound(model: model, catalog: source, suggestions: catalog.suggestions(for: model))
+            }
+            let tag = spec.tag ?? entry.latestTag
+            guard entry.tags.contains(tag) else { throw .tagNotFound(model: model, tag: tag, available: entry.tags) }
+            let resolved = ResolvedImage(
+                image: entry.imageReference(tag: tag), model: model, tag: tag, displayName: entry.displayName, euRestricted: entry.euRestricted)
+            try checkRegion(resolved, report: &report)
+            return resolved
+        }
+    }
+
+    func checkRegion(_ image: ResolvedImage, report: inout StatusReport) throws(DeploymentProblem) {
+        guard image.euRestricted else { return }
+        if options.refusesEURestricted { throw .regionRestricted(model: image.model) }
+        report.regionWarning = "Model \(image.model) is not available in the EU; it is deployed because this operator does not serve the EU region."
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import KubeWatch
+@testable import Reconciler
+
+/// The rotation decisions are pure: from the fingerprint in status, the key now and the token
+/// on the InferenceService, what to write and what it means.
+@Suite struct RotationPlanTests {
+    let a = "sha256:aaaaaaaaaaaa"
+    let b = "sha256:bbbbbbbbbbbb"
+
+    func plan(previous: String?, current: String, live: String?, rotate: String? = nil, restartPods: Bool = true) -> RotationPlan {
+        RotationPlan(previous: previous, current: current, live: RestartToken(parsing: live), rotateRequest: rotate, restartPods: restartPods)
+    }
+
+    @Test func tokensReadBackAsWritten() {
+        #expect(RestartToken(parsing: a) == RestartToken(fingerprint: a))
+        let requested = RestartToken(fingerprint: a, request: RestartToken.requestHash("now"))
+        #expect(RestartToken(parsing: requested.description) == requested)
+        #expect(requested.description == a + "/rotate-" + RestartToken.requestHash("now"))
+        #expect(RestartToken(parsing: "") == nil && RestartToken(parsing: nil) == nil)
+        #expect(RestartToken.requestHash("now").count == 8)
+    }
+
+    @Test func theFirstReconcileIsNoRotation() {
+        let first = plan(previous: nil, current: a, live: nil)
+        #expect(first.token.description == a)
+        #expect(!first.keyChanged && !first.restartsPods && first.outcome == nil)
+    }
+
+    @Test func aNewKeyRestartsThePodsOnce() {
+        let rotation = plan(previous: a, current: b, live: a)
+        #expect(rotation.token.description == b && rotation.keyChanged && rotation.restartsPods)
+        #expect(rotation.outcome == .rotated(from: a, to: b, podsRestart: true))
+        // Written, status not yet: the next pass restarts nothing more and still reports it.
+        let resumed = plan(previous: a, current: b, live: b)
+        #expect(!resumed.restartsPods && resumed.outcome == .rotated(from: a, to: b, podsRestart: true))
+        // Done.
+        #expect(plan(previous: b, current: b, live: b).outcome == nil)
+    }
+
+    @Test func restartPodsFalseKeepsTheLiveTokenUntilAsked() {
+        let quiet = plan(previous: a, current: b, live: a, restartPods: false)
+        #expect(quiet.token.description == a && !quiet.restartsPods && !quiet.podsRunCurrentKey)
+        #expect(quiet.outcome == .rotated(from: a, to: b, podsRestart: false))
+        let asked = plan(previous: b, current: b, live: a, rotate: "now", restartPods: false)
+        #expect(asked.token == RestartToken(fingerprint: b, request: RestartToken.requestHash("now")))
+        #expect(asked.outcome == .podsRestarted(fingerprint: b, requested: true))
+        // Turned back on: the pods catch up with the key the Secrets hold.
+        #expect(plan(previous: b, current: b, live: a).outcome == .podsRestarted(fingerprint: b, requested: false))
+    }
+
+    @Test func eachRotateValueRestartsOnceAndRemovingItRestartsNothing() {
+        let hash = RestartToken.requestHash("1")
+        let asked = plan(previous: a, current: a, live: a, rotate: "1")
+        #expect(asked.restartsPods && asked.requested)
+        let again = plan(previous: a, current: a, live: "\(a)/rotate-\(hash)", rotate: "1")
+        #expect(!again.restartsPods)
+        let removed = plan(previous: a, current: a, live: "\(a)/rotate-\(hash)", rotate: nil)
+        #expect(!removed.restartsPods && removed.token.request == hash)
+        #expect(plan(previous: a, current: a, live: a, rotate: "").outcome == nil, "an empty value asks for nothing")
+        // A new key with an old request keeps the request and restarts for the key.
+        let rotated = plan(previous: a, current: b, live: "\(a)/rotate-\(hash)")
+        #expect(rotated.token == RestartToken(fingerprint: b, request: hash) && !rotated.requested)
+    }
+
+    @Test func disconnectedIsNoKeyChange() {
+        let plan = plan(previous: a, current: RestartToken.disconnected, live: a)
+        #expect(!plan.keyChanged && plan.restartsPods)
+        #expect(plan.outcome == .podsRestarted(fingerprint: RestartToken.disconnected, requested: false))
+    }
+
+    @Test func aBurstSettlesAfterQuietOrAtTheLatestAfterTheLongestWait() {
+        let window = SettleWindow(quiet: 1, longest: 3)
+        let key = ObjectKey(namespace: "team-a", name: "my-ngc-key")
+        let start = Date(timeIntervalSince1970: 1_000)
+        #expect(window.remaining(key, now: start) == nil, "nothing seen: act")
+        window.note(key, at: start)
+        #expect(window.remaining(key, now: start.addingTimeInterval(0.25)) == 0.75)
+        window.note(key, at: start.addingTimeInterval(0.5))
+        #expect(window.remaining(key, now: start.addingTimeInterval(1)) == 0.5, "quiet counts from the last write")
+        window.note(key, at: start.addingTimeInterval(1.4))
+        window.note(key, at: start.addingTimeInterval(2.3))
+        #expect(abs((window.remaining(key, now: start.addingTimeInterval(2.9)) ?? 0) - 0.1) < 1e-6, "never later than the longest wait")
+        #expect(window.remaining(key, now: start.addingTimeInterval(3)) == nil)
+        #expect(window.lastChange(key) == start.addingTimeInterval(2.3))
+        // A later write starts a new burst.
+        window.note(key, at: start.addingTimeInterval(10))
+        #expect(window.remaining(key, now: start.addingTimeInterval(10)) == 1)
+        let off = SettleWindow(quiet: 0)
+        off.note(key, at: start)
+        #expect(off.remaining(key, now: start) == nil, "0 acts at once")
+    }
+}
