@@ -30,7 +30,10 @@ struct RotationBench {
         let watching = Task { await services.run() }
         defer { watching.cancel() }
         await services.waitForSync()
-        try await world.deploy("rotating", namespace: namespace, model: world.catalog.modelNames.contains("llama-3.1-8b-instruct") ? "llama-3.1-8b-instruct" : world.catalog.modelNames[0], secret: "rotating-key")
+        guard let model = world.catalog.modelNames.contains("llama-3.1-8b-instruct") ? "llama-3.1-8b-instruct" : world.catalog.modelNames.first else {
+            throw BenchFailure(description: "the catalog lists no model")
+        }
+        try await world.deploy("rotating", namespace: namespace, model: model, secret: "rotating-key")
         let first = APIKey(keys[0]).fingerprint
         try await waitUntil(timeout: timeout, "the rotating deployment") { seen.withLock { $0[first] != nil } }
         let before = try await process.scrape()
@@ -56,6 +59,7 @@ struct RotationBench {
         let operatorMean = counted("nim_key_rotation_duration_seconds_sum") / max(1, counted("nim_key_rotation_duration_seconds_count"))
 
         latencies.sort()
+        guard !latencies.isEmpty else { return }
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)] * 1000 }
         print(String(
             format: "key rotation, Secret written to restart token written (%d rotations, settle window %d ms): p50 %.1f ms, p99 %.1f ms, max %.1f ms",

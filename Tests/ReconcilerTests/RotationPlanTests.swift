@@ -25,29 +25,33 @@ import KubeWatch
     @Test func theFirstReconcileIsNoRotation() {
         let first = plan(previous: nil, current: a, live: nil)
         #expect(first.token.description == a)
-        #expect(!first.keyChanged && !first.restartsPods && first.outcome == nil)
+        #expect(!first.keyChanged && !first.restartsPods && first.outcome(restartPods: true) == nil)
     }
 
     @Test func aNewKeyRestartsThePodsOnce() {
         let rotation = plan(previous: a, current: b, live: a)
         #expect(rotation.token.description == b && rotation.keyChanged && rotation.restartsPods)
-        #expect(rotation.outcome == .rotated(from: a, to: b, podsRestart: true))
+        #expect(rotation.outcome(restartPods: true) == .rotated(from: a, to: b, pods: .restarting, restartPods: true))
         // Written, status not yet: the next pass restarts nothing more and still reports it.
         let resumed = plan(previous: a, current: b, live: b)
-        #expect(!resumed.restartsPods && resumed.outcome == .rotated(from: a, to: b, podsRestart: true))
+        #expect(!resumed.restartsPods && resumed.outcome(restartPods: true) == .rotated(from: a, to: b, pods: .alreadyRunningIt, restartPods: true))
         // Done.
-        #expect(plan(previous: b, current: b, live: b).outcome == nil)
+        #expect(plan(previous: b, current: b, live: b).outcome(restartPods: true) == nil)
     }
 
     @Test func restartPodsFalseKeepsTheLiveTokenUntilAsked() {
         let quiet = plan(previous: a, current: b, live: a, restartPods: false)
         #expect(quiet.token.description == a && !quiet.restartsPods && !quiet.podsRunCurrentKey)
-        #expect(quiet.outcome == .rotated(from: a, to: b, podsRestart: false))
+        #expect(quiet.outcome(restartPods: false) == .rotated(from: a, to: b, pods: .keepPrevious, restartPods: false))
+        #expect(quiet.outcome(restartPods: false)?.metricResult == "secrets_only")
+        // Back to the key the pods never left: nothing restarts, and nothing claims it does.
+        let back = plan(previous: b, current: a, live: a, restartPods: false)
+        #expect(!back.restartsPods && back.outcome(restartPods: false) == .rotated(from: b, to: a, pods: .alreadyRunningIt, restartPods: false))
         let asked = plan(previous: b, current: b, live: a, rotate: "now", restartPods: false)
         #expect(asked.token == RestartToken(fingerprint: b, request: RestartToken.requestHash("now")))
-        #expect(asked.outcome == .podsRestarted(fingerprint: b, requested: true))
+        #expect(asked.outcome(restartPods: false) == .podsRestarted(fingerprint: b, requested: true))
         // Turned back on: the pods catch up with the key the Secrets hold.
-        #expect(plan(previous: b, current: b, live: a).outcome == .podsRestarted(fingerprint: b, requested: false))
+        #expect(plan(previous: b, current: b, live: a).outcome(restartPods: true) == .podsRestarted(fingerprint: b, requested: false))
     }
 
     @Test func eachRotateValueRestartsOnceAndRemovingItRestartsNothing() {
@@ -58,7 +62,7 @@ import KubeWatch
         #expect(!again.restartsPods)
         let removed = plan(previous: a, current: a, live: "\(a)/rotate-\(hash)", rotate: nil)
         #expect(!removed.restartsPods && removed.token.request == hash)
-        #expect(plan(previous: a, current: a, live: a, rotate: "").outcome == nil, "an empty value asks for nothing")
+        #expect(plan(previous: a, current: a, live: a, rotate: "").outcome(restartPods: true) == nil, "an empty value asks for nothing")
         // A new key with an old request keeps the request and restarts for the key.
         let rotated = plan(previous: a, current: b, live: "\(a)/rotate-\(hash)")
         #expect(rotated.token == RestartToken(fingerprint: b, request: hash) && !rotated.requested)
@@ -67,7 +71,7 @@ import KubeWatch
     @Test func disconnectedIsNoKeyChange() {
         let plan = plan(previous: a, current: RestartToken.disconnected, live: a)
         #expect(!plan.keyChanged && plan.restartsPods)
-        #expect(plan.outcome == .podsRestarted(fingerprint: RestartToken.disconnected, requested: false))
+        #expect(plan.outcome(restartPods: true) == .podsRestarted(fingerprint: RestartToken.disconnected, requested: false))
     }
 
     @Test func aBurstSettlesAfterQuietOrAtTheLatestAfterTheLongestWait() {
@@ -75,20 +79,22 @@ import KubeWatch
         let key = ObjectKey(namespace: "team-a", name: "my-ngc-key")
         let start = Date(timeIntervalSince1970: 1_000)
         #expect(window.remaining(key, now: start) == nil, "nothing seen: act")
-        window.note(key, at: start)
-        #expect(window.remaining(key, now: start.addingTimeInterval(0.25)) == 0.75)
-        window.note(key, at: start.addingTimeInterval(0.5))
-        #expect(window.remaining(key, now: start.addingTimeInterval(1)) == 0.5, "quiet counts from the last write")
-        window.note(key, at: start.addingTimeInterval(1.4))
-        window.note(key, at: start.addingTimeInterval(2.3))
+        window.observe(key, version: "1", at: start)
+        #expect(window.remaining(key, now: start.addingTimeInterval(0.25)) == 0.75, "the first sight opens a window")
+        window.observe(key, version: "1", at: start.addingTimeInterval(0.4))
+        #expect(window.remaining(key, now: start.addingTimeInterval(0.5)) == 0.5, "the same version again is no change")
+        window.observe(key, version: "2", at: start.addingTimeInterval(0.5))
+        #expect(window.remaining(key, now: start.addingTimeInterval(1)) == 0.5, "quiet counts from the last change")
+        window.observe(key, version: "3", at: start.addingTimeInterval(1.4))
+        window.observe(key, version: "4", at: start.addingTimeInterval(2.3))
         #expect(abs((window.remaining(key, now: start.addingTimeInterval(2.9)) ?? 0) - 0.1) < 1e-6, "never later than the longest wait")
         #expect(window.remaining(key, now: start.addingTimeInterval(3)) == nil)
         #expect(window.lastChange(key) == start.addingTimeInterval(2.3))
-        // A later write starts a new burst.
-        window.note(key, at: start.addingTimeInterval(10))
-        #expect(window.remaining(key, now: start.addingTimeInterval(10)) == 1)
+        // Acted on: a writer that goes on starts a new burst, and waits again.
+        window.observe(key, version: "5", at: start.addingTimeInterval(3.2))
+        #expect(window.remaining(key, now: start.addingTimeInterval(3.2)) == 1)
         let off = SettleWindow(quiet: 0)
-        off.note(key, at: start)
+        off.observe(key, version: "1", at: start)
         #expect(off.remaining(key, now: start) == nil, "0 acts at once")
     }
 }

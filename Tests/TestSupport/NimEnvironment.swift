@@ -171,6 +171,23 @@ public final class NimEnvironment: Sendable {
             NimDeployment.resource, namespace: namespace, name: name, .merge(["metadata": ["annotations": [NimDeployment.rotateAnnotation: value.map(JSON.string) ?? .null]]]))
     }
 
+    /// Waits until KServe (the stand-in) has handled everything the operator wrote so far, so a
+    /// count of rollouts is final: raises the deployment's replicas.max (a change that reaches
+    /// the InferenceService without restarting pods) and waits for the stand-in's answer to it.
+    public func quiesce(_ name: String = "llama", namespace: String = "team-a") async throws {
+        let object = try await deployment(name, namespace: namespace)
+        var spec = object["spec"] ?? [:]
+        let minimum = spec[path: ["replicas", "min"]]?.intValue ?? 1
+        let maximum = max(spec[path: ["replicas", "max"]]?.intValue ?? 1, minimum) + 1
+        spec["replicas"] = ["min": .int(minimum), "max": .int(maximum)]
+        try await deploy(name, namespace: namespace, spec: spec)
+        try await eventually("KServe answered replicas.max \(maximum)") {
+            let service = try await client.get(KServe.inferenceServices, namespace: namespace, name: name)
+            return service[path: ["spec", "predictor", "maxReplicas"]]?.intValue == maximum
+                && service[dotted: "status.observedGeneration"]?.intValue == service.generation
+        }
+    }
+
     public func rollouts(of name: String = "llama", namespace: String = "team-a") -> Int { kserve.rollouts(ObjectKey(namespace: namespace, name: name)) }
 
     public func status(_ field: String, of name: String = "llama", namespace: String = "team-a") async throws -> JSON? {

@@ -13,12 +13,12 @@ enum OperatorAssembly {
         }
         let reconcilerOptions = ReconcilerOptions(
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
-            keyRotationSettle: options.keyRotationSettle)
+            keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy)
         let ngc = NGCClient(baseURL: options.ngcAPIURL, metrics: metrics)
         let nim = NimOperator(
             client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics,
             syncPeriod: options.syncPeriod)
-        let parts = Manager.Parts(informers: nim.informers, controllers: [nim.controller], background: nim.backgroundTasks)
+        let parts = Manager.Parts(informers: nim.informers, controllers: nim.controllers, background: nim.backgroundTasks)
         return (nim, parts)
     }
 }

@@ -30,13 +30,50 @@ public struct DesiredInputs: Sendable {
     /// The InferenceService's `serving.kserve.io/deploymentMode` as it exists (immutable once
     /// set); `nil` when the InferenceService does not exist yet (then RawDeployment is set).
     public var existingDeploymentMode: String??
+    /// The cache claim of a legacy runtime this deployment took over (used like an
+    /// existingClaim, and remembered on the runtime).
+    public var adoptedClaim: AdoptedClaim?
 
-    public init(deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??) {
+    public init(
+        deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
+        adoptedClaim: AdoptedClaim? = nil
+    ) {
         self.deployment = deployment
         self.image = image
         self.key = key
         self.restartToken = restartToken
         self.existingDeploymentMode = existingDeploymentMode
+        self.adoptedClaim = adoptedClaim
+        if let adoptedClaim, deployment.spec.storage.existingClaim == nil {
+            self.deployment.spec.storage.existingClaim = adoptedClaim.claim
+            if deployment.spec.storage.subPath == nil { self.deployment.spec.storage.subPath = adoptedClaim.subPath }
+        }
+    }
+}
+
+/// A claim taken over with a legacy runtime: on the runtime's annotations from then on.
+public struct AdoptedClaim: Sendable, Equatable {
+    public var claim: String
+    public var subPath: String?
+
+    public static let claimAnnotation = "nim.opendatahub.io/adopted-claim"
+    public static let subPathAnnotation = "nim.opendatahub.io/adopted-subpath"
+
+    public init(claim: String, subPath: String?) {
+        self.claim = claim
+        self.subPath = subPath
+    }
+
+    /// As remembered on a runtime this operator manages.
+    public init?(annotations: [String: String]) {
+        guard let claim = annotations[Self.claimAnnotation] else { return nil }
+        self.init(claim: claim, subPath: annotations[Self.subPathAnnotation])
+    }
+
+    var annotations: [String: String] {
+        var result = [Self.claimAnnotation: claim]
+        if let subPath { result[Self.subPathAnnotation] = subPath }
+        return result
     }
 }
 
@@ -66,7 +103,7 @@ public struct DesiredState: Sendable {
     public static let cacheMountPath = "/mnt/models/cache"
 
     public init(_ inputs: DesiredInputs) {
-        let deployment = inputs.deployment
+        let deployment = inputs.deployment  // with an adopted claim as its existingClaim
         let spec = deployment.spec
         let names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
         self.names = names
@@ -84,13 +121,12 @@ public struct DesiredState: Sendable {
         if let key = inputs.key {
             var secret = metadata("v1", "Secret", names.apiKeySecret)
             secret["type"] = "Opaque"
-            let encoded = Data(key.secretValue.utf8).base64EncodedString()
-            secret["data"] = ["NGC_API_KEY": .string(encoded), "api_key": .string(encoded)]
+            secret["data"] = Self.apiKeyData(key)
             apiKeySecret = secret
 
             var pull = metadata("v1", "Secret", names.pullSecret)
             pull["type"] = "kubernetes.io/dockerconfigjson"
-            pull["data"] = [".dockerconfigjson": .string(Data(Self.dockerConfig(registry: inputs.image.image.registry, key: key).serializedBytes()).base64EncodedString())]
+            pull["data"] = Self.pullSecretData(registry: inputs.image.image.registry, key: key)
             pullSecret = pull
         }
 
@@ -106,6 +142,16 @@ public struct DesiredState: Sendable {
         runtime = Self.runtime(inputs, names: names, metadata: metadata("serving.kserve.io/v1alpha1", "ServingRuntime", names.runtime, extraLabels: ["opendatahub.io/dashboard": "true"]))
         inferenceService = Self.inferenceService(
             inputs, names: names, metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
+    }
+
+    /// The Opaque Secret's data: the key under both names NIM images read.
+    public static func apiKeyData(_ key: APIKey) -> JSON {
+        let encoded = Data(key.secretValue.utf8).base64EncodedString()
+        return ["NGC_API_KEY": .string(encoded), "api_key": .string(encoded)]
+    }
+
+    public static func pullSecretData(registry: String, key: APIKey) -> JSON {
+        [".dockerconfigjson": .string(Data(dockerConfig(registry: registry, key: key).serializedBytes()).base64EncodedString())]
     }
 
     /// `{"auths":{REGISTRY:{"username":"$oauthtoken","password":KEY,"auth":base64("$oauthtoken:KEY")}}}`.
@@ -132,7 +178,7 @@ public struct DesiredState: Sendable {
             "runtimes.opendatahub.io/nvidia-nim": "true",
             "opendatahub.io/recommended-accelerators": #"["nvidia.com/gpu"]"#,
             "openshift.io/display-name": "NVIDIA NIM - \(inputs.image.displayName)",
-        ]) { _, new in new }
+        ].merging(inputs.adoptedClaim?.annotations ?? [:]) { _, new in new }) { _, new in new }
 
         var env: [JSON] = [["name": "NIM_CACHE_PATH", "value": .string(cacheMountPath)]]
         if inputs.key != nil {

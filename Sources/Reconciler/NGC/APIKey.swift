@@ -44,6 +44,39 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         case empty
         case malformed(String)
     }
+
+    /// Why a Secret's data holds no usable key.
+    public enum SecretDataProblem: Error, Sendable, Equatable {
+        case missing(tried: [String], present: [String])
+        case notText(dataKey: String)
+        case empty(dataKey: String)
+        case malformed(dataKey: String, why: String)
+    }
+
+    /// The data keys a key is looked for under, in order, when none is named.
+    public static let dataKeys = ["NGC_API_KEY", "api_key"]
+
+    /// Reads the key from a Secret's (base64) data: under `dataKey`, or the first of `dataKeys`.
+    public static func read(fromSecretData data: [String: String], dataKey: String? = nil) -> Result<(key: APIKey, dataKey: String), SecretDataProblem> {
+        let candidates = dataKey.map { [$0] } ?? dataKeys
+        guard let found = candidates.first(where: { data[$0] != nil }), let encoded = data[found] else {
+            return .failure(.missing(tried: candidates, present: Array(data.keys)))
+        }
+        guard let decoded = Data(base64Encoded: encoded), let text = String(data: decoded, encoding: .utf8) else { return .failure(.notText(dataKey: found)) }
+        switch parse(text) {
+        case .success(let key): return .success((key, found))
+        case .failure(.empty): return .failure(.empty(dataKey: found))
+        case .failure(.malformed(let why)): return .failure(.malformed(dataKey: found, why: why))
+        }
+    }
+
+    /// The password a dockerconfigjson Secret's data gives `registry`.
+    public static func read(fromPullSecretData data: [String: String], registry: String) -> APIKey? {
+        guard let encoded = data[".dockerconfigjson"], let decoded = Data(base64Encoded: encoded), let config = try? JSON(parsing: Array(decoded)),
+            let password = config[path: ["auths", registry, "password"]]?.stringValue, !password.isEmpty
+        else { return nil }
+        return APIKey(password)
+    }
 }
 
 import Foundation

@@ -43,8 +43,8 @@ public actor NGCClient {
     private let transport: any HTTPTransport
     private let time: any TimeSource
     private let calls: Counter?
-    private var cache: [CacheKey: (verdict: KeyVerdict, expires: Date)] = [:]
-    private var inFlight: [CacheKey: Task<KeyVerdict, Never>] = [:]
+    private var cache: [CacheKey: (verdict: KeyVerdict, answered: Date, expires: Date)] = [:]
+    private var inFlight: [CacheKey: (task: Task<KeyVerdict, Never>, asked: Date)] = [:]
 
     public init(baseURL: String = defaultBaseURL, transport: any HTTPTransport = CurlTransport(), time: any TimeSource = SystemTime(), metrics: MetricsRegistry? = nil) {
         var trimmed = baseURL
@@ -56,19 +56,21 @@ public actor NGCClient {
     }
 
     /// Validates a personal key and, if `repository` (org, team, name) is given, its access to it.
-    /// `fresh` asks NGC even when an answer is cached: before pods are restarted with a key.
-    public func verify(_ key: APIKey, repository: (org: String, team: String, name: String)?, fresh: Bool = false) async -> KeyVerdict {
+    /// With `answeredSince`, a cached answer counts only if NGC gave it after that moment (a
+    /// new key, pods about to restart): asked again otherwise.
+    public func verify(_ key: APIKey, repository: (org: String, team: String, name: String)?, answeredSince: Date? = nil) async -> KeyVerdict {
         let cacheKey = CacheKey(fingerprint: key.fingerprint, repository: repository.map { "\($0.org)/\($0.team)/\($0.name)" } ?? "")
-        if !fresh, let cached = cache[cacheKey], cached.expires > time.now { return cached.verdict }
-        if let running = inFlight[cacheKey] { return await running.value }
+        if let cached = cache[cacheKey], cached.expires > time.now, answeredSince.map({ cached.answered >= $0 }) ?? true { return cached.verdict }
+        if let running = inFlight[cacheKey], answeredSince.map({ running.asked >= $0 }) ?? true { return await running.task.value }
+        let asked = time.now
         let task = Task { await self.ask(key, repository: repository) }
-        inFlight[cacheKey] = task
+        inFlight[cacheKey] = (task, asked)
         let verdict = await task.value
-        inFlight[cacheKey] = nil
+        if inFlight[cacheKey]?.asked == asked { inFlight[cacheKey] = nil }
         switch verdict {
-        case .valid: cache[cacheKey] = (verdict, time.now.addingTimeInterval(Self.validFor))
+        case .valid: cache[cacheKey] = (verdict, asked, asked.addingTimeInterval(Self.validFor))
         case .unreachable: break
-        default: cache[cacheKey] = (verdict, time.now.addingTimeInterval(Self.invalidFor))
+        default: cache[cacheKey] = (verdict, asked, asked.addingTimeInterval(Self.invalidFor))
         }
         return verdict
     }

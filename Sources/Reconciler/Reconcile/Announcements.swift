@@ -15,8 +15,10 @@ extension NimReconciler {
         if let problem = report.problem, Self.isNew(problem, before: before(problem.conditionType)) {
             events?.record(object, type: .warning, reason: problem.reason, message: problem.message)
             log.warn("cannot deploy", deployment.merging(["reason": .string(problem.reason), "message": .string(problem.message)]) { $1 })
-            // A working deployment whose new key could not be used keeps its key.
-            if problem.conditionType == ConditionType.keyValid, report.fields["keyFingerprint"] != nil {
+            // A new key (or none at all) that could not replace the working one.
+            if problem.conditionType == ConditionType.keyValid, let working = report.fields["keyFingerprint"]?.stringValue,
+                report.candidateFingerprint != working
+            {
                 rotationMetrics?.total.inc([problem.isTransient ? "deferred" : "rejected"])
             }
         }
@@ -26,18 +28,25 @@ extension NimReconciler {
         if let pending = report.pendingRotation, before(ConditionType.progressing)?.reason != StatusReport.rotationPendingReason {
             log.info("key change seen; waiting for the Secret to settle", deployment.merging(["message": .string(pending)]) { $1 })
         }
+        if let adopted = report.adopted {
+            events?.record(object, type: .normal, reason: "Adopted", message: adopted)
+            log.info("legacy deployment adopted", deployment.merging(["message": .string(adopted)]) { $1 })
+        }
         if let rotation = report.rotation { announce(rotation, object: object, forcePull: report.forcePull, since: changeSeen, fields: deployment) }
     }
 
     private func announce(_ rotation: RotationOutcome, object: KubeObject, forcePull: Bool, since changeSeen: Date, fields: [String: JSON]) {
         let pull = forcePull ? ", pulling the image again with it" : ""
         switch rotation {
-        case .rotated(let from, let to, let podsRestart):
-            let pods = podsRestart
-                ? "the pods restart once to use it\(pull)"
-                : "the running pods keep the previous key until they next start (keyRotation.restartPods is false)"
-            events?.record(object, type: .normal, reason: "KeyRotated", message: "Rotated to key \(to) (was \(from)): both Secrets updated; \(pods).")
-            log.info("key rotated", fields.merging(["from": .string(from), "to": .string(to), "podsRestart": .bool(podsRestart)]) { $1 })
+        case .rotated(let from, let to, let pods, _):
+            let what: String
+            switch pods {
+            case .restarting: what = "the pods restart once to use it\(pull)"
+            case .alreadyRunningIt: what = "the pods already run it"
+            case .keepPrevious: what = "the running pods keep the previous key until they next start (keyRotation.restartPods is false)"
+            }
+            events?.record(object, type: .normal, reason: "KeyRotated", message: "Rotated to key \(to) (was \(from)): both Secrets updated; \(what).")
+            log.info("key rotated", fields.merging(["from": .string(from), "to": .string(to), "podsRestart": .bool(pods == .restarting)]) { $1 })
         case .podsRestarted(let fingerprint, let requested):
             let why = requested ? "as annotation \(NimDeployment.rotateAnnotation) asks" : "to run the key the Secrets hold"
             let checked = options.disconnected || options.disableKeyValidation ? "The" : "Key \(fingerprint) validated again with NGC; the"
@@ -48,8 +57,10 @@ extension NimReconciler {
         rotationMetrics?.duration.observe(max(0, time.now.timeIntervalSince(changeSeen)))
     }
 
-    /// A problem is announced when it is new: another reason than before, or the condition was fine.
+    /// A problem is announced when it is new: another reason than before, the condition was
+    /// fine, or (for a lasting key problem) another key: each refused key gets its Warning.
     static func isNew(_ problem: DeploymentProblem, before: Condition?) -> Bool {
-        before?.reason != problem.reason || before?.status == .true
+        if before?.reason != problem.reason || before?.status == .true { return true }
+        return problem.conditionType == ConditionType.keyValid && !problem.isTransient && before?.message != problem.message
     }
 }

@@ -9,8 +9,8 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
     case keyNotInSecret(secret: String, tried: [String], present: [String])
     case keyEmpty(secret: String, dataKey: String)
     case keyMalformed(secret: String, dataKey: String, why: String)
-    case legacyKeyUnsupported(secret: String)
-    case invalidKey(secret: String, code: Int)
+    case legacyKeyUnsupported(secret: String, fingerprint: String)
+    case invalidKey(secret: String, code: Int, fingerprint: String)
     case keyNotEntitled(repository: String)
     case keyRequired
     case ngcUnreachable(String)
@@ -19,6 +19,7 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
     case tagNotFound(model: String, tag: String, available: [String])
     case regionRestricted(model: String)
     case claimNotFound(claim: String)
+    case resourceConflict(kind: String, name: String, why: String)
     case applyFailed(object: String, status: Int, message: String)
     case apiUnavailable(String)
 
@@ -50,6 +51,7 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
         case .tagNotFound: return "TagNotFound"
         case .regionRestricted: return "RegionRestricted"
         case .claimNotFound: return "ClaimNotFound"
+        case .resourceConflict: return "ResourceConflict"
         case .applyFailed: return "ApplyFailed"
         case .apiUnavailable: return "APIServerUnavailable"
         }
@@ -78,10 +80,10 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
             return "The key in Secret \"\(secret)\" under \(dataKey) is empty. Put your NGC personal API key there."
         case .keyMalformed(let secret, let dataKey, let why):
             return "The key in Secret \"\(secret)\" under \(dataKey) \(why). Put your NGC personal API key (nvapi-...) there."
-        case .legacyKeyUnsupported(let secret):
-            return "The key in Secret \"\(secret)\" is not a personal API key (nvapi-...); older organization keys are no longer supported. Generate a personal key at ngc.nvidia.com and put it in the Secret."
-        case .invalidKey(let secret, let code):
-            return "NGC rejected the key in Secret \"\(secret)\" (HTTP \(code)). Check that it is a current personal API key; the deployment keeps running with the key it had."
+        case .legacyKeyUnsupported(let secret, let fingerprint):
+            return "The key in Secret \"\(secret)\" (\(fingerprint)) is not a personal API key (nvapi-...); older organization keys are no longer supported. Generate a personal key at ngc.nvidia.com and put it in the Secret."
+        case .invalidKey(let secret, let code, let fingerprint):
+            return "NGC rejected the key (\(fingerprint)) in Secret \"\(secret)\" (HTTP \(code)). Check that it is a current personal API key; the deployment keeps running with the key it had."
         case .keyNotEntitled(let repository):
             return "The key is valid but has no access to \(repository) (HTTP 403). Use a key of an organization entitled to NVIDIA AI Enterprise, or another model."
         case .keyRequired:
@@ -100,6 +102,8 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
             return "Model \(model) is not available in the EU region this operator serves (--region EU). Choose another model."
         case .claimNotFound(let claim):
             return "PersistentVolumeClaim \"\(claim)\" named in spec.storage.existingClaim does not exist in this namespace. Create it, or remove existingClaim to let the operator make one."
+        case .resourceConflict(let kind, let name, let why):
+            return "\(kind) \(name) already exists and this operator did not make it (\(why)); it is left alone. Rename the NimDeployment, or delete the \(kind)."
         case .applyFailed(let object, let status, let message):
             return "The API server refused \(object) (HTTP \(status)): \(message)"
         case .apiUnavailable(let why):

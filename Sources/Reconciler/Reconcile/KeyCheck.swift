@@ -1,7 +1,9 @@
+import Foundation
 import KubeWatch
 
 extension NimReconciler {
-    /// The key the deployment names, read but not yet validated; `nil` when disconnected.
+    /// The key the deployment names, read but not yet validated; `nil` when disconnected. Each
+    /// new version of the Secret seen here counts as a change for the settle window.
     func readKey(_ deployment: NimDeployment, report: inout StatusReport) async throws(DeploymentProblem) -> APIKey? {
         if options.disconnected {
             report.set(
@@ -10,24 +12,27 @@ extension NimReconciler {
             return nil
         }
         guard let reference = deployment.spec.apiKeySecretRef else { throw .keyRequired }
-        let key = try await keys.key(for: reference, namespace: deployment.namespace)
-        guard key.isPersonal else { throw .legacyKeyUnsupported(secret: reference.name) }
+        let (key, version) = try await keys.key(for: reference, namespace: deployment.namespace)
+        keyChanges.observe(ObjectKey(namespace: deployment.namespace, name: reference.name), version: version, at: time.now)
+        report.candidateFingerprint = key.fingerprint
+        guard key.isPersonal else { throw .legacyKeyUnsupported(secret: reference.name, fingerprint: key.fingerprint) }
         return key
     }
 
-    /// Asks NGC whether the key is good for the image. `fresh` ignores cached answers: the pods
-    /// are about to be restarted with this key, so it must be good now.
-    func validate(_ key: APIKey, for deployment: NimDeployment, image: ResolvedImage, fresh: Bool, report: inout StatusReport) async throws(DeploymentProblem) {
+    /// Asks NGC whether the key is good for the image. With `answeredSince`, only an answer
+    /// given after that moment counts: a new key, or pods about to restart with it, must be
+    /// good now (and one such answer serves every deployment sharing the key).
+    func validate(_ key: APIKey, for deployment: NimDeployment, image: ResolvedImage, answeredSince: Date?, report: inout StatusReport) async throws(DeploymentProblem) {
         let secret = deployment.spec.apiKeySecretRef?.name ?? ""
         if options.disableKeyValidation {
             report.set(ConditionType.keyValid, .true, "ValidationDisabled", "The key (\(key.fingerprint)) is not checked with NGC: key validation is disabled.")
             return
         }
-        switch await ngc.verify(key, repository: Self.ngcRepository(image.image), fresh: fresh) {
+        switch await ngc.verify(key, repository: Self.ngcRepository(image.image), answeredSince: answeredSince) {
         case .valid:
             report.set(ConditionType.keyValid, .true, "KeyValid", "NGC accepts the key (\(key.fingerprint)).")
         case .invalid(let code):
-            throw .invalidKey(secret: secret, code: code)
+            throw .invalidKey(secret: secret, code: code, fingerprint: key.fingerprint)
         case .notEntitled:
             throw .keyNotEntitled(repository: image.image.repository)
         case .regionRestricted:
@@ -36,8 +41,8 @@ extension NimReconciler {
             // A key NGC accepted before is trusted while NGC is down: an outage must not stop
             // spec changes to a working deployment. Restarting pods waits for an answer.
             let previous = report.previousCondition(ConditionType.keyValid)
-            guard !fresh, report.fields["keyFingerprint"]?.stringValue == key.fingerprint, previous?.status == .true else { throw .ngcUnreachable(why) }
-            report.set(ConditionType.keyValid, .true, previous?.reason ?? "KeyValid", previous?.message ?? "NGC accepted the key before.")
+            guard answeredSince == nil, report.fields["keyFingerprint"]?.stringValue == key.fingerprint, previous?.status == .true else { throw .ngcUnreachable(why) }
+            report.set(ConditionType.keyValid, .true, "KeyValid", "NGC cannot be asked now; it accepted the key (\(key.fingerprint)) before.")
         }
     }
 

@@ -15,32 +15,29 @@ public final class KeySource: Sendable {
         self.secrets = secrets
     }
 
-    /// The key the reference names, or why there is none.
-    public func key(for reference: NimDeployment.KeyReference, namespace: String) async throws(DeploymentProblem) -> APIKey {
+    /// The key the reference names and the Secret's resourceVersion it was read at, or why
+    /// there is none.
+    public func key(for reference: NimDeployment.KeyReference, namespace: String) async throws(DeploymentProblem) -> (key: APIKey, version: String) {
         let secretKey = ObjectKey(namespace: namespace, name: reference.name)
         guard let metadata = secrets.get(secretKey) else { throw .keySecretNotFound(secret: reference.name) }
-        let data = try await data(of: secretKey, version: metadata.resourceVersion)
-        let candidates = reference.key.map { [$0] } ?? ["NGC_API_KEY", "api_key"]
-        guard let dataKey = candidates.first(where: { data[$0] != nil }), let encoded = data[dataKey] else {
-            throw .keyNotInSecret(secret: reference.name, tried: candidates, present: Array(data.keys))
-        }
-        guard let decoded = Data(base64Encoded: encoded), let text = String(data: decoded, encoding: .utf8) else {
-            throw .keyMalformed(secret: reference.name, dataKey: dataKey, why: "is not valid text")
-        }
-        switch APIKey.parse(text) {
-        case .success(let key): return key
-        case .failure(.empty): throw .keyEmpty(secret: reference.name, dataKey: dataKey)
-        case .failure(.malformed(let why)): throw .keyMalformed(secret: reference.name, dataKey: dataKey, why: why)
+        let (data, version) = try await data(of: secretKey, version: metadata.resourceVersion)
+        switch APIKey.read(fromSecretData: data, dataKey: reference.key) {
+        case .success(let found): return (found.key, version)
+        case .failure(.missing(let tried, let present)): throw .keyNotInSecret(secret: reference.name, tried: tried, present: present)
+        case .failure(.notText(let dataKey)): throw .keyMalformed(secret: reference.name, dataKey: dataKey, why: "is not valid text")
+        case .failure(.empty(let dataKey)): throw .keyEmpty(secret: reference.name, dataKey: dataKey)
+        case .failure(.malformed(let dataKey, let why)): throw .keyMalformed(secret: reference.name, dataKey: dataKey, why: why)
         }
     }
 
-    private func data(of key: ObjectKey, version: String) async throws(DeploymentProblem) -> [String: String] {
-        if let cached = cache.withLock({ $0[key] }), cached.version == version { return cached.data }
+    /// The data at `version` or later (the cache may lag behind the server, never the reverse).
+    private func data(of key: ObjectKey, version: String) async throws(DeploymentProblem) -> (data: [String: String], version: String) {
+        if let cached = cache.withLock({ $0[key] }), cached.version == version { return (cached.data, cached.version) }
         do {
             let secret = try await client.get(.secrets, namespace: key.namespace, name: key.name)
             let data = KubeObject.stringMap(secret["data"])
             cache.withLock { $0[key] = (secret.resourceVersion, data) }
-            return data
+            return (data, secret.resourceVersion)
         } catch {
             if error.isNotFound { throw .keySecretNotFound(secret: key.name) }
             throw .apiUnavailable(error.description)

@@ -10,6 +10,9 @@ public final class NimOperator: Sendable {
 
     public let informers: [Informer]
     public let controller: Controller
+    /// Legacy deployments moved to per-deployment Secrets, per namespace.
+    public let migration: LegacyMigration
+    public var controllers: [Controller] { [controller, migration.controller] }
     public let reconciler: NimReconciler
     public let events: EventRecorder
     public let catalog: CatalogStore
@@ -59,14 +62,17 @@ public final class NimOperator: Sendable {
         let catalogSource = Informer(
             client: client, resource: .configMaps, namespaces: [options.catalog.namespace],
             fieldSelector: FieldSelector([.init(field: "metadata.name", value: options.catalog.name)]), time: time, onError: onError)
-        informers = [deployments, secrets, claims, runtimes, services, catalogSource]
-
         let catalog = CatalogStore(source: options.catalog)
         self.catalog = catalog
         let keys = KeySource(client: client, secrets: secrets.cache)
-        events = EventRecorder(client: client, component: ReconcilerOptions.fieldManager, time: time)
+        let events = EventRecorder(client: client, component: ReconcilerOptions.fieldManager, time: time)
+        self.events = events
+        migration = LegacyMigration(
+            client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: secrets, events: events, time: time, metrics: metrics)
+        informers = [deployments, secrets, claims, runtimes, services, catalogSource] + migration.informers
         let view = ClusterView(
-            deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache)
+            deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
+            foreignRuntimes: migration.runtimes.cache)
         let reconciler = NimReconciler(
             client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
         self.reconciler = reconciler
@@ -84,14 +90,15 @@ public final class NimOperator: Sendable {
         controller.watch(deployments) { event in [event.object.key] }
         controller.watch(secrets) { event in
             let secret = event.object
+            var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
             switch event {
             case .deleted:
                 keys.forget(secret.key)
                 reconciler.keyChanges.forget(secret.key)
-            case .updated: reconciler.keyChanges.note(secret.key, at: time.now)
-            case .added: break
+            case .added, .updated:
+                // Only Secrets deployments name are timed: the rest are not keys.
+                if !keysToReconcile.isEmpty { reconciler.keyChanges.observe(secret.key, version: secret.resourceVersion, at: time.now) }
             }
-            var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
             if let owner = Self.owner(of: secret) { keysToReconcile.append(owner) }
             return keysToReconcile
         }
@@ -154,7 +161,9 @@ public final class NimOperator: Sendable {
             for task in backgroundTasks { group.addTask { await task() } }
             group.addTask {
                 for informer in self.informers { await informer.waitForSync() }
-                await self.controller.run()
+                await withTaskGroup(of: Void.self) { controllers in
+                    for controller in self.controllers { controllers.addTask { await controller.run() } }
+                }
             }
         }
     }

@@ -10,13 +10,20 @@ public struct ClusterView: Sendable {
     public var claims: ObjectCache
     public var runtimes: ObjectCache
     public var inferenceServices: ObjectCache
+    /// ServingRuntimes this operator did not make: one of a deployment's name is adopted if it
+    /// is a (migrated) legacy NIM runtime, and refused otherwise.
+    public var foreignRuntimes: ObjectCache
 
-    public init(deployments: ObjectCache, secrets: ObjectCache, claims: ObjectCache, runtimes: ObjectCache, inferenceServices: ObjectCache) {
+    public init(
+        deployments: ObjectCache, secrets: ObjectCache, claims: ObjectCache, runtimes: ObjectCache, inferenceServices: ObjectCache,
+        foreignRuntimes: ObjectCache = ObjectCache()
+    ) {
         self.deployments = deployments
         self.secrets = secrets
         self.claims = claims
         self.runtimes = runtimes
         self.inferenceServices = inferenceServices
+        self.foreignRuntimes = foreignRuntimes
     }
 }
 
@@ -90,7 +97,7 @@ public final class NimReconciler: Sendable {
         // Compute and apply.
         var outcome = Convergence()
         do {
-            outcome = try await converge(object, report: &report)
+            outcome = try await converge(object, started: started, report: &report)
         } catch {
             report.record(error)
         }
@@ -119,7 +126,7 @@ public final class NimReconciler: Sendable {
     /// Computes what the deployment should be and writes what differs. Throws, before anything
     /// is written, when the input is bad: never a half-built deployment, never a working key
     /// replaced by a bad one.
-    func converge(_ object: KubeObject, report: inout StatusReport) async throws(DeploymentProblem) -> Convergence {
+    func converge(_ object: KubeObject, started: Date, report: inout StatusReport) async throws(DeploymentProblem) -> Convergence {
         let deployment = try NimDeployment(object)
         let image = try resolve(deployment, report: &report)
         let names = ChildNames(deployment: deployment.name, existingClaim: deployment.spec.storage.existingClaim)
@@ -130,31 +137,43 @@ public final class NimReconciler: Sendable {
             live: liveToken(liveService, named: names.inferenceService, of: deployment), rotateRequest: deployment.rotateRequest, restartPods: deployment.spec.restartPods)
         let secret = deployment.spec.apiKeySecretRef.map { ObjectKey(namespace: deployment.namespace, name: $0.name) }
         if plan.keyChanged, let secret, let wait = keyChanges.remaining(secret, now: time.now) {
-            report.pendingRotation = "A new key (\(plan.current)) is in Secret \(secret.name); it is validated and rolled out once the Secret has not changed for \(Self.format(options.keyRotationSettle))."
+            let pending = "A new key (\(plan.current)) is in Secret \(secret.name); it is validated and rolled out once the Secret has not changed for \(Self.format(options.keyRotationSettle))."
+            report.pendingRotation = pending
+            report.set(ConditionType.keyValid, .unknown, StatusReport.rotationPendingReason, pending)
             return Convergence(requeueAfter: wait)
         }
-        if let key { try await validate(key, for: deployment, image: image, fresh: plan.restartsPods, report: &report) }
+        // A new key, or pods about to restart: NGC must have said so since.
+        let changeSeen = plan.keyChanged ? secret.flatMap(keyChanges.lastChange) ?? started : nil
+        let answeredSince = changeSeen ?? (plan.restartsPods ? started : nil)
+        if let key { try await validate(key, for: deployment, image: image, answeredSince: answeredSince, report: &report) }
         if let claim = deployment.spec.storage.existingClaim, view.claims.get(namespace: deployment.namespace, name: claim) == nil {
             throw .claimNotFound(claim: claim)
         }
+        let takeover = try await takeover(deployment, names: names)
         let desired = DesiredState(
             DesiredInputs(
                 deployment: deployment, image: image, key: key, restartToken: plan.token,
-                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }))
+                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adoptedClaim: takeover.claim))
 
         // Secrets first, the restart token last: pods restarted by it find the new key.
         var written: KubeObject?
+        var wroteRuntime = false
         for (resource, child) in desired.objects {
             let live = cache(for: resource).get(namespace: child.namespace, name: child.name)
             let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
+            if resource == KServe.servingRuntimes, stored != nil { wroteRuntime = true }
             if resource == KServe.inferenceServices, let stored {
                 written = stored
                 lastWrittenToken.withLock { $0[deployment.key] = (deployment.object.uid, plan.token) }
             }
         }
         report.applied = true
+        if wroteRuntime, !takeover.adopting.isEmpty {
+            report.adopted = "Took over \(takeover.adopting.joined(separator: " and ")) as they run"
+                + (takeover.claim.map { "; the model cache stays on claim \($0.claim), which is never modified or deleted" } ?? "") + "."
+        }
         record(desired, key: key, plan: plan, deployment: deployment, report: &report)
-        return Convergence(service: written, changeSeen: plan.keyChanged ? secret.flatMap(keyChanges.lastChange) : nil)
+        return Convergence(service: written, changeSeen: changeSeen)
     }
 
     /// The token on the InferenceService: the cache's, unless it has not yet seen what this
@@ -200,7 +219,7 @@ public final class NimReconciler: Sendable {
             report.fields["keyFingerprint"] = nil
             report.fields["secretNames"] = nil
         }
-        report.rotation = plan.outcome
+        report.rotation = plan.outcome(restartPods: deployment.spec.restartPods)
         report.forcePull = deployment.spec.forcePull
         report.fields["pvcName"] = .string(desired.names.claim)
         report.fields["runtimeName"] = .string(desired.names.runtime)

@@ -13,17 +13,20 @@ public struct ReconcilerOptions: Sendable {
     /// rolls the pods once, with the last key (`--key-rotation-settle`; 0 acts at once).
     public var keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
     public static let defaultKeyRotationSettle: TimeInterval = 0.1
+    /// Migrate legacy deployments in every watched namespace, not only annotated ones.
+    public var migrateLegacy = false
     public static let fieldManager = "nim-deploy-operator"
 
     public init(
         catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
-        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false
     ) {
         self.catalog = catalog
         self.disconnected = disconnected
         self.disableKeyValidation = disableKeyValidation
         self.region = region
         self.keyRotationSettle = keyRotationSettle
+        self.migrateLegacy = migrateLegacy
     }
 
     var refusesEURestricted: Bool { region?.uppercased() == "EU" }

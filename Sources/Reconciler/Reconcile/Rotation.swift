@@ -33,22 +33,34 @@ struct RotationPlan: Equatable {
     var podsRunCurrentKey: Bool { token.fingerprint == current }
 
     /// What happened, for the Event, the log and the metric, once everything is applied.
-    var outcome: RotationOutcome? {
-        if keyChanged, let previous { return .rotated(from: previous, to: current, podsRestart: podsRunCurrentKey) }
+    func outcome(restartPods: Bool) -> RotationOutcome? {
+        if keyChanged, let previous {
+            let pods: RotationOutcome.Pods = restartsPods ? .restarting : podsRunCurrentKey ? .alreadyRunningIt : .keepPrevious
+            return .rotated(from: previous, to: current, pods: pods, restartPods: restartPods)
+        }
         if restartsPods { return .podsRestarted(fingerprint: current, requested: requested) }
         return nil
     }
 }
 
 enum RotationOutcome: Equatable {
-    /// A new key is in both Secrets; the pods restart with it unless restartPods is false.
-    case rotated(from: String, to: String, podsRestart: Bool)
+    enum Pods: Equatable {
+        /// The token changes now: KServe replaces the pods once.
+        case restarting
+        /// The pods already run this key (restarted by an earlier run, or never left it).
+        case alreadyRunningIt
+        /// restartPods is false: they keep the previous key until they next start.
+        case keepPrevious
+    }
+
+    /// A new key is in both Secrets.
+    case rotated(from: String, to: String, pods: Pods, restartPods: Bool)
     /// The key is the same; the pods restart (a manual request, or restartPods turned back on).
     case podsRestarted(fingerprint: String, requested: Bool)
 
     var metricResult: String {
         switch self {
-        case .rotated(_, _, let podsRestart): return podsRestart ? "rotated" : "secrets_only"
+        case .rotated(_, _, _, let restartPods): return restartPods ? "rotated" : "secrets_only"
         case .podsRestarted: return "restarted"
         }
     }

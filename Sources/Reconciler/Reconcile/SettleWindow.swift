@@ -7,40 +7,56 @@ import KubeWatch
 /// never stops must not hold a rotation back forever). Several quick writes to a key Secret
 /// (a sync tool, a script that corrects itself) then roll the pods once, with the last key.
 ///
-/// Memory of this process only: after a restart every change counts as settled, and the
-/// state on the cluster says what remains to be done.
+/// A change is a resourceVersion not seen before, whoever sees it first: the Secret watch, or
+/// a reconcile that reads the Secret before the watch has delivered it. Memory of this process
+/// only: after a restart the first sight of a Secret opens a window, and the state on the
+/// cluster says what remains to be done.
 final class SettleWindow: Sendable {
+    struct Burst {
+        var version: String
+        /// The burst being waited out; `nil` once acted on.
+        var first: Date?
+        var last: Date
+    }
+
     let quiet: TimeInterval
     let longest: TimeInterval
-    private let changes = Mutex<[ObjectKey: (first: Date, last: Date)]>([:])
+    private let bursts = Mutex<[ObjectKey: Burst]>([:])
 
     init(quiet: TimeInterval, longest: TimeInterval? = nil) {
         self.quiet = max(0, quiet)
         self.longest = longest ?? self.quiet * 10
     }
 
-    /// A change of `key` was seen at `time`.
-    func note(_ key: ObjectKey, at time: Date) {
+    /// `key` is at `version` at `time`: a version not seen before extends (or opens) a burst.
+    func observe(_ key: ObjectKey, version: String, at time: Date) {
         guard quiet > 0 else { return }
-        changes.withLock { changes in
-            if let burst = changes[key], time.timeIntervalSince(burst.last) < quiet {
-                changes[key] = (burst.first, time)
-            } else {
-                changes[key] = (time, time)
+        bursts.withLock { bursts in
+            guard let burst = bursts[key] else {
+                bursts[key] = Burst(version: version, first: time, last: time)
+                return
             }
+            guard burst.version != version else { return }
+            let continuing = burst.first != nil && time.timeIntervalSince(burst.last) < quiet
+            bursts[key] = Burst(version: version, first: continuing ? burst.first : time, last: time)
         }
     }
 
-    /// How long to wait before acting on `key`'s latest change; `nil` when it may be acted on.
+    /// How long to wait before acting on `key`'s latest change; `nil` when it may be acted on
+    /// now, which closes the burst (the next change opens a new one).
     func remaining(_ key: ObjectKey, now: Date) -> TimeInterval? {
-        guard let burst = changes.withLock({ $0[key] }) else { return nil }
-        let due = min(burst.last.addingTimeInterval(quiet), burst.first.addingTimeInterval(longest))
-        let wait = due.timeIntervalSince(now)
-        return wait > 0 ? wait : nil
+        bursts.withLock { bursts -> TimeInterval? in
+            guard var burst = bursts[key], let first = burst.first else { return nil }
+            let wait = min(burst.last.addingTimeInterval(quiet), first.addingTimeInterval(longest)).timeIntervalSince(now)
+            if wait > 0 { return wait }
+            burst.first = nil
+            bursts[key] = burst
+            return nil
+        }
     }
 
     /// When `key` last changed, if this process saw it.
-    func lastChange(_ key: ObjectKey) -> Date? { changes.withLock { $0[key]?.last } }
+    func lastChange(_ key: ObjectKey) -> Date? { bursts.withLock { $0[key]?.last } }
 
-    func forget(_ key: ObjectKey) { changes.withLock { _ = $0.removeValue(forKey: key) } }
+    func forget(_ key: ObjectKey) { bursts.withLock { _ = $0.removeValue(forKey: key) } }
 }

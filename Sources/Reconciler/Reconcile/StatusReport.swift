@@ -22,6 +22,10 @@ struct StatusReport {
     /// What this reconcile did about the key, once everything was applied.
     var rotation: RotationOutcome?
     var forcePull = true
+    /// The key read from the user's Secret, valid or not.
+    var candidateFingerprint: String?
+    /// Objects of a legacy deployment taken over by this reconcile, for the Event.
+    var adopted: String?
 
     static let rotationPendingReason = "KeyRotationPending"
 

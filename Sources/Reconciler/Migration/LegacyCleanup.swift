@@ -1,0 +1,82 @@
+import KubeWatch
+
+/// What a cleanup did (or, dry, would do) in one namespace.
+public struct CleanupOutcome: Sendable, Equatable {
+    public struct Kept: Sendable, Equatable {
+        public var secret: String
+        /// `Kind/name (where)`, one per reference.
+        public var users: [String]
+    }
+
+    public var namespace: String
+    /// Deleted, or in a dry run to be deleted.
+    public var deleted: [String] = []
+    public var kept: [Kept] = []
+
+    public var json: JSON {
+        [
+            "namespace": .string(namespace), "deleted": .array(deleted.map(JSON.string)),
+            "kept": .array(kept.map { ["secret": .string($0.secret), "users": .array($0.users.map(JSON.string))] }),
+        ]
+    }
+}
+
+extension Migrator {
+    /// Deletes the Secrets migration moved deployments away from (contract section 6, step 5),
+    /// each only if nothing in the namespace still names it: a ServingRuntime, a Deployment's
+    /// pod template, a Pod, a ServiceAccount, a NimDeployment. `ngc-secret` in particular is a
+    /// generic name other workloads use. Secrets no migration recorded are never candidates.
+    public func cleanup(namespace: String, dryRun: Bool) async throws(KubeError) -> CleanupOutcome {
+        var outcome = CleanupOutcome(namespace: namespace)
+        let runtimes = try await client.listAll(KServe.servingRuntimes, namespace: namespace).items
+        let sources = Set(runtimes.flatMap { LegacyRuntime($0).migratedFrom })
+        guard !sources.isEmpty else { return outcome }
+        let users = try await references(in: namespace, runtimes: runtimes)
+        for name in sources.sorted() {
+            let secret: KubeObject
+            do {
+                secret = try await client.getMetadata(.secrets, namespace: namespace, name: name)
+            } catch {
+                if error.isNotFound { continue }
+                throw error
+            }
+            if let using = users[name], !using.isEmpty {
+                outcome.kept.append(.init(secret: name, users: using))
+                continue
+            }
+            if !dryRun {
+                do {
+                    // The one we looked at: not a namesake made since.
+                    _ = try await client.delete(.secrets, namespace: namespace, name: name, options: DeleteOptions(preconditionUID: secret.uid))
+                } catch {
+                    if !error.isNotFound { throw error }
+                }
+            }
+            outcome.deleted.append(name)
+        }
+        return outcome
+    }
+
+    /// Who names which Secret in a namespace.
+    func references(in namespace: String, runtimes: [KubeObject]) async throws(KubeError) -> [String: [String]] {
+        var users: [String: [String]] = [:]
+        func add(_ found: [SecretReference], _ owner: String) {
+            for reference in found { users[reference.secret, default: []].append("\(owner) (\(reference))") }
+        }
+        for runtime in runtimes { add(SecretReference.inPodSpec(runtime["spec"]), "ServingRuntime/\(runtime.name)") }
+        for deployment in try await client.listAll(.deployments, namespace: namespace).items {
+            add(SecretReference.inPodSpec(deployment[path: ["spec", "template", "spec"]]), "Deployment/\(deployment.name)")
+        }
+        for pod in try await client.listAll(.pods, namespace: namespace).items { add(SecretReference.inPodSpec(pod["spec"]), "Pod/\(pod.name)") }
+        for account in try await client.listAll(.serviceAccounts, namespace: namespace).items {
+            let names = (account["secrets"]?.arrayValue ?? []) + (account["imagePullSecrets"]?.arrayValue ?? [])
+            add(names.compactMap { $0["name"]?.stringValue }.map { SecretReference(secret: $0, place: .serviceAccount) }, "ServiceAccount/\(account.name)")
+        }
+        for deployment in try await client.listAll(NimDeployment.resource, namespace: namespace).items {
+            if let name = deployment[path: ["spec", "apiKeySecretRef", "name"]]?.stringValue {
+                users[name, default: []].append("NimDeployment/\(deployment.name) (apiKeySecretRef)")
+            }
+        }
+        return users
+    }
+}
