@@ -29,7 +29,8 @@ let package = Package(
         // The benchmark: the operator as its own process against the local control plane.
         .executableTarget(name: "NimBench", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"]),
         // Fixtures the test targets share: a running control plane, deadlines, paths to ../shared.
-        .target(name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"], path: "Tests/TestSupport", exclude: ["Fixtures"]),
         .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),

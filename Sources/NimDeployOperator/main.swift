@@ -1,24 +1,22 @@
 import Foundation
 import KubeWatch
 
-/// The entry point: parse, dispatch, exit with the command's status (0 done, 1 failed, 2 usage).
+/// The entry point: parse, dispatch, exit with the command's status (0 done, 1 failed, 2 usage;
+/// `migrate` also 3: something needs a person).
 func main(_ arguments: [String]) async -> Int32 {
     let command = arguments.first { !$0.hasPrefix("-") } ?? "help"
     let rest = Array(arguments.drop { $0 != command }.dropFirst())
     do {
         switch command {
         case "run":
-            let parsed = try Arguments(rest, valueFlags: OperatorOptions.valueFlags, switchFlags: OperatorOptions.switchFlags)
-            if parsed.flag("help") { return help(Usage.run) }
-            try rejectPositional(parsed)
-            let options = try OperatorOptions(parsed)
-            return await runCancellable { await RunCommand.execute(options) }
+            return try await subcommand(rest, OperatorOptions.valueFlags, OperatorOptions.switchFlags, usage: Usage.run,
+                                        parse: OperatorOptions.init, execute: RunCommand.execute)
         case "demo":
-            let parsed = try Arguments(rest, valueFlags: DemoCommand.valueFlags, switchFlags: DemoCommand.switchFlags)
-            if parsed.flag("help") { return help(Usage.demo) }
-            try rejectPositional(parsed)
-            let options = try DemoCommand.options(parsed)
-            return await runCancellable { await DemoCommand.execute(options) }
+            return try await subcommand(rest, DemoCommand.valueFlags, DemoCommand.switchFlags, usage: Usage.demo,
+                                        parse: DemoCommand.options, execute: DemoCommand.execute)
+        case "migrate":
+            return try await subcommand(rest, MigrateCommand.valueFlags, MigrateCommand.switchFlags, usage: Usage.migrate,
+                                        parse: MigrateCommand.options, execute: MigrateCommand.execute)
         case "version":
             print(NimDeployVersion.description)
             return 0
@@ -26,6 +24,7 @@ func main(_ arguments: [String]) async -> Int32 {
             switch rest.first {
             case "run": return help(Usage.run)
             case "demo": return help(Usage.demo)
+            case "migrate": return help(Usage.migrate)
             case "version": return help(Usage.version)
             default: return help(Usage.main)
             }
@@ -37,6 +36,18 @@ func main(_ arguments: [String]) async -> Int32 {
         FileHandle.standardError.write(Data("nim-deploy-operator: \(error)\nRun 'nim-deploy-operator --help' for usage.\n".utf8))
         return 2
     }
+}
+
+/// Parses a command's flags (`--help` prints its usage) and runs it until done or signalled.
+func subcommand<Options: Sendable>(
+    _ rest: [String], _ valueFlags: Set<String>, _ switchFlags: Set<String>, usage: String,
+    parse: (Arguments) throws -> Options, execute: @escaping @Sendable (Options) async -> Int32
+) async throws -> Int32 {
+    let parsed = try Arguments(rest, valueFlags: valueFlags, switchFlags: switchFlags)
+    if parsed.flag("help") { return help(usage) }
+    try rejectPositional(parsed)
+    let options = try parse(parsed)
+    return await runCancellable { await execute(options) }
 }
 
 func help(_ text: String) -> Int32 {

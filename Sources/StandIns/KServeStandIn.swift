@@ -6,20 +6,32 @@ import Reconciler
 /// Plays KServe's part where no KServe runs: every InferenceService is reported Ready (with a
 /// URL) for its current generation, and each change of the predictor's pod template (its
 /// annotations) counts as one rollout, so tests can assert "rolled exactly once".
+///
+/// With `rendersPredictors`, it also does what KServe's RawDeployment mode does on such a change:
+/// renders the Deployment `<name>-predictor` from the ServingRuntime as it is then, and replaces
+/// the predictor's Pod (one, named after the template). Like KServe releases that do not watch
+/// ServingRuntimes, a runtime change shows only at the next InferenceService change.
 public final class KServeStandIn: Sendable {
     public static let fieldManager = "kserve-stand-in"
 
     private let client: KubeClient
     private let informer: Informer
-    private let state = Mutex<(templates: [ObjectKey: String], rollouts: [ObjectKey: Int], failing: Set<String>)>(([:], [:], []))
+    private let state = Mutex<(templates: [ObjectKey: String], rollouts: [ObjectKey: Int], failing: Set<String>, seen: [ObjectKey: String])>(([:], [:], [], [:]))
 
-    public init(client: KubeClient, namespaces: [String]? = nil) {
+    private let rendersPredictors: Bool
+
+    public init(client: KubeClient, namespaces: [String]? = nil, rendersPredictors: Bool = false) {
         self.client = client
+        self.rendersPredictors = rendersPredictors
         informer = Informer(client: client, resource: KServe.inferenceServices, namespaces: namespaces)
     }
 
     /// How many times the predictor's pods would have been replaced.
     public func rollouts(_ key: ObjectKey) -> Int { state.withLock { $0.rollouts[key] ?? 0 } }
+
+    /// The resourceVersion of the InferenceService this stand-in has finished handling: once
+    /// it is a version written after something, that something has been handled too.
+    public func handledVersion(_ key: ObjectKey) -> String? { state.withLock { $0.seen[key] } }
 
     /// InferenceServices of this name are reported not ready
     /// (as when a model fails to load).
@@ -39,14 +51,42 @@ public final class KServeStandIn: Sendable {
         }
     }
 
+    /// The predictor's Deployment and Pod, from the runtime as it is now.
+    private func render(_ service: KubeObject) async {
+        let namespace = service.namespace ?? ""
+        let runtimeName = service[path: ["spec", "predictor", "model", "runtime"]]?.stringValue ?? service.name
+        guard let runtime = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName) else { return }
+        var podSpec: JSON = ["containers": runtime[path: ["spec", "containers"]] ?? []]
+        for field in ["imagePullSecrets", "volumes"] { podSpec[field] = runtime[path: ["spec", field]] }
+        let labels: JSON = ["serving.kserve.io/inferenceservice": .string(service.name), "app": .string("isvc.\(service.name)-predictor")]
+        let annotations = service[path: ["spec", "predictor", "annotations"]] ?? [:]
+        var deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: "\(service.name)-predictor")
+        deployment["spec"] = [
+            "selector": ["matchLabels": labels],
+            "template": ["metadata": ["labels": labels, "annotations": annotations], "spec": podSpec],
+        ]
+        _ = try? await client.apply(deployment, .deployments, fieldManager: Self.fieldManager)
+        let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
+        for pod in (try? await client.list(.pods, namespace: namespace, options: ListOptions(labelSelector: selector)).items) ?? [] {
+            _ = try? await client.delete(.pods, namespace: namespace, name: pod.name)
+        }
+        var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: "\(service.name)-predictor-\(SHA256.hex(podSpec.serializedBytes() + annotations.serializedBytes()).prefix(8))")
+        pod.labels = ["serving.kserve.io/inferenceservice": service.name]
+        pod["spec"] = podSpec
+        _ = try? await client.create(pod, .pods, fieldManager: Self.fieldManager)
+    }
+
     private func observe(_ service: KubeObject) async {
         let key = service.key
         let template = service[path: ["spec", "predictor", "annotations"]]?.serialized() ?? ""
-        let failing = state.withLock { state -> Bool in
-            if let previous = state.templates[key], previous != template { state.rollouts[key, default: 0] += 1 }
+        let (failing, changed) = state.withLock { state -> (Bool, Bool) in
+            let previous = state.templates[key]
+            if let previous, previous != template { state.rollouts[key, default: 0] += 1 }
             state.templates[key] = template
-            return state.failing.contains(service.name)
+            return (state.failing.contains(service.name), previous != template)
         }
+        if changed, rendersPredictors { await render(service) }
+        defer { state.withLock { $0.seen[key] = service.resourceVersion } }
         let observed = service[dotted: "status.observedGeneration"]?.intValue
         let wasReady = (service[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
         guard observed != service.generation || wasReady == failing else { return }

@@ -160,6 +160,29 @@ import TestSupport
         #expect(status.generation == 3, "status writes leave generation alone")
     }
 
+    @Test func aKeyedItemNoLongerAppliedGoesWhole() async throws {
+        let cluster = try TestCluster()
+        var deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "d")
+        func apply(pullSecrets: [String], env: [String]) async throws -> KubeObject {
+            deployment["spec"] = [
+                "selector": ["matchLabels": ["app": "d"]],
+                "template": [
+                    "metadata": ["labels": ["app": "d"]],
+                    "spec": [
+                        "imagePullSecrets": .array(pullSecrets.map { ["name": .string($0)] }),
+                        "containers": [["name": "main", "image": "a:1", "env": .array(env.map { ["name": .string($0), "value": "1"] })]],
+                    ],
+                ],
+            ]
+            return try await cluster.client.apply(deployment, .deployments, fieldManager: "renderer")
+        }
+        _ = try await apply(pullSecrets: ["old", "kept"], env: ["A", "B"])
+        let applied = try await apply(pullSecrets: ["new", "kept"], env: ["B"])
+        let pullSecrets = applied[path: ["spec", "template", "spec", "imagePullSecrets"]]?.arrayValue ?? []
+        #expect(Set(pullSecrets) == [["name": "kept"], ["name": "new"]] && pullSecrets.count == 2, "no empty item left behind")
+        #expect(applied[path: ["spec", "template", "spec", "containers"]]?[0]?["env"] == [["name": "B", "value": "1"]])
+    }
+
     @Test func unsupportedFieldSelectorsAndBadSelectorsAre400() async throws {
         let cluster = try TestCluster()
         for options in [ListOptions(fieldSelector: FieldSelector([.init(field: "spec.nonsense", value: "x")])), ListOptions(continueToken: "garbage")] {

@@ -13,12 +13,16 @@ import TestSupport
     @Test func helpExplainsEveryCommand() async throws {
         let help = try await operatorCommand("--help")
         #expect(help.status == 0)
-        for command in ["run", "demo", "version", "help"] { #expect(help.stdout.contains("  \(command) "), "\(command) in: \(help.stdout)") }
+        for command in ["run", "demo", "migrate", "version", "help"] { #expect(help.stdout.contains("  \(command) "), "\(command) in: \(help.stdout)") }
         let runHelp = try await operatorCommand("run", "--help")
         for flag in ["--kubeconfig", "--context", "--namespace", "--watch-namespaces", "--catalog", "--ngc-api-url", "--disable-key-validation",
                      "--disconnected", "--region", "--migrate-legacy", "--leader-elect", "--metrics-bind-address", "--health-probe-bind-address",
                      "--concurrency", "--log-level", "--sync-period", "--key-rotation-settle"] {
             #expect(runHelp.stdout.contains(flag), "\(flag)")
+        }
+        let migrateHelp = try await operatorCommand("help", "migrate")
+        for flag in ["--namespace", "--all-namespaces", "--dry-run", "--cleanup", "--adopt", "--output", "Exit status"] {
+            #expect(migrateHelp.stdout.contains(flag), "\(flag)")
         }
     }
 

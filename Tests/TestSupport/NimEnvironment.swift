@@ -22,7 +22,9 @@ public final class NimEnvironment: Sendable {
     public var client: KubeClient { cluster.client }
     public var controlPlane: LocalControlPlane { cluster.controlPlane }
 
-    public init(installCatalog: Bool = true) async throws {
+    /// - Parameter rendersPredictors: the KServe stand-in also renders predictor Deployments
+    ///   and Pods from the runtimes (what migration's cleanup looks at).
+    public init(installCatalog: Bool = true, rendersPredictors: Bool = false) async throws {
         cluster = try TestCluster()
         let plane = cluster.controlPlane
         try plane.apply(try YAML.parseAll(String(contentsOf: Paths.repository.appendingPathComponent("config/crd/bases/nim.opendatahub.io_nimdeployments.yaml"), encoding: .utf8)))
@@ -44,7 +46,7 @@ public final class NimEnvironment: Sendable {
         operatorClient = KubeClient(configuration: operatorConfiguration, metrics: metrics)
         var kserveConfiguration = ClientConfiguration(server: plane.baseURL, source: "kserve")
         kserveConfiguration.userAgent = "kserve-stand-in"
-        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration))
+        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration), rendersPredictors: rendersPredictors)
         self.kserve = kserve
         kserveTask = Task { await kserve.run() }
     }
@@ -58,10 +60,11 @@ public final class NimEnvironment: Sendable {
     public func options(
         disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
         catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata"),
-        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false
     ) -> ReconcilerOptions {
         ReconcilerOptions(
-            catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region, keyRotationSettle: keyRotationSettle)
+            catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region, keyRotationSettle: keyRotationSettle,
+            migrateLegacy: migrateLegacy)
     }
 
     /// Starts an operator (stopping a running one first) and waits for its caches.
@@ -185,6 +188,16 @@ public final class NimEnvironment: Sendable {
             let service = try await client.get(KServe.inferenceServices, namespace: namespace, name: name)
             return service[path: ["spec", "predictor", "maxReplicas"]]?.intValue == maximum
                 && service[dotted: "status.observedGeneration"]?.intValue == service.generation
+        }
+    }
+
+    /// The same for InferenceServices no NimDeployment owns: touches each (an annotation, no
+    /// restart) and waits until the stand-in has handled that change.
+    public func settleKServe(_ names: [String], namespace: String) async throws {
+        for name in names {
+            let touched = try await client.patch(
+                KServe.inferenceServices, namespace: namespace, name: name, .merge(["metadata": ["annotations": ["test/settle": .string(UUID().uuidString)]]]))
+            try await eventually("KServe handled \(name)") { kserve.handledVersion(touched.key) == touched.resourceVersion }
         }
     }
 

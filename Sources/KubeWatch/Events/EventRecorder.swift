@@ -67,7 +67,10 @@ public final class EventRecorder: Sendable {
         queue.yield(Pending(regarding: regarding, type: type, reason: reason, message: Self.shorten(Redactor.shared.scrub(message)), at: time.now))
     }
 
-    /// Sends queued events until the task is cancelled.
+    /// Takes no more events: `run` returns once the queued ones are sent (a command that exits).
+    public func finish() { queue.finish() }
+
+    /// Sends queued events until the task is cancelled, or `finish` was called and all are sent.
     public func run() async {
         for await event in stream {
             if Task.isCancelled { break }

@@ -47,7 +47,11 @@ enum ServerSideApply {
         var object = live ?? .object([:])
         let previous = entries.first(where: isMine)?.fields ?? FieldSet()
         let others = entries.filter { !isMine($0) }
-        for path in previous.subtracting(applied).paths.reversed() where !others.contains(where: { $0.fields.containsPrefix(path) }) {
+        // A path inside one that goes is not removed on its own: emptying a keyed item first would
+        // leave `{}` that its key no longer finds. Reversed, so plain-list indexes stay valid.
+        let gone = previous.subtracting(applied).paths.filter { path in !others.contains { $0.fields.containsPrefix(path) } }
+        let goneWhole = Set(gone.map { $0.map(\.serialized) })
+        for path in gone.reversed() where !(1..<path.count).contains(where: { goneWhole.contains(path.prefix($0).map(\.serialized)) }) {
             object = FieldPathValue.remove(path, from: object)
         }
 

@@ -86,7 +86,10 @@ final class APIServer: Sendable {
             respondStatus(writer, status)
         case .success(let resourceRequest):
             count(resourceRequest.verb, resourceRequest.definition.groupResource.description, agent: Self.agent(request))
-            if let failure = faults.failure(verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description, name: resourceRequest.name) {
+            let named = {
+                resourceRequest.name ?? (try? JSON(parsing: request.body))?[path: ["metadata", "name"]]?.stringValue
+            }
+            if let failure = faults.failure(verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description, name: named) {
                 return respondStatus(writer, failure)
             }
             serve(resourceRequest, request: request, representation: representation, writer: writer)

@@ -102,11 +102,12 @@ public final class FaultInjector: Sendable {
     }
 
     /// The failure this request gets, if one is armed for it.
-    func failure(verb: String, resource: String, name: String?) -> APIStatus? {
+    /// `name` is asked only when a rule names an object: for a create it means decoding the body.
+    func failure(verb: String, resource: String, name: () -> String?) -> APIStatus? {
         rules.withLock { rules -> APIStatus? in
             guard let index = rules.firstIndex(where: { rule in
                 rule.remaining > 0 && (rule.verbs?.contains(verb) ?? true) && (rule.resource.map { $0 == resource } ?? true)
-                    && (rule.name.map { $0 == name } ?? true)
+                    && (rule.name.map { $0 == name() } ?? true)
             }) else { return nil }
             rules[index].remaining -= 1
             let rule = rules[index]

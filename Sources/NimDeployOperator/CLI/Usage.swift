@@ -10,6 +10,8 @@ enum Usage {
           run       Run the controller against a cluster (kubeconfig or in-cluster service account).
           demo      Start a local Kubernetes control plane in this process and run the controller
                     on it; no cluster needed. With --once it converges, prints what exists, exits.
+          migrate   Move legacy NIM deployments (shared Secrets nvidia-nim-secrets, ngc-secret) to
+                    per-deployment Secrets; clean up; print NimDeployments that adopt them.
           version   Print the version and the libraries it was built with.
           help      Show this help, or a command's help: nim-deploy-operator help run
 
@@ -60,6 +62,37 @@ enum Usage {
           --kubeconfig-out PATH       where to write the kubeconfig (default: ./demo.kubeconfig)
           --timeout SECONDS           give up converging after this long with --once (default 60)
           --log-level LEVEL           as for run (default warn, so the tables stay readable)
+        """
+
+    static let migrate = """
+        Usage: nim-deploy-operator migrate (--namespace NS | --all-namespaces) [options]
+
+        Moves each legacy NIM deployment from the namespace's shared Secrets (nvidia-nim-secrets,
+        ngc-secret, nvidia-nim-image-pull, or the hand-made nim-api-key-<d>/nim-image-pull-<d>) to
+        its own nvidia-nim-secrets-<d> and nvidia-nim-image-pull-<d>: reads the key (personal
+        nvapi- keys only), creates the two Secrets (an existing one must already hold the key),
+        repoints the ServingRuntime by name, restarts the pods once, records it. Every step can
+        be run again; a run stopped anywhere is finished by the next. The PVC is not touched, the
+        InferenceService only gets the restart token, the shared Secrets stay.
+
+        Options:
+          --namespace NS          this namespace
+          --all-namespaces        every namespace
+          --dry-run               print the plan step by step; write nothing
+          --cleanup               then delete the Secrets the deployments were moved from, each only
+                                  if no ServingRuntime, Deployment, Pod, ServiceAccount or
+                                  NimDeployment in the namespace still uses it (else: who does)
+          --adopt                 print a NimDeployment (YAML, on stdout) for each migrated deployment,
+                                  image pinned and cache claim as existingClaim; the report goes to stderr
+          --output FORMAT         text (default) or json
+          --kubeconfig PATH       kubeconfig file
+          --context NAME          kubeconfig context
+
+        Output: a line per deployment, NAMESPACE/NAME: STATE[ (REASON)]: message, its steps indented;
+        a line per Secret cleaned or kept; a summary line. STATE is would-migrate, migrated,
+        already-migrated, air-gapped, blocked or failed.
+        Exit status: 0 done or nothing to do, 3 something needs a person (a blocked deployment,
+        a Secret kept because it is in use), 1 failed (configuration, API server), 2 usage.
         """
 
     static let version = """

@@ -45,8 +45,7 @@ public enum Adoption {
 
     /// The Secret a migrated deployment's key came from: the legacy key Secret it was moved from,
     /// else its own per-deployment one.
-    public static func keySecret(for runtime: KubeObject) -> String {
-        let legacy = LegacyRuntime(runtime)
-        return legacy.migratedFrom.first { LegacySecrets.kind(of: $0, deployment: runtime.name) == .key } ?? legacy.targets.apiKeySecret
+    public static func keySecret(deployment: String, migratedFrom: [String]) -> String {
+        migratedFrom.first { LegacySecrets.kind(of: $0, deployment: deployment) == .key } ?? ChildNames(deployment: deployment).apiKeySecret
     }
 }
