@@ -9,16 +9,6 @@ import TestSupport
 @Suite struct MigrateCommandTests {
     static let agent = "nim-deploy-operator-migrate"
 
-    /// The legacy projects, with KServe's predictors rendered as they were.
-    func legacyEnvironment() async throws -> NimEnvironment {
-        let env = try await NimEnvironment(rendersPredictors: true)
-        try await LegacyFixture.install(env.client)
-        try await eventually("the predictors are rendered") {
-            try await env.client.list(.pods, namespace: "legacy").items.count == 4
-        }
-        return env
-    }
-
     func migrate(_ env: NimEnvironment, _ arguments: String...) async throws -> CommandResult {
         try await run([Paths.operatorBinary, "migrate", "--kubeconfig", try env.cluster.writeKubeconfig()] + arguments, timeout: 120)
     }
@@ -38,7 +28,7 @@ import TestSupport
     }
 
     @Test func aDryRunPrintsThePlanStepByStepAndWritesNothing() async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         let before = try await snapshot(env)
         let result = try await migrate(env, "--namespace", "legacy", "--dry-run")
         #expect(result.status == 0, "\(result)")
@@ -56,7 +46,7 @@ import TestSupport
     }
 
     @Test func migrationMovesEachDeploymentOnceAndKeepsEverythingElse() async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         let runtimeBefore = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "llama")
         let serviceBefore = try await env.client.get(KServe.inferenceServices, namespace: "legacy", name: "llama")
         let claims = try await env.client.list(.persistentVolumeClaims, namespace: "legacy").items.map(\.resourceVersion)
@@ -113,7 +103,7 @@ import TestSupport
 
     @Test(arguments: Stop.allCases)
     func aRunStoppedAtAnyStepIsFinishedByTheNext(_ stop: Stop) async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         let faults = env.controlPlane.faults
         switch stop {
         case .afterTheFirstSecret: faults.failNext(100_000, code: 500, verbs: ["create"], resource: "secrets", name: "nvidia-nim-image-pull-llama")
@@ -137,7 +127,7 @@ import TestSupport
     }
 
     @Test func anOrganizationKeyIsReportedAndNothingIsWritten() async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         let before = try await snapshot(env, namespace: "legacy-org")
         let result = try await migrate(env, "--namespace", "legacy-org")
         #expect(result.status == 3, "\(result)")
@@ -151,7 +141,7 @@ import TestSupport
     }
 
     @Test func aSecretHoldingAnotherKeyIsNeverOverwrittenAndKeepsTheSharedOneInUse() async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         try await env.createKeySecret("nvidia-nim-secrets-llama", namespace: "legacy", key: "nvapi-someone-elses-key-000000000009")
         let result = try await migrate(env, "--namespace", "legacy", "--cleanup")
         #expect(result.status == 3, "\(result)")
@@ -163,7 +153,7 @@ import TestSupport
     }
 
     @Test func cleanupDeletesOnlyWhatNothingUses() async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         #expect(try await migrate(env, "--namespace", "legacy").status == 0)
         // KServe renders the predictors anew with the restart: the old pods' references go.
         try await eventually("the predictors use the new Secrets") {
@@ -191,7 +181,7 @@ import TestSupport
     }
 
     @Test func adoptPrintsNimDeploymentsThatTakeOverWithoutSecondCopies() async throws {
-        let env = try await legacyEnvironment()
+        let env = try await NimEnvironment.legacy()
         let result = try await migrate(env, "--namespace", "legacy", "--adopt")
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.contains("summary: 3 migrated, 1 air-gapped"), "the report goes to stderr")

@@ -13,6 +13,7 @@ public enum LegacyFixture {
     public static let handMovedKey = "nvapi-legacy-hand-moved-key-000000002"
     public static let orgKey = "legacy-org-key-0123456789abcdef0123"
     public static let migratable = ["handmoved", "llama", "mistral"]
+    public static let namespaces = ["legacy", "legacy-org"]
 
     public static func documents() throws -> [JSON] {
         var text = try String(contentsOf: Paths.repository.appendingPathComponent("Tests/TestSupport/Fixtures/legacy-namespaces.yaml"), encoding: .utf8)
@@ -45,5 +46,22 @@ public enum LegacyFixture {
             }
             _ = try await client.create(object, resource, fieldManager: "odh-dashboard")
         }
+    }
+}
+
+extension NimEnvironment {
+    /// An environment holding the fixture, with KServe's predictors rendered and every
+    /// InferenceService's status written, so that what follows starts from a still picture.
+    public static func legacy() async throws -> NimEnvironment {
+        let env = try await NimEnvironment(rendersPredictors: true)
+        try await LegacyFixture.install(env.client)
+        for namespace in LegacyFixture.namespaces {
+            let services = try await env.client.list(KServe.inferenceServices, namespace: namespace).items.map(\.name)
+            try await env.settleKServe(services, namespace: namespace)
+            try await eventually("the predictors of \(namespace) are rendered") {
+                try await env.client.list(.pods, namespace: namespace).items.count == services.count
+            }
+        }
+        return env
     }
 }

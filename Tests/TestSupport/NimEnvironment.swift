@@ -16,6 +16,7 @@ public final class NimEnvironment: Sendable {
     public let metrics = MetricsRegistry()
     private let kserveTask: Task<Void, Never>
     private let running = Locked<(nim: NimOperator, task: Task<Void, Never>)?>(nil)
+    private let slot: EnvironmentSlot
 
     public static let operatorNamespace = "nim-deploy-operator-system"
     public static let validKey = "nvapi-test-0123456789abcdef0123"
@@ -25,6 +26,7 @@ public final class NimEnvironment: Sendable {
     /// - Parameter rendersPredictors: the KServe stand-in also renders predictor Deployments
     ///   and Pods from the runtimes (what migration's cleanup looks at).
     public init(installCatalog: Bool = true, rendersPredictors: Bool = false) async throws {
+        slot = await EnvironmentSlot.acquire()
         cluster = try TestCluster()
         let plane = cluster.controlPlane
         try plane.apply(try YAML.parseAll(String(contentsOf: Paths.repository.appendingPathComponent("config/crd/bases/nim.opendatahub.io_nimdeployments.yaml"), encoding: .utf8)))
@@ -197,7 +199,10 @@ public final class NimEnvironment: Sendable {
         for name in names {
             let touched = try await client.patch(
                 KServe.inferenceServices, namespace: namespace, name: name, .merge(["metadata": ["annotations": ["test/settle": .string(UUID().uuidString)]]]))
-            try await eventually("KServe handled \(name)") { kserve.handledVersion(touched.key) == touched.resourceVersion }
+            // The local control plane's resourceVersions are increasing integers (real ones are
+            // opaque); the stand-in may already be past the touch, on its own status write.
+            let wanted = Int(touched.resourceVersion) ?? .max
+            try await eventually("KServe handled \(name)") { (kserve.handledVersion(touched.key).flatMap { Int($0) } ?? 0) >= wanted }
         }
     }
 
@@ -207,11 +212,21 @@ public final class NimEnvironment: Sendable {
         try await deployment(name, namespace: namespace)[path: ["status", field]]
     }
 
-    /// Everything a key could leak into, as text, by place: the deployment's status, the
-    /// namespace's Events, the log lines captured since `Logger.sink.startCapturing()`, the metrics.
+    /// Everything a key could leak into, as text, by place: the deployment's status (if there is
+    /// one), the namespace's Events and ConfigMaps (the migration summary), the runtimes'
+    /// annotations, the log lines captured since `Logger.sink.startCapturing()`, the metrics.
     public func placesAKeyCouldLeak(deployment name: String = "llama", namespace: String = "team-a") async throws -> [String: String] {
-        [
-            "status": try await deployment(name, namespace: namespace)["status"]?.serialized() ?? "",
+        let status: String
+        do {
+            status = try await deployment(name, namespace: namespace)["status"]?.serialized() ?? ""
+        } catch {
+            guard (error as? KubeError)?.isNotFound == true else { throw error }
+            status = ""
+        }
+        return [
+            "status": status,
+            "configMaps": try await client.list(.configMaps, namespace: namespace).items.map { $0.body.serialized() }.joined(separator: "\n"),
+            "runtimeAnnotations": try await client.list(KServe.servingRuntimes, namespace: namespace).items.map { JSON.object($0.annotations.mapValues(JSON.string)).serialized() }.joined(separator: "\n"),
             "events": try await events(namespace: namespace).map { $0.body.serialized() }.joined(separator: "\n"),
             "logs": Logger.sink.captured().joined(separator: "\n"),
             "metrics": metrics.render(),
