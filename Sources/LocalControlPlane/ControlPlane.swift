@@ -73,16 +73,31 @@ public final class LocalControlPlane: Sendable {
     public var baseURL: String { "http://\(options.host):\(server.port)" }
 
     /// A kubeconfig for this server, for kubectl and for `nim-deploy-operator run --kubeconfig`.
-    public func kubeconfig(namespace: String = "default") -> String {
+    /// A kubeconfig for the admin, or, with `token`, for whoever the token is
+    /// (`serviceAccountToken(namespace:name:)`).
+    public func kubeconfig(namespace: String = "default", token: String? = nil) -> String {
         YAML.emit([
             "apiVersion": "v1", "kind": "Config", "current-context": "local",
             "clusters": [["name": "local", "cluster": ["server": .string(baseURL)]]],
-            "users": [["name": "local", "user": ["token": "local-control-plane"]]],
+            "users": [["name": "local", "user": ["token": .string(token ?? Authorizer.adminToken)]]],
             "contexts": [["name": "local", "context": ["cluster": "local", "user": "local", "namespace": .string(namespace)]]],
         ])
     }
 
     // MARK: - Test and demo controls
+
+    /// A bearer token for a service account: requests with it are authorized by RBAC, against the
+    /// Roles and ClusterRoles bound to that account (the account itself need not exist).
+    public func serviceAccountToken(namespace: String, name: String) -> String {
+        api.authorizer.issueToken(namespace: namespace, serviceAccount: name)
+    }
+
+    /// How many requests each RBAC rule allowed, by verb and resource (the first rule that
+    /// matched is credited).
+    public var rbacGrants: [RBACGrant: Int] { api.authorizer.uses }
+
+    /// The message of every request RBAC refused, in order.
+    public var rbacDenials: [String] { api.authorizer.denied }
 
     /// Requests served so far, by verb and resource.
     public var requestStats: RequestStats { api.stats.withLock { $0 } }

@@ -5,8 +5,8 @@ import KubeWatch
 /// controllers observe: defaults, validation, status subresources, generation, table columns.
 enum BuiltinResources {
     static var all: [ResourceDefinition] {
-        [namespaces, secrets, configMaps, persistentVolumeClaims, serviceAccounts, pods, events, leases, deployments,
-         eventsV1, customResourceDefinitions]
+        [namespaces, secrets, configMaps, persistentVolumeClaims, serviceAccounts, services, pods, events, leases, deployments,
+         eventsV1, customResourceDefinitions, clusterRoles, clusterRoleBindings, roles, roleBindings]
     }
 
     static let namespaces = ResourceDefinition(

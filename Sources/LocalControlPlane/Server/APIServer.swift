@@ -16,6 +16,7 @@ struct ResourceRequest {
 final class APIServer: Sendable {
     let store: ObjectStore
     let faults: FaultInjector
+    let authorizer = Authorizer()
     let stats = Mutex(RequestStats())
     let bookmarkInterval: TimeInterval
     let serverAddress = Mutex("127.0.0.1:0")
@@ -36,9 +37,15 @@ final class APIServer: Sendable {
         let ordered = BuiltinResources.all.compactMap { builtin in definitions.first { $0.groupResource == builtin.groupResource } }
             + definitions.filter { $0.isCustom }
 
-        switch path {
-        case "/healthz", "/livez", "/readyz":
+        if ["/healthz", "/livez", "/readyz"].contains(path) {
             return writer.respond(status: 200, headers: HTTPHeaders([("Content-Type", "text/plain")]), body: Array("ok".utf8))
+        }
+        // Discovery, OpenAPI and /version are open to every authenticated user (system:discovery).
+        guard let identity = authorizer.authenticate(request.headers["Authorization"]) else {
+            return respondStatus(writer, APIStatus(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+        }
+
+        switch path {
         case "/version":
             return respond(writer, 200, Discovery.version())
         case "/api":
@@ -86,6 +93,9 @@ final class APIServer: Sendable {
             respondStatus(writer, status)
         case .success(let resourceRequest):
             count(resourceRequest.verb, resourceRequest.definition.groupResource.description, agent: Self.agent(request))
+            if let denied = authorization(identity, resourceRequest, request) {
+                return respondStatus(writer, denied)
+            }
             let named = {
                 resourceRequest.name ?? (try? JSON(parsing: request.body))?[path: ["metadata", "name"]]?.stringValue
             }
@@ -94,6 +104,22 @@ final class APIServer: Sendable {
             }
             serve(resourceRequest, request: request, representation: representation, writer: writer)
         }
+    }
+
+    /// RBAC for the request as sent, then what kube-apiserver checks beyond it: an apply that
+    /// creates is a create too, and OwnerReferencesPermissionEnforcement.
+    func authorization(_ identity: Identity, _ resourceRequest: ResourceRequest, _ request: HTTPServerRequest) -> APIStatus? {
+        if let denied = store.withState({ authorizer.authorize(identity, resourceRequest, state: $0) }) { return denied }
+        guard identity != .admin, ["create", "update", "patch"].contains(resourceRequest.verb), !request.body.isEmpty else { return nil }
+        let contentType = request.headers["Content-Type"]?.split(separator: ";").first.map { String($0) } ?? "application/json"
+        if resourceRequest.verb == "patch", contentType == "application/apply-patch+yaml", resourceRequest.subresource == nil, let name = resourceRequest.name {
+            let location = ObjectLocation(resource: resourceRequest.definition.groupResource, key: ObjectKey(namespace: resourceRequest.namespace, name: name))
+            var create = resourceRequest
+            create.verb = "create"
+            if let denied = store.withState({ $0.object(at: location) == nil ? authorizer.authorize(identity, create, state: $0) : nil }) { return denied }
+        }
+        guard let body = try? decodeBody(request.body, contentType: contentType) else { return nil }
+        return store.withState { authorizer.authorizeOwnerReferences(identity, resourceRequest, body: body, state: $0) }
     }
 
     func count(_ verb: String, _ resource: String, agent: String = "") {

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import KubeWatch
+import LocalControlPlane
+import TestSupport
+
+/// `kubectl apply -k config/...` as an admin runs it, against the local control plane: every
+/// object accepted, the manager as the restricted Pod Security Standard wants it.
+@Suite struct InstallTests {
+    static func kubectl(_ cluster: TestCluster, _ arguments: String...) async throws -> CommandResult {
+        try await run(["kubectl", "--kubeconfig", try cluster.writeKubeconfig()] + arguments, timeout: 120)
+    }
+
+    @Test(arguments: ["config/default", "config/namespaced"])
+    func eachOverlayAppliesAndTheSamplesAfterIt(_ overlay: String) async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-a", "team-b"] { try await cluster.createNamespace(namespace) }
+        let install = try await Self.kubectl(cluster, "apply", "-k", Paths.repository.appendingPathComponent(overlay).path)
+        #expect(install.status == 0, "\(install)")
+        let documents = try await RBACTests.kustomize(overlay)
+        for document in documents {
+            let object = KubeObject(document)
+            let resource = try #require(Self.resources[object.kind], "\(object.kind)")
+            let stored = try await cluster.client.get(resource, namespace: object.namespace, name: object.name)
+            #expect(!stored.uid.isEmpty, "\(object.kind)/\(object.name)")
+        }
+        try await eventually("the CRD is served") {
+            (try? await cluster.client.list(ResourceType(group: "nim.opendatahub.io", version: "v1alpha1", plural: "nimdeployments", kind: "NimDeployment", namespaced: true), namespace: "team-a")) != nil
+        }
+        let samples = try await Self.kubectl(cluster, "apply", "-k", Paths.repository.appendingPathComponent("config/samples").path)
+        #expect(samples.status == 0, "\(samples)")
+        let listed = try await Self.kubectl(cluster, "get", "nimdeployments", "-n", "team-a", "-o", "name")
+        #expect(listed.stdout.split(separator: "\n").sorted() == ["nimdeployment.nim.opendatahub.io/embedder", "nimdeployment.nim.opendatahub.io/llama"], "\(listed)")
+        if overlay == "config/namespaced" {
+            #expect(!documents.contains { $0["kind"] == "ClusterRoleBinding" && $0[dotted: "metadata.name"] == "nim-deploy-operator" })
+            #expect(documents.filter { $0["kind"] == "RoleBinding" && $0[dotted: "roleRef.name"] == "nim-deploy-operator" && $0[dotted: "roleRef.kind"] == "ClusterRole" }.count == 2)
+        }
+    }
+
+    static let resources: [String: ResourceType] = [
+        "Namespace": .namespaces, "ServiceAccount": .serviceAccounts, "ConfigMap": .configMaps, "Deployment": .deployments,
+        "Service": ResourceType(group: "", version: "v1", plural: "services", kind: "Service", namespaced: true),
+        "CustomResourceDefinition": ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false),
+        "ClusterRole": ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", kind: "ClusterRole", namespaced: false),
+        "ClusterRoleBinding": ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false),
+        "Role": ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", kind: "Role", namespaced: true),
+        "RoleBinding": ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding", namespaced: true),
+    ]
+
+    /// The manager Deployment of an install: one container, as restricted PSS requires.
+    static func checkManager(_ documents: [JSON], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deployment = try #require(documents.first { $0["kind"] == "Deployment" }, sourceLocation: sourceLocation)
+        let pod = try #require(deployment[path: ["spec", "template", "spec"]], sourceLocation: sourceLocation)
+        #expect(pod["automountServiceAccountToken"] == false, "only the projected token", sourceLocation: sourceLocation)
+        #expect(pod[path: ["securityContext", "runAsNonRoot"]] == true, sourceLocation: sourceLocation)
+        #expect(pod[path: ["securityContext", "seccompProfile", "type"]] == "RuntimeDefault", sourceLocation: sourceLocation)
+        let container = try #require(pod["containers"]?[0], sourceLocation: sourceLocation)
+        #expect(container[path: ["securityContext", "readOnlyRootFilesystem"]] == true, sourceLocation: sourceLocation)
+        #expect(container[path: ["securityContext", "allowPrivilegeEscalation"]] == false, sourceLocation: sourceLocation)
+        #expect(container[path: ["securityContext", "capabilities", "drop"]] == ["ALL"], sourceLocation: sourceLocation)
+        #expect(container[path: ["livenessProbe", "httpGet", "path"]] == "/healthz", sourceLocation: sourceLocation)
+        #expect(container[path: ["readinessProbe", "httpGet", "path"]] == "/readyz", sourceLocation: sourceLocation)
+        #expect(container[path: ["resources", "requests", "memory"]] != nil && container[path: ["resources", "limits", "memory"]] != nil, sourceLocation: sourceLocation)
+        let arguments = container["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(arguments.first == "run" && arguments.contains("--leader-elect"), "\(arguments)", sourceLocation: sourceLocation)
+        // Every flag is one the operator takes.
+        let help = try await run([Paths.operatorBinary] + arguments + ["--help"], timeout: 60)
+        #expect(help.status == 0, "\(help)", sourceLocation: sourceLocation)
+        let token = pod["volumes"]?.arrayValue?.first { $0["name"] == "kube-api-access" }?[path: ["projected", "sources"]]?[0]?["serviceAccountToken"]
+        #expect(token?["expirationSeconds"]?.intValue ?? 0 <= 3600, sourceLocation: sourceLocation)
+    }
+
+    @Test func theManagerIsRestrictedProbedAndLeaderElected() async throws {
+        try await Self.checkManager(try await RBACTests.kustomize("config/default"))
+    }
+}
