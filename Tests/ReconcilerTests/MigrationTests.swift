@@ -17,6 +17,10 @@ import TestSupport
             .reduce(0) { $0 + $1.value }
     }
 
+    func migrations(_ env: NimEnvironment, _ result: String) throws -> Double {
+        try PrometheusText.parse(env.metrics.render()).first { $0.name == "nim_legacy_migrations_total" && $0.labels == ["result": result] }?.value ?? -1
+    }
+
     func summary(_ env: NimEnvironment, namespace: String = "legacy") async throws -> [String: String]? {
         do {
             let map = try await env.client.get(.configMaps, namespace: namespace, name: LegacyMigration.summaryName)
@@ -60,6 +64,7 @@ import TestSupport
         let entries = try JSON(parsing: data["deployments.json"] ?? "").arrayValue ?? []
         #expect(entries.compactMap { $0["deployment"]?.stringValue }.sorted() == ["airgapped", "handmoved", "llama", "mistral"])
         #expect(try await summary(env, namespace: "legacy-org") == nil, "only the annotated namespace")
+        #expect(try migrations(env, "migrated") == 3 && migrations(env, "blocked") == 0)
 
         for (name, key) in [("llama", LegacyFixture.key), ("mistral", LegacyFixture.key), ("handmoved", LegacyFixture.handMovedKey)] {
             let secret = try await env.client.get(.secrets, namespace: "legacy", name: "nvidia-nim-secrets-\(name)")
@@ -96,6 +101,7 @@ import TestSupport
         try await eventually("reconciled again") { try reconciles(env) > count }
         let warnings = try await env.events(namespace: "legacy-org").filter { $0["reason"] == "LegacyKeyUnsupported" }
         #expect(warnings.count == 1 && (warnings.first?["count"]?.intValue ?? 1) == 1, "\(warnings)")
+        #expect(try migrations(env, "blocked") == 1, "counted once, when it became blocked")
         #expect(!(try await summary(env, namespace: "legacy-org")?.values.contains { $0.contains(LegacyFixture.orgKey) } ?? true))
 
         // The admin puts a personal key in the shared Secret: the namespace is unblocked.

@@ -29,6 +29,9 @@ public final class BackgroundCommand: Sendable {
     private let arguments: [String]
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
+    /// Written once the program runs, from another thread: more than a pipe holds (64 KiB)
+    /// written before would block forever.
+    private let input: (pipe: Pipe, data: Data)?
 
     public init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) {
         self.arguments = arguments
@@ -42,9 +45,9 @@ public final class BackgroundCommand: Sendable {
         if let input {
             let stdin = Pipe()
             process.standardInput = stdin
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
+            self.input = (stdin, Data(input.utf8))
         } else {
+            self.input = nil
             process.standardInput = FileHandle.nullDevice
         }
         stdout.fileHandleForReading.readabilityHandler = { [output] handle in
@@ -57,9 +60,18 @@ public final class BackgroundCommand: Sendable {
         }
     }
 
+    /// A program outlives no test: whatever a test forgot to stop goes with its BackgroundCommand.
+    deinit { kill() }
+
     public func start() throws {
         do { try process.run() } catch {
             throw DeadlineExceeded(description: "cannot run \(arguments.joined(separator: " ")): \(error.localizedDescription)")
+        }
+        if let input {
+            Thread.detachNewThread {
+                input.pipe.fileHandleForWriting.write(input.data)
+                try? input.pipe.fileHandleForWriting.close()
+            }
         }
     }
 

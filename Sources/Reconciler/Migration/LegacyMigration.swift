@@ -30,7 +30,7 @@ public final class LegacyMigration: Sendable {
         namespaces = scopes.map { Informer(client: client, resource: .namespaces, fieldSelector: $0, metadataOnly: true, time: time, onError: onError) }
         let reconciler = MigrationReconciler(
             client: client, runtimes: runtimes.cache, namespaces: namespaces.map(\.cache), everywhere: everywhere,
-            migrator: Migrator(client: client, events: events, time: time), events: events)
+            migrator: Migrator(client: client, events: events, time: time), events: events, metrics: metrics)
         self.reconciler = reconciler
         controller = Controller(name: Self.controllerName, workers: 1, time: time, metrics: metrics) { key in try await reconciler.reconcile(key) }
 

@@ -10,15 +10,25 @@ final class MigrationReconciler: Sendable {
     let everywhere: Bool
     let migrator: Migrator
     let events: EventRecorder
+    /// `nim_legacy_migrations_total{result}`: deployments migrated, and deployments that became
+    /// blocked or failed (counted when they become so, not on every retry).
+    let migrations: Counter?
     let log = Logger(name: "migration")
 
-    init(client: KubeClient, runtimes: ObjectCache, namespaces: [ObjectCache], everywhere: Bool, migrator: Migrator, events: EventRecorder) {
+    static let results = [MigrationOutcome.State.migrated, .blocked, .failed].map(\.rawValue)
+
+    init(
+        client: KubeClient, runtimes: ObjectCache, namespaces: [ObjectCache], everywhere: Bool, migrator: Migrator, events: EventRecorder,
+        metrics: MetricsRegistry?
+    ) {
         self.client = client
         self.runtimes = runtimes
         self.namespaces = namespaces
         self.everywhere = everywhere
         self.migrator = migrator
         self.events = events
+        migrations = metrics?.counter("nim_legacy_migrations_total", help: "Legacy deployments migrated, or found blocked or failed.", labels: ["result"])
+        for result in Self.results { migrations?.touch([result]) }
     }
 
     struct RetryLater: Error, CustomStringConvertible {
@@ -47,8 +57,10 @@ final class MigrationReconciler: Sendable {
             let before = previous[outcome.deployment]
             if outcome.state == .blocked || outcome.state == .failed, before?.state != outcome.state.rawValue || before?.reason != outcome.reason {
                 events.record(runtime, type: .warning, reason: outcome.reason ?? "MigrationBlocked", message: outcome.message)
+                migrations?.inc([outcome.state.rawValue])
                 log.warn("legacy deployment not migrated", ["deployment": .string("\(namespace)/\(outcome.deployment)"), "reason": .string(outcome.reason ?? ""), "message": .string(outcome.message)])
             } else if outcome.state == .migrated {
+                migrations?.inc([outcome.state.rawValue])
                 log.info("legacy deployment migrated", ["deployment": .string("\(namespace)/\(outcome.deployment)"), "message": .string(outcome.message)])
             }
         }
