@@ -70,9 +70,9 @@ import TestSupport
         for (key, value) in runtimeBefore.annotations { #expect(runtime.annotations[key] == value, "\(key)") }
         #expect(runtime.annotations[LegacyRuntime.migratedFromAnnotation] == "ngc-secret,nvidia-nim-secrets")
         #expect(runtime.annotations[LegacyRuntime.migratedAtAnnotation] != nil)
-        let mistral = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "mistral")
-        #expect(mistral[path: ["spec", "imagePullSecrets"]] == [["name": "nvidia-nim-image-pull-mistral"], ["name": "mirror-registry"]])
-        #expect(mistral[path: ["spec", "containers"]]?[0]?["volumeMounts"]?[0]?["subPath"] == "mistral")
+        let mistralRuntime = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "mistral")
+        #expect(mistralRuntime[path: ["spec", "imagePullSecrets"]] == [["name": "nvidia-nim-image-pull-mistral"], ["name": "mirror-registry"]])
+        #expect(mistralRuntime[path: ["spec", "containers"]]?[0]?["volumeMounts"]?[0]?["subPath"] == "mistral")
         // The InferenceService: nothing but the restart token; the claims: untouched.
         var service = try await env.client.get(KServe.inferenceServices, namespace: "legacy", name: "llama")
         #expect(service[path: ["spec", "predictor", "annotations", DesiredState.restartTokenAnnotation]] == .string(APIKey(LegacyFixture.key).fingerprint))
@@ -114,7 +114,14 @@ import TestSupport
         let first = try await migrate(env, "--namespace", "legacy")
         #expect(first.status == 1, "\(first)")
         #expect(first.stdout.contains("legacy/llama: failed (APIServerError)"), "\(first)")
-        #expect(try await secretKey(env, "nvidia-nim-secrets-llama") == LegacyFixture.key, "the key is never lost")
+        #expect(try await secretKey(env, "nvidia-nim-secrets") == LegacyFixture.key, "the shared Secret is untouched")
+        let runtimeKey = LegacyRuntime(try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "llama")).keySource
+        if stop != .afterTheFirstSecret {
+            #expect(try await secretKey(env, "nvidia-nim-secrets-llama") == LegacyFixture.key, "the new Secret holds the key")
+        }
+        if let runtimeKey {
+            #expect(try await secretKey(env, runtimeKey.secret) == LegacyFixture.key, "wherever the runtime reads its key, the key is there")
+        }
         faults.reset()
         let second = try await migrate(env, "--namespace", "legacy")
         #expect(second.status == 0, "\(second)")
@@ -152,6 +159,30 @@ import TestSupport
         _ = try await env.client.get(.secrets, namespace: "legacy", name: "nvidia-nim-secrets")
     }
 
+    @Test func aRuntimeReadingAnotherValueOfTheSharedSecretIsNotMoved() async throws {
+        let env = try await NimEnvironment.legacy()
+        _ = try await env.client.patch(.secrets, namespace: "legacy", name: "nvidia-nim-secrets", .merge(["data": ["HF_TOKEN": .string(Data("hf_token_value".utf8).base64EncodedString())]]))
+        var runtime = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "mistral")
+        var containers = runtime[path: ["spec", "containers"]]?.arrayValue ?? []
+        var env0 = containers[0]["env"]?.arrayValue ?? []
+        env0.append(["name": "HF_TOKEN", "valueFrom": ["secretKeyRef": ["name": "nvidia-nim-secrets", "key": "HF_TOKEN"]]])
+        containers[0]["env"] = .array(env0)
+        runtime[path: ["spec", "containers"]] = .array(containers)
+        let before = try await env.client.update(runtime, KServe.servingRuntimes)
+        let result = try await migrate(env, "--namespace", "legacy")
+        #expect(result.status == 3, "\(result)")
+        #expect(result.stdout.contains(
+            "legacy/mistral: blocked (UnmovableReference): Not moved, to lose nothing: env HF_TOKEN of container kserve-container reads HF_TOKEN from Secret nvidia-nim-secrets, which nvidia-nim-secrets-mistral will not hold"), "\(result)")
+        #expect(result.stdout.contains("legacy/llama: migrated"))
+        #expect(try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "mistral").resourceVersion == before.resourceVersion)
+        await #expect(throws: KubeError.self) { _ = try await env.client.get(.secrets, namespace: "legacy", name: "nvidia-nim-secrets-mistral") }
+        let events = try await env.events(namespace: "legacy")
+        #expect(!events.contains { $0["reason"] == "Migrating" && $0[dotted: "involvedObject.name"] == "mistral" }, "no Migrating event for what does not move")
+        // Cleanup keeps the shared key Secret: mistral still reads from it.
+        let cleanup = try await migrate(env, "--namespace", "legacy", "--cleanup")
+        #expect(cleanup.stdout.contains("legacy: cleanup: kept secret/nvidia-nim-secrets: still used by ServingRuntime/mistral"), "\(cleanup)")
+    }
+
     @Test func cleanupDeletesOnlyWhatNothingUses() async throws {
         let env = try await NimEnvironment.legacy()
         #expect(try await migrate(env, "--namespace", "legacy").status == 0)
@@ -164,15 +195,18 @@ import TestSupport
         }
         let result = try await migrate(env, "--namespace", "legacy", "--cleanup")
         #expect(result.status == 3, "\(result)")
-        #expect(result.stdout.contains("legacy: cleanup: kept secret/ngc-secret: still used by Deployment/other-app (imagePullSecrets)"), "\(result)")
+        #expect(result.stdout.contains("legacy: cleanup: kept secret/ngc-secret: still used by Deployment/other-app (imagePullSecrets), StatefulSet/notebook (imagePullSecrets)"), "\(result)")
         for name in ["nvidia-nim-secrets", "nim-api-key-handmoved", "nim-image-pull-handmoved"] {
             #expect(result.stdout.contains("legacy: cleanup: deleted secret/\(name)"), "\(name)")
             await #expect(throws: KubeError.self) { _ = try await env.client.get(.secrets, namespace: "legacy", name: name) }
         }
         #expect(try await secretKey(env, "nvidia-nim-secrets-llama") == LegacyFixture.key)
 
-        // other-app pulls with its own Secret now: ngc-secret goes too.
-        _ = try await env.client.patch(.deployments, namespace: "legacy", name: "other-app", .merge(["spec": ["template": ["spec": ["imagePullSecrets": [["name": "other-app-pull"]]]]]]))
+        // other-app and the notebook pull with their own Secret now: ngc-secret goes too.
+        let ownPull: JSON = ["spec": ["template": ["spec": ["imagePullSecrets": [["name": "other-app-pull"]]]]]]
+        _ = try await env.client.patch(.deployments, namespace: "legacy", name: "other-app", .merge(ownPull))
+        _ = try await env.client.patch(
+            ResourceType(group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet", namespaced: true), namespace: "legacy", name: "notebook", .merge(ownPull))
         let again = try await migrate(env, "--namespace", "legacy", "--cleanup", "--output", "json")
         #expect(again.status == 0, "\(again)")
         let report = try JSON(parsing: again.stdout)
@@ -189,13 +223,19 @@ import TestSupport
         #expect(documents.map { $0[path: ["metadata", "name"]]?.stringValue ?? "" } == LegacyFixture.migratable)
         let llama = try #require(documents.first { $0[path: ["metadata", "name"]] == "llama" })
         #expect(llama["spec"] == [
-            "model": "llama-3.1-8b-instruct", "image": "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.8.3", "apiKeySecretRef": ["name": "nvidia-nim-secrets"],
+            "model": "llama-3.1-8b-instruct", "image": "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.8.3", "apiKeySecretRef": ["name": "ngc-api-key-llama"],
             "storage": ["existingClaim": "nim-pvc-a1b2c3"], "resources": ["gpus": 1, "requests": ["cpu": "1", "memory": "8Gi"], "limits": ["cpu": "2", "memory": "16Gi"]],
             "replicas": ["min": 1, "max": 1],
         ])
         let mistral = try #require(documents.first { $0[path: ["metadata", "name"]] == "mistral" })
         #expect(mistral[path: ["spec", "storage"]] == ["existingClaim": "nim-pvc", "subPath": "mistral"])
-        #expect(documents.first { $0[path: ["metadata", "name"]] == "handmoved" }?[path: ["spec", "apiKeySecretRef", "name"]] == "nim-api-key-handmoved")
+        // Each key in a Secret of the user's own, owned by nothing: no cleanup and no deletion
+        // of the NimDeployment takes it.
+        for (name, key) in [("llama", LegacyFixture.key), ("mistral", LegacyFixture.key), ("handmoved", LegacyFixture.handMovedKey)] {
+            #expect(try await secretKey(env, "ngc-api-key-\(name)") == key)
+            #expect(try await env.client.get(.secrets, namespace: "legacy", name: "ngc-api-key-\(name)").ownerReferences.isEmpty)
+        }
+        let runtimeBefore = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "llama")
 
         // Applied with the operator running: the deployments are taken over as they run.
         try await env.settleKServe(LegacyFixture.migratable, namespace: "legacy")
@@ -207,11 +247,17 @@ import TestSupport
         let runtime = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "llama")
         #expect(runtime.labels[ChildLabels.managedBy] == ChildLabels.operatorName)
         #expect(runtime.controllerReference?.kind == "NimDeployment")
+        // What the NimDeployment would not have given it is kept: env vars, other pull secrets.
+        let envNames = { (object: KubeObject) in Set(object[path: ["spec", "containers"]]?[0]?["env"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []) }
+        #expect(envNames(runtimeBefore).isSubset(of: envNames(runtime)), "\(envNames(runtimeBefore)) in \(envNames(runtime))")
+        let mistralRuntime = try await env.client.get(KServe.servingRuntimes, namespace: "legacy", name: "mistral")
+        #expect(mistralRuntime[path: ["spec", "imagePullSecrets"]] == [["name": "nvidia-nim-image-pull-mistral"], ["name": "mirror-registry"]])
         try await env.settleKServe(LegacyFixture.migratable, namespace: "legacy")
         #expect(LegacyFixture.migratable.allSatisfy { env.rollouts(of: $0, namespace: "legacy") == 1 }, "the same key: no second restart")
-        // The shared key Secret is now a NimDeployment's: cleanup keeps it.
+        // The shared Secrets are nobody's now (but ngc-secret, which other workloads use).
         let cleanup = try await migrate(env, "--namespace", "legacy", "--cleanup")
-        #expect(cleanup.stdout.contains("kept secret/nvidia-nim-secrets: still used by") && cleanup.stdout.contains("NimDeployment/llama (apiKeySecretRef)"), "\(cleanup)")
+        #expect(cleanup.stdout.contains("legacy: cleanup: deleted secret/nvidia-nim-secrets"), "\(cleanup)")
+        for name in LegacyFixture.migratable { try await env.waitFor("KeyValid", "True", of: name, namespace: "legacy") }
     }
 
     @Test(arguments: [

@@ -6,7 +6,8 @@ import Reconciler
 /// Two projects as the Open Data Hub NIM flow left them before per-deployment keys
 /// (Fixtures/legacy-namespaces.yaml): in `legacy`, deployments `llama` and `mistral` on the
 /// shared `nvidia-nim-secrets`/`ngc-secret`, `handmoved` on the script's `nim-api-key-handmoved`,
-/// `airgapped` with neither, and `other-app`, not NIM, pulling with `ngc-secret`; in
+/// `airgapped` with neither, and `other-app` and the stopped StatefulSet `notebook`, not NIM,
+/// pulling with `ngc-secret`; in
 /// `legacy-org`, `orgkey` on an organization key that is not a personal one.
 public enum LegacyFixture {
     public static let key = "nvapi-legacy-shared-key-00000000000001"
@@ -41,6 +42,7 @@ public enum LegacyFixture {
             case "Secret": resource = .secrets
             case "PersistentVolumeClaim": resource = .persistentVolumeClaims
             case "Deployment": resource = .deployments
+            case "StatefulSet": resource = ResourceType(group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet", namespaced: true)
             case "ServingRuntime": resource = KServe.servingRuntimes
             default: resource = KServe.inferenceServices
             }

@@ -6,7 +6,8 @@ import KubeWatch
 enum BuiltinResources {
     static var all: [ResourceDefinition] {
         [namespaces, secrets, configMaps, persistentVolumeClaims, serviceAccounts, services, pods, events, leases, deployments,
-         eventsV1, customResourceDefinitions, clusterRoles, clusterRoleBindings, roles, roleBindings]
+         eventsV1, customResourceDefinitions, clusterRoles, clusterRoleBindings, roles, roleBindings,
+         statefulSets, daemonSets, replicaSets, jobs, cronJobs]
     }
 
     static let namespaces = ResourceDefinition(

@@ -80,10 +80,11 @@ enum Usage {
           --all-namespaces        every namespace
           --dry-run               print the plan step by step; write nothing
           --cleanup               then delete the Secrets the deployments were moved from, each only
-                                  if no ServingRuntime, Deployment, Pod, ServiceAccount or
-                                  NimDeployment in the namespace still uses it (else: who does)
+                                  if nothing in the namespace still uses it (runtimes, InferenceServices,
+                                  workload templates, Pods, ServiceAccounts, NimDeployments; else: who does)
           --adopt                 print a NimDeployment (YAML, on stdout) for each migrated deployment,
-                                  image pinned and cache claim as existingClaim; the report goes to stderr
+                                  image pinned, cache claim as existingClaim, key in a Secret
+                                  ngc-api-key-<name> made for it; the report goes to stderr
           --output FORMAT         text (default) or json
           --kubeconfig PATH       kubeconfig file
           --context NAME          kubeconfig context

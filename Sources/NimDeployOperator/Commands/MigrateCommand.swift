@@ -74,14 +74,15 @@ enum MigrateCommand {
             if options.allNamespaces { namespaces = try await client.listAll(.namespaces).items.map(\.name).sorted() }
             for namespace in namespaces {
                 for runtime in try await migrator.candidates(in: namespace).sorted(by: { $0.name < $1.name }) {
-                    guard let outcome = await migrator.migrate(runtime, dryRun: options.dryRun) else { continue }
+                    guard var outcome = await migrator.migrate(runtime, dryRun: options.dryRun) else { continue }
+                    if options.adopt, [.migrated, .alreadyMigrated, .wouldMigrate].contains(outcome.state),
+                       let keySecret = await migrator.ensureAdoptionKeySecret(&outcome, dryRun: options.dryRun) {
+                        adoptions.append(try await adoption(client, runtime: runtime, keySecret: keySecret))
+                    }
                     outcomes.append(outcome)
                     if !options.json { say(Self.line(outcome)) }
                     if outcome.state == .blocked || outcome.state == .failed {
                         events?.record(runtime, type: .warning, reason: outcome.reason ?? "MigrationBlocked", message: outcome.message)
-                    }
-                    if options.adopt, [.migrated, .alreadyMigrated, .wouldMigrate].contains(outcome.state) {
-                        adoptions.append(try await adoption(client, runtime: runtime, outcome: outcome))
                     }
                 }
                 if options.cleanup {
@@ -112,11 +113,10 @@ enum MigrateCommand {
     }
 
     /// The NimDeployment that adopts a migrated deployment.
-    static func adoption(_ client: KubeClient, runtime: KubeObject, outcome: MigrationOutcome) async throws -> JSON {
+    static func adoption(_ client: KubeClient, runtime: KubeObject, keySecret: String) async throws -> JSON {
         let services = try await client.listAll(KServe.inferenceServices, namespace: runtime.namespace).items
         let service = services.first { $0.name == runtime.name } ?? services.first { $0[path: ["spec", "predictor", "model", "runtime"]]?.stringValue == runtime.name }
-        let key = Adoption.keySecret(deployment: runtime.name, migratedFrom: outcome.migratedFrom)
-        return Adoption.nimDeployment(runtime: runtime, service: service, keySecret: key)
+        return Adoption.nimDeployment(runtime: runtime, service: service, keySecret: keySecret)
     }
 
     static func line(_ outcome: MigrationOutcome) -> String {

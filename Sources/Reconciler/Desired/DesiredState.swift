@@ -32,47 +32,73 @@ public struct DesiredInputs: Sendable {
     public var existingDeploymentMode: String??
     /// The cache claim of a legacy runtime this deployment took over (used like an
     /// existingClaim, and remembered on the runtime).
-    public var adoptedClaim: AdoptedClaim?
+    public var adopted: AdoptedSettings?
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
-        adoptedClaim: AdoptedClaim? = nil
+        adopted: AdoptedSettings? = nil
     ) {
         self.deployment = deployment
         self.image = image
         self.key = key
         self.restartToken = restartToken
         self.existingDeploymentMode = existingDeploymentMode
-        self.adoptedClaim = adoptedClaim
-        if let adoptedClaim, deployment.spec.storage.existingClaim == nil {
-            self.deployment.spec.storage.existingClaim = adoptedClaim.claim
-            if deployment.spec.storage.subPath == nil { self.deployment.spec.storage.subPath = adoptedClaim.subPath }
+        self.adopted = adopted
+        if let claim = adopted?.claim, deployment.spec.storage.existingClaim == nil {
+            self.deployment.spec.storage.existingClaim = claim
+            if deployment.spec.storage.subPath == nil { self.deployment.spec.storage.subPath = adopted?.subPath }
         }
     }
 }
 
-/// A claim taken over with a legacy runtime: on the runtime's annotations from then on.
-public struct AdoptedClaim: Sendable, Equatable {
-    public var claim: String
+/// What a legacy runtime taken over had that a NimDeployment would not give it: its cache
+/// claim, its other env vars, its other pull secrets. Kept on the runtime's annotations from then
+/// on, so the deployment goes on as it ran (contract section 6: keep every other env var and
+/// pull secret).
+public struct AdoptedSettings: Sendable, Equatable {
+    public var claim: String?
     public var subPath: String?
+    /// Env entries of `kserve-container` other than the key and the cache path, as they were.
+    public var env: [JSON] = []
+    public var pullSecrets: [String] = []
 
     public static let claimAnnotation = "nim.opendatahub.io/adopted-claim"
     public static let subPathAnnotation = "nim.opendatahub.io/adopted-subpath"
+    public static let envAnnotation = "nim.opendatahub.io/adopted-env"
+    public static let pullSecretsAnnotation = "nim.opendatahub.io/adopted-pull-secrets"
 
-    public init(claim: String, subPath: String?) {
+    public init(claim: String?, subPath: String?, env: [JSON] = [], pullSecrets: [String] = []) {
         self.claim = claim
         self.subPath = subPath
+        self.env = env
+        self.pullSecrets = pullSecrets
     }
 
-    /// As remembered on a runtime this operator manages.
+    /// As remembered on a runtime this operator manages; nil when it adopted nothing.
     public init?(annotations: [String: String]) {
-        guard let claim = annotations[Self.claimAnnotation] else { return nil }
-        self.init(claim: claim, subPath: annotations[Self.subPathAnnotation])
+        let env = annotations[Self.envAnnotation].flatMap { try? JSON(parsing: Array($0.utf8)) }?.arrayValue ?? []
+        let pulls = (annotations[Self.pullSecretsAnnotation] ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        guard annotations[Self.claimAnnotation] != nil || !env.isEmpty || !pulls.isEmpty else { return nil }
+        self.init(claim: annotations[Self.claimAnnotation], subPath: annotations[Self.subPathAnnotation], env: env, pullSecrets: pulls)
+    }
+
+    /// What a legacy NIM runtime has beyond what a NimDeployment gives one.
+    public init(takingOver legacy: LegacyRuntime) {
+        let container = (legacy.object[path: ["spec", "containers"]]?.arrayValue ?? []).first { $0["name"] == "kserve-container" }
+        env = (container?["env"]?.arrayValue ?? []).filter { !["NGC_API_KEY", "NIM_CACHE_PATH"].contains($0["name"]?.stringValue ?? "") }
+        pullSecrets = (legacy.object[path: ["spec", "imagePullSecrets"]]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.filter { name in
+            LegacySecrets.kind(of: name, deployment: legacy.name) == nil && name != legacy.targets.pullSecret
+        }
+        claim = legacy.cacheClaim?.claim
+        subPath = legacy.cacheClaim?.subPath
     }
 
     var annotations: [String: String] {
-        var result = [Self.claimAnnotation: claim]
+        var result: [String: String] = [:]
+        if let claim { result[Self.claimAnnotation] = claim }
         if let subPath { result[Self.subPathAnnotation] = subPath }
+        if !env.isEmpty { result[Self.envAnnotation] = JSON.array(env).serialized() }
+        if !pullSecrets.isEmpty { result[Self.pullSecretsAnnotation] = pullSecrets.joined(separator: ",") }
         return result
     }
 }
@@ -178,12 +204,14 @@ public struct DesiredState: Sendable {
             "runtimes.opendatahub.io/nvidia-nim": "true",
             "opendatahub.io/recommended-accelerators": #"["nvidia.com/gpu"]"#,
             "openshift.io/display-name": "NVIDIA NIM - \(inputs.image.displayName)",
-        ].merging(inputs.adoptedClaim?.annotations ?? [:]) { _, new in new }) { _, new in new }
+        ].merging(inputs.adopted?.annotations ?? [:]) { _, new in new }) { _, new in new }
 
         var env: [JSON] = [["name": "NIM_CACHE_PATH", "value": .string(cacheMountPath)]]
         if inputs.key != nil {
             env.append(["name": "NGC_API_KEY", "valueFrom": ["secretKeyRef": ["name": .string(names.apiKeySecret), "key": "NGC_API_KEY"]]])
         }
+        let ownNames = Set(env.compactMap { $0["name"]?.stringValue })
+        env += (inputs.adopted?.env ?? []).filter { !ownNames.contains($0["name"]?.stringValue ?? "") }
         var cacheMount: JSON = ["name": "nim-pvc", "mountPath": .string(cacheMountPath)]
         if let subPath = spec.storage.subPath { cacheMount["subPath"] = .string(subPath) }
         let mounts: [JSON] = [cacheMount, ["name": "shm", "mountPath": "/dev/shm"]]
@@ -209,7 +237,8 @@ public struct DesiredState: Sendable {
             "containers": [container],
             "volumes": .array(volumes),
         ]
-        if inputs.key != nil { runtimeSpec["imagePullSecrets"] = [["name": .string(names.pullSecret)]] }
+        let pullSecrets = (inputs.key != nil ? [names.pullSecret] : []) + (inputs.adopted?.pullSecrets ?? []).filter { $0 != names.pullSecret }
+        if !pullSecrets.isEmpty { runtimeSpec["imagePullSecrets"] = .array(pullSecrets.map { ["name": .string($0)] }) }
         runtime["spec"] = runtimeSpec
         return runtime
     }

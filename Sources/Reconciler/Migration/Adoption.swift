@@ -43,9 +43,4 @@ public enum Adoption {
         ]
     }
 
-    /// The Secret a migrated deployment's key came from: the legacy key Secret it was moved from,
-    /// else its own per-deployment one.
-    public static func keySecret(deployment: String, migratedFrom: [String]) -> String {
-        migratedFrom.first { LegacySecrets.kind(of: $0, deployment: deployment) == .key } ?? ChildNames(deployment: deployment).apiKeySecret
-    }
 }

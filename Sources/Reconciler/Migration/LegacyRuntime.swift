@@ -132,8 +132,12 @@ public struct LegacyRuntime: Sendable {
         if object.annotations[Self.migratedFromAnnotation] != nil {
             return object.annotations[Self.migratedAtAnnotation] == nil ? .restartPending : .migrated
         }
-        let usesTargets = references.contains { $0.secret == targets.apiKeySecret || $0.secret == targets.pullSecret }
-        return usesTargets ? .notApplicable : .airGapped
+        // A key or pull secret of its own (the per-deployment ones, or any other): not legacy.
+        let hasKeyOrPull = references.contains { reference in
+            if case .env(_, "NGC_API_KEY", _) = reference.place { return true }
+            return reference.place == .imagePullSecrets
+        }
+        return hasKeyOrPull ? .notApplicable : .airGapped
     }
 
     /// The key's source: the Secret and data key the API key comes from (`env NGC_API_KEY`

@@ -124,7 +124,7 @@ public final class Migrator: Sendable {
         let key = try await readKey(secret: source.secret, dataKey: source.dataKey, kind: source.kind, registry: registry, outcome: outcome)
         outcome.keyFingerprint = key.fingerprint
         outcome.steps.append("1. read the key from Secret \(source.secret)\(source.dataKey.map { " (\($0))" } ?? ""): personal key \(key.fingerprint)")
-        if !dryRun { events?.record(legacy.object, type: .normal, reason: "Migrating", message: "Moving to Secrets \(legacy.targets.apiKeySecret) and \(legacy.targets.pullSecret) (key \(key.fingerprint)).") }
+        try await checkMovable(legacy, outcome: outcome)
 
         // 2. The per-deployment Secrets: created, or already holding this very key.
         for (name, type, data) in [
@@ -133,6 +133,9 @@ public final class Migrator: Sendable {
         ] {
             try await ensureSecret(name, type: type, data: data, key: key, registry: registry, for: legacy, dryRun: dryRun, outcome: &outcome)
         }
+
+        // Said once the move cannot be blocked any more (a blocked one gets its Warning instead).
+        if !dryRun { events?.record(legacy.object, type: .normal, reason: "Migrating", message: "Moving to Secrets \(legacy.targets.apiKeySecret) and \(legacy.targets.pullSecret) (key \(key.fingerprint)).") }
 
         // 3. The runtime's references, by name; nothing else changes.
         guard let repointed = legacy.repointed() else { return nil }
@@ -146,6 +149,46 @@ public final class Migrator: Sendable {
         try await restart(moved, key: key, dryRun: dryRun, outcome: &outcome)
         try await record(moved, key: key, dryRun: dryRun, outcome: &outcome)
         return outcome
+    }
+
+    /// Every legacy reference must find what it reads in the Secret it is renamed to, which holds
+    /// the key alone (`NGC_API_KEY`, `api_key`) or the pull credentials alone
+    /// (`.dockerconfigjson`): another value read from a shared Secret (an `HF_TOKEN`, a whole
+    /// Secret as envFrom or a volume) would be gone at the next restart. Checked before anything
+    /// is written.
+    func checkMovable(_ legacy: LegacyRuntime, outcome: MigrationOutcome) async throws {
+        var problems: [String] = []
+        var held: [String: Set<String>] = [:]
+        for (reference, kind) in legacy.legacyReferences {
+            let target = kind == .key ? legacy.targets.apiKeySecret : legacy.targets.pullSecret
+            let offered: Set<String> = kind == .key ? ["NGC_API_KEY", "api_key"] : [".dockerconfigjson"]
+            switch reference.place {
+            case .env(_, _, let dataKey) where !offered.contains(dataKey):
+                problems.append("\(reference) reads \(dataKey) from Secret \(reference.secret), which \(target) will not hold")
+            case .envFrom, .volume:
+                if held[reference.secret] == nil {
+                    do {
+                        let secret = try await client.get(.secrets, namespace: legacy.namespace, name: reference.secret)
+                        held[reference.secret] = Set((secret["data"]?.objectValue ?? [:]).keys)
+                    } catch {
+                        guard error.isNotFound else { throw error }
+                        held[reference.secret] = []
+                    }
+                }
+                let extra = (held[reference.secret] ?? []).subtracting(offered)
+                if !extra.isEmpty {
+                    problems.append("\(reference) takes all of Secret \(reference.secret), which also holds \(extra.sorted().joined(separator: ", ")) that \(target) will not hold")
+                }
+            default:
+                continue
+            }
+        }
+        guard problems.isEmpty else {
+            throw blocked(
+                outcome, "UnmovableReference",
+                "Not moved, to lose nothing: " + problems.joined(separator: "; ")
+                    + ". Put those values in a Secret of their own, point the runtime at it, and run again.")
+        }
     }
 
     /// The registry the runtime pulls from (the pull secret is for it).

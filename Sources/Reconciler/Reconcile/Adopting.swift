@@ -3,8 +3,8 @@ import KubeWatch
 extension NimReconciler {
     /// What a deployment finds under its children's names that this operator did not make.
     struct Takeover {
-        /// The cache claim to keep using (a legacy runtime's, or the one remembered since).
-        var claim: AdoptedClaim?
+        /// The cache claim, env and pull secrets to keep (a legacy runtime's, or as remembered since).
+        var settings: AdoptedSettings?
         /// What is being taken over now, for the Event.
         var adopting: [String] = []
     }
@@ -16,7 +16,7 @@ extension NimReconciler {
     func takeover(_ deployment: NimDeployment, names: ChildNames) async throws(DeploymentProblem) -> Takeover {
         let namespace = deployment.namespace
         if let ours = view.runtimes.get(namespace: namespace, name: names.runtime) {
-            return Takeover(claim: AdoptedClaim(annotations: ours.annotations))
+            return Takeover(settings: AdoptedSettings(annotations: ours.annotations))
         }
         var takeover = Takeover()
         if let foreign = view.foreignRuntimes.get(namespace: namespace, name: names.runtime) {
@@ -26,7 +26,7 @@ extension NimReconciler {
             guard containers.contains("kserve-container") else {
                 throw .resourceConflict(kind: "ServingRuntime", name: names.runtime, why: "it has no kserve-container container")
             }
-            takeover.claim = legacy.cacheClaim.map { AdoptedClaim(claim: $0.claim, subPath: $0.subPath) }
+            takeover.settings = AdoptedSettings(takingOver: legacy)
             takeover.adopting.append("ServingRuntime \(names.runtime)")
         }
         // Not in the cache of this operator's InferenceServices: ask, once, before creating one.

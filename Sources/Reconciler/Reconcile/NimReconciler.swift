@@ -153,7 +153,7 @@ public final class NimReconciler: Sendable {
         let desired = DesiredState(
             DesiredInputs(
                 deployment: deployment, image: image, key: key, restartToken: plan.token,
-                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adoptedClaim: takeover.claim))
+                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings))
 
         // Secrets first, the restart token last: pods restarted by it find the new key.
         var written: KubeObject?
@@ -170,7 +170,8 @@ public final class NimReconciler: Sendable {
         report.applied = true
         if wroteRuntime, !takeover.adopting.isEmpty {
             report.adopted = "Took over \(takeover.adopting.joined(separator: " and ")) as they run"
-                + (takeover.claim.map { "; the model cache stays on claim \($0.claim), which is never modified or deleted" } ?? "") + "."
+                + (takeover.settings?.claim.map { "; the model cache stays on claim \($0), which is never modified or deleted" } ?? "")
+                + (takeover.settings.map { $0.env.isEmpty && $0.pullSecrets.isEmpty ? "" : "; its other env vars and pull secrets are kept" } ?? "") + "."
         }
         record(desired, key: key, plan: plan, deployment: deployment, report: &report)
         return Convergence(service: written, changeSeen: changeSeen)
