@@ -121,6 +121,18 @@ import TestSupport
             #expect(samples.contains { $0.name == "nim_key_rotations_total" && $0.labels["result"] == result && $0.value == 0 }, "\(result)")
         }
         #expect(samples.contains { $0.name == "nim_key_rotation_duration_seconds_count" })
+        // Every family the README names, present from the start (nim_ngc_requests_total once NGC
+        // is asked: ScenarioTests).
+        for family in ["controller_runtime_reconcile_total", "controller_runtime_reconcile_time_seconds_bucket", "controller_runtime_reconcile_errors_total",
+                       "workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds_bucket", "workqueue_work_duration_seconds_bucket",
+                       "workqueue_retries_total", "rest_client_requests_total", "nim_deployments",
+                       "nim_legacy_migrations_total", "nim_key_rotations_total"] {
+            #expect(samples.contains { $0.name == family }, "\(family) in /metrics")
+        }
+        #expect(samples.contains { $0.name == "rest_client_requests_total" && $0.labels["code"] != nil && $0.labels["verb"] != nil })
+        for result in ["migrated", "blocked", "failed"] {
+            #expect(samples.contains { $0.name == "nim_legacy_migrations_total" && $0.labels["result"] == result }, "\(result)")
+        }
         kill(process.processIdentifier, SIGTERM)
         let result = await process.wait(timeout: 40)
         #expect(result.status == 0, "\(result)")

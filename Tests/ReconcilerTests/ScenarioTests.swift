@@ -33,6 +33,8 @@ import TestSupport
         let secret = try await env.client.get(.secrets, namespace: "team-a", name: "nvidia-nim-secrets-llama")
         #expect(secret[path: ["data", "api_key"]] == .string(Data(NimEnvironment.validKey.utf8).base64EncodedString()))
         try await eventually("a Deployed event") { try await env.events().contains { $0["reason"] == "Deployed" } }
+        let ngcCalls = try PrometheusText.parse(env.metrics.render()).filter { $0.name == "nim_ngc_requests_total" && $0.labels["result"] == "200" }
+        #expect(ngcCalls.reduce(0) { $0 + $1.value } >= 1, "NGC calls by endpoint and result")
         #expect(deployment["spec"] == ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"]], "spec is never written")
         #expect(deployment.labels.isEmpty && deployment.annotations.keys.allSatisfy { !$0.hasPrefix("nim.") })
     }

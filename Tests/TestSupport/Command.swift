@@ -23,6 +23,8 @@ public final class BackgroundCommand: Sendable {
     private let process = Process()
     private final class Output: Sendable {
         let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+        /// Output pipes not yet read to their end.
+        let openPipes = Mutex(2)
     }
 
     private let output = Output()
@@ -50,14 +52,6 @@ public final class BackgroundCommand: Sendable {
             self.input = nil
             process.standardInput = FileHandle.nullDevice
         }
-        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
-            let data = handle.availableData
-            output.text.withLock { $0.stdout += String(decoding: data, as: UTF8.self) }
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
-            let data = handle.availableData
-            output.text.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
-        }
     }
 
     /// A program outlives no test: whatever a test forgot to stop goes with its BackgroundCommand.
@@ -66,6 +60,20 @@ public final class BackgroundCommand: Sendable {
     public func start() throws {
         do { try process.run() } catch {
             throw DeadlineExceeded(description: "cannot run \(arguments.joined(separator: " ")): \(error.localizedDescription)")
+        }
+        // A blocking reader thread per pipe, to the end: no dispatch sources, whose handlers
+        // outliving their pipes crash libdispatch once file descriptors are reused.
+        for (pipe, isError) in [(stdoutPipe, false), (stderrPipe, true)] {
+            Thread.detachNewThread { [output] in
+                let handle = pipe.fileHandleForReading
+                // availableData returns what one read gives (empty at the end); read(upToCount:)
+                // would wait for the whole count.
+                while case let data = handle.availableData, !data.isEmpty {
+                    let text = String(decoding: data, as: UTF8.self)
+                    output.text.withLock { if isError { $0.stderr += text } else { $0.stdout += text } }
+                }
+                output.openPipes.withLock { $0 -= 1 }
+            }
         }
         if let input {
             Thread.detachNewThread {
@@ -94,15 +102,13 @@ public final class BackgroundCommand: Sendable {
             process.terminate()
         }
         process.waitUntilExit()
-        // Whatever the handlers have not read yet is still in the pipes: read it to the end.
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-        let restOut = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-        let restErr = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+        // The readers finish once the program and anything it started have closed the pipes.
+        let drained = Date().addingTimeInterval(10)
+        while output.openPipes.withLock({ $0 > 0 }) && Date() < drained {
+            try? await Task.sleep(nanoseconds: 5_000_000)
+        }
         return output.text.withLock {
-            $0.stdout += String(decoding: restOut, as: UTF8.self)
-            $0.stderr += String(decoding: restErr, as: UTF8.self)
-            return CommandResult(status: process.terminationStatus, stdout: $0.stdout, stderr: $0.stderr)
+            CommandResult(status: process.terminationStatus, stdout: $0.stdout, stderr: $0.stderr)
         }
     }
 }

@@ -100,18 +100,16 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting and cuts every open connection, streams included.
+    /// Under the lock: a connection's thread closes its socket only after leaving the set, so
+    /// no descriptor shut down here can be one the number was given to since. The listener is
+    /// closed by the accept loop when accept fails, for the same reason.
     public func stop() {
-        let (listener, connections) = state.withLock { state -> (Int32, Set<Int32>) in
+        state.withLock { state in
             state.stopped = true
-            let result = (state.listener, state.connections)
+            if state.listener >= 0 { shutdown(state.listener, Int32(SHUT_RDWR)) }
             state.listener = -1
-            return result
+            for connection in state.connections { shutdown(connection, Int32(SHUT_RDWR)) }
         }
-        if listener >= 0 {
-            shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
-        }
-        for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop(_ listener: Int32) {
@@ -119,6 +117,7 @@ public final class HTTPServer: Sendable {
             let connection = accept(listener, nil, nil)
             if connection < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
+                close(listener)
                 return
             }
             let accepted = state.withLock { state -> Bool in
@@ -129,6 +128,7 @@ public final class HTTPServer: Sendable {
             }
             guard accepted else {
                 close(connection)
+                close(listener)
                 return
             }
             var noDelay: Int32 = 1
