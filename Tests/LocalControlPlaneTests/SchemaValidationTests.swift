@@ -127,25 +127,17 @@ struct SchemaRecordedAnswerTests {
         }
     }
 
-    @Test("the KServe InferenceService schema compiles fast and validates in well under a millisecond")
-    func kservePerformance() throws {
+    /// Timing is the benchmark's business (speed targets are never asserted in tests): this
+    /// checks that the full KServe schema compiles and admits a real InferenceService, repeatedly.
+    @Test("the KServe InferenceService schema compiles and admits a recorded object every time")
+    func kserveSchemaAdmitsTheRecordedObject() throws {
         let crd = try Shared.kserveCRD("serving.kserve.io_inferenceservices.yaml")
-        let clock = ContinuousClock()
-        var compiled: StructuralSchema?
-        let compileTime = try clock.measure { compiled = try Shared.schema(ofCRD: crd, version: "v1beta1") }
-        let schema = try #require(compiled)
+        let schema = try Shared.schema(ofCRD: crd, version: "v1beta1")
         let body = try #require(try Shared.recording("062")[path: ["request", "body"]])
         let validator = SchemaValidator(schema: schema, celRule: nil)
-        let rounds = 200
         var total = 0
-        let validateTime = clock.measure {
-            for _ in 0..<rounds { total += validator.validate(body, oldObject: nil).count }
-        }
+        for _ in 0..<20 { total += validator.validate(body, oldObject: nil).count }
         #expect(total == 0)
-        print("KServe InferenceService schema: compile \(compileTime), validate \(validateTime / rounds) per object")
-        // Generous bounds: this runs unoptimized and in parallel with other tests.
-        #expect(compileTime < .seconds(2))
-        #expect(validateTime / rounds < .milliseconds(5))
     }
 }
 
