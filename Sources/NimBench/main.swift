@@ -2,6 +2,8 @@ import Foundation
 import KubeWatch
 import Reconciler
 
+/// `swift run -c release nim-bench catalog ...`: see CatalogBench.
+///
 /// `swift run -c release nim-bench [--deployments N] [--namespaces M] [--concurrency W] [--rotations R] [--settle-ms MS]`
 ///
 /// The operator, as its own process, against the local control plane (with the NGC and KServe
@@ -17,6 +19,9 @@ struct Bench {
     var timeout: TimeInterval = 300
 
     static func main() async {
+        if CommandLine.arguments.dropFirst().first == "catalog" {
+            exit(await CatalogBench.main(CommandLine.arguments.dropFirst(2)))
+        }
         var bench = Bench()
         var arguments = CommandLine.arguments.dropFirst()
         while let flag = arguments.popFirst() {

@@ -2,7 +2,7 @@ import Foundation
 import KubeWatch
 
 /// The entry point: parse, dispatch, exit with the command's status (0 done, 1 failed, 2 usage;
-/// `migrate` also 3: something needs a person).
+/// `migrate` and `catalog` also 3: something needs a person).
 func main(_ arguments: [String]) async -> Int32 {
     let command = arguments.first { !$0.hasPrefix("-") } ?? "help"
     let rest = Array(arguments.drop { $0 != command }.dropFirst())
@@ -17,6 +17,8 @@ func main(_ arguments: [String]) async -> Int32 {
         case "migrate":
             return try await subcommand(rest, MigrateCommand.valueFlags, MigrateCommand.switchFlags, usage: Usage.migrate,
                                         parse: MigrateCommand.options, execute: MigrateCommand.execute)
+        case "catalog":
+            return try await CatalogCommand.main(rest)
         case "version":
             print(NimDeployVersion.description)
             return 0
@@ -25,6 +27,7 @@ func main(_ arguments: [String]) async -> Int32 {
             case "run": return help(Usage.run)
             case "demo": return help(Usage.demo)
             case "migrate": return help(Usage.migrate)
+            case "catalog": return help(Usage.catalog)
             case "version": return help(Usage.version)
             default: return help(Usage.main)
             }

@@ -31,6 +31,8 @@ public final class NGCStandIn: Sendable {
 
     /// NGC refuses this key from now on (401).
     public func reject(_ key: String) { handler.state.withLock { _ = $0.rejected.insert(key) } }
+    /// NGC refuses the key once it has answered this many repository calls (a key revoked mid-run).
+    public func reject(_ key: String, afterRepositoryCalls count: Int) { handler.state.withLock { $0.rejectAfter = (key, count) } }
     public func accept(_ key: String) { handler.state.withLock { _ = $0.rejected.remove(key) } }
     /// The key is valid but not entitled to any repository (403).
     public func disentitle(_ key: String) { handler.state.withLock { _ = $0.notEntitled.insert(key) } }
@@ -38,11 +40,24 @@ public final class NGCStandIn: Sendable {
     public func setInEU(_ value: Bool) { handler.state.withLock { $0.inEU = value } }
     public func setLatency(_ seconds: TimeInterval) { handler.state.withLock { $0.latency = seconds } }
     /// The next answers have these HTTP codes (500, 503, ...), whatever the request.
-    public func failNext(_ codes: [Int]) { handler.state.withLock { $0.failures.append(contentsOf: codes) } }
+    /// With `endpoint` (`caller-info`, `repository`, `search`), only that endpoint's next answers.
+    public func failNext(_ codes: [Int], on endpoint: String? = nil) {
+        handler.state.withLock { $0.failures.append(contentsOf: codes.map { ($0, endpoint) }) }
+    }
     /// While down, every answer is 503 (an outage, not a verdict).
     public func setDown(_ value: Bool) { handler.state.withLock { $0.down = value } }
     /// Answer 200 with a body that is not JSON.
     public func setGarbage(_ value: Bool) { handler.state.withLock { $0.garbage = value } }
+    /// Only these models' repositories answer 200 with a body that is not JSON.
+    public func setGarbage(forModels models: Set<String>) { handler.state.withLock { $0.garbageModels = models } }
+    /// The catalog search lists these models without a latestTag (nothing published yet).
+    public func setUntagged(_ models: Set<String>) { handler.state.withLock { $0.untagged = models } }
+    /// The catalog search answers at most this many models a page, whatever was asked.
+    public func setMaximumPageSize(_ size: Int) { handler.state.withLock { $0.maximumPageSize = max(1, size) } }
+    /// 429 answers (from `failNext`) carry this Retry-After.
+    public func setRetryAfter(_ seconds: Int?) { handler.state.withLock { $0.retryAfter = seconds } }
+    /// Stops answering (the connection stays open, nothing comes): a hung NGC.
+    public func setHung(_ value: Bool) { handler.state.withLock { $0.hung = value } }
     /// Calls received, by endpoint (`caller-info`, `repository`, `search`).
     public func calls(_ endpoint: String) -> Int { handler.state.withLock { $0.calls[endpoint] ?? 0 } }
     /// How often `get-caller-info` was asked about this key.
@@ -54,8 +69,14 @@ public final class NGCStandIn: Sendable {
             var notEntitled: Set<String> = []
             var inEU = false
             var latency: TimeInterval = 0
-            var failures: [Int] = []
+            var failures: [(code: Int, endpoint: String?)] = []
             var garbage = false
+            var garbageModels: Set<String> = []
+            var untagged: Set<String> = []
+            var maximumPageSize = Int.max
+            var retryAfter: Int?
+            var hung = false
+            var rejectAfter: (key: String, count: Int)?
             var down = false
             var calls: [String: Int] = [:]
             var validations: [String: Int] = [:]
@@ -79,17 +100,29 @@ public final class NGCStandIn: Sendable {
             }
             let (latency, failure, garbage, snapshot) = state.withLock { state -> (TimeInterval, Int?, Bool, State) in
                 state.calls[endpoint, default: 0] += 1
+                if endpoint == "repository", let rule = state.rejectAfter, state.calls[endpoint, default: 0] > rule.count { state.rejected.insert(rule.key) }
                 if endpoint == "caller-info", let key = self.bearer(request) { state.validations[key, default: 0] += 1 }
-                let failure = state.down ? 503 : state.failures.isEmpty ? nil : state.failures.removeFirst()
+                let injected = state.failures.firstIndex { $0.endpoint == nil || $0.endpoint == endpoint }.map { state.failures.remove(at: $0).code }
+                let failure = state.down ? 503 : injected
                 return (state.latency, failure, state.garbage, state)
             }
             if latency > 0 { Thread.sleep(forTimeInterval: latency) }
-            if let failure { return respond(writer, failure, ["requestStatus": ["statusCode": "INTERNAL_ERROR", "statusDescription": "injected"]]) }
+            if snapshot.hung {
+                // Held until the client gives up or the stand-in stops answering hung.
+                while state.withLock({ $0.hung }), !writer.peerClosed() { Thread.sleep(forTimeInterval: 0.05) }
+                return
+            }
+            if let failure {
+                var headers = HTTPHeaders([("Content-Type", "application/json")])
+                if failure == 429, let seconds = snapshot.retryAfter { headers.add("Retry-After", String(seconds)) }
+                let body: JSON = ["requestStatus": ["statusCode": "INTERNAL_ERROR", "statusDescription": "injected"]]
+                return writer.respond(status: failure, headers: headers, body: body.serializedBytes())
+            }
             if garbage { return writer.respond(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: Array("<html>not json".utf8)) }
             switch endpoint {
             case "caller-info": callerInfo(request, writer, snapshot)
             case "repository": repository(request, writer, snapshot)
-            default: search(request, writer)
+            default: search(request, writer, snapshot)
             }
         }
 
@@ -128,26 +161,33 @@ public final class NGCStandIn: Sendable {
             }
             // Recorded: 451 comes with an empty body.
             if entry.euRestricted && state.inEU { return writer.respond(status: 451, headers: HTTPHeaders(), body: []) }
+            if state.garbageModels.contains(entry.name) {
+                return writer.respond(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: Array("{\"name\": \"\(entry.name)\", \"tags\": [".utf8))
+            }
             respond(writer, 200, [
                 "name": .string(entry.name), "displayName": .string(entry.displayName), "namespace": .string("\(parts[2])/\(parts[4])"),
+                "shortDescription": .string(entry.shortDescription ?? "NVIDIA NIM for \(entry.displayName)"),
                 "tags": .array(entry.tags.map(JSON.string)), "latestTag": .string(entry.latestTag),
                 "updatedDate": .string(entry.updatedDate ?? "2026-01-01T00:00:00.000Z"), "isPublic": false,
             ])
         }
 
         /// The catalog search, paged as NGC pages it (`params.page`, `resultPageTotal`).
-        func search(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter) {
+        func search(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, _ state: State) {
             let query = (try? JSON(parsing: request.queryValue("q") ?? "{}")) ?? [:]
-            let pageSize = max(1, query["pageSize"]?.intValue ?? 25)
+            let pageSize = min(state.maximumPageSize, max(1, query["pageSize"]?.intValue ?? 25))
             let page = max(0, query["page"]?.intValue ?? 0)
             let names = catalog.modelNames
             let pages = max(1, (names.count + pageSize - 1) / pageSize)
             let slice = names.dropFirst(page * pageSize).prefix(pageSize)
             let resources: [JSON] = slice.compactMap { catalog[$0] }.map { entry in
-                [
+                let parts = entry.image.path.split(separator: "/").map(String.init)
+                var attributes: [JSON] = [["key": "size", "value": "17807803875"]]
+                if !state.untagged.contains(entry.name) { attributes.insert(["key": "latestTag", "value": .string(entry.latestTag)], at: 0) }
+                return [
                     "resourceId": .string(entry.image.path), "name": .string(entry.name), "displayName": .string(entry.displayName),
-                    "orgName": .string(String(entry.image.path.split(separator: "/").first ?? "nim")),
-                    "attributes": [["key": "latestTag", "value": .string(entry.latestTag)]],
+                    "orgName": .string(parts.first ?? "nim"), "teamName": .string(parts.dropFirst().first ?? ""),
+                    "resourceType": "CONTAINER", "attributes": .array(attributes),
                 ]
             }
             respond(writer, 200, [

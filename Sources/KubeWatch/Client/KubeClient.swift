@@ -17,6 +17,8 @@ public final class KubeClient: Sendable {
     public static let maximumBackoff: TimeInterval = 5
     /// A server's Retry-After beyond this is capped: a controller should rather requeue.
     public static let maximumRetryAfter: TimeInterval = 30
+    static let retryPolicy = RetryPolicy(
+        maximumAttempts: maximumAttempts, initialBackoff: initialBackoff, maximumBackoff: maximumBackoff, maximumRetryAfter: maximumRetryAfter)
 
     public init(configuration: ClientConfiguration, transport: (any HTTPTransport)? = nil, metrics: MetricsRegistry? = nil) {
         self.configuration = configuration
@@ -205,7 +207,7 @@ public final class KubeClient: Sendable {
                 requestMetrics?.record(verb: verb, code: "<error>", seconds: elapsed)
                 if Task.isCancelled { throw .cancelled }
                 guard idempotent, !error.isPermanent, attempt < Self.maximumAttempts else { throw .transport(error) }
-                try await pause(Self.backoff(attempt: attempt))
+                try await pause(Self.retryPolicy.delay(afterAttempt: attempt))
             case .success(let response):
                 requestMetrics?.record(verb: verb, code: String(response.status), seconds: elapsed)
                 if (200..<300).contains(response.status) { return response }
@@ -216,15 +218,9 @@ public final class KubeClient: Sendable {
                 let status = status(from: response)
                 let retryable = response.status == 429 || (idempotent && response.status >= 500)
                 guard retryable, attempt < Self.maximumAttempts else { throw .api(status) }
-                let retryAfter = status.retryAfterSeconds.map { min(Double($0), Self.maximumRetryAfter) }
-                try await pause(retryAfter ?? Self.backoff(attempt: attempt))
+                try await pause(Self.retryPolicy.delay(afterAttempt: attempt, retryAfter: status.retryAfterSeconds.map(Double.init)))
             }
         }
-    }
-
-    static func backoff(attempt: Int) -> TimeInterval {
-        let exponential = min(maximumBackoff, initialBackoff * pow(2, Double(attempt - 1)))
-        return exponential * Double.random(in: 0.8...1.2)
     }
 
     private func pause(_ seconds: TimeInterval) async throws(KubeError) {

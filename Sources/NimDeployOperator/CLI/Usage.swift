@@ -12,6 +12,8 @@ enum Usage {
                     on it; no cluster needed. With --once it converges, prints what exists, exits.
           migrate   Move legacy NIM deployments (shared Secrets nvidia-nim-secrets, ngc-secret) to
                     per-deployment Secrets; clean up; print NimDeployments that adopt them.
+          catalog   Build, check and compare the model catalog ConfigMap: generate, detect-eu,
+                    validate, diff.
           version   Print the version and the libraries it was built with.
           help      Show this help, or a command's help: nim-deploy-operator help run
 
@@ -94,6 +96,91 @@ enum Usage {
         already-migrated, air-gapped, blocked or failed.
         Exit status: 0 done or nothing to do, 3 something needs a person (a blocked deployment,
         a Secret kept because it is in use), 1 failed (configuration, API server), 2 usage.
+        """
+
+    static let catalog = """
+        Usage: nim-deploy-operator catalog <command> [options]
+
+        The model catalog ConfigMap the controller reads (default nim-model-metadata in the
+        operator's namespace), as a release artifact.
+
+        Commands:
+          generate    Build it from NVIDIA's API: check the key, page the catalog search, read
+                      each model's repository (tags, latestTag, updatedDate), skip what answers
+                      451 (EU-restricted from here), mark the models of --eu-restricted.
+          detect-eu   From an EU location: the JSON list of models that answer 451.
+          validate F  Read a catalog ConfigMap (either shape) as the controller does; report
+                      every problem with its key.
+          diff OLD NEW
+                      Models added, removed and changed (tags, latestTag, EU restriction, image)
+                      between two catalog ConfigMaps: the release review.
+
+        The NGC API key comes from NGC_API_KEY or --api-key-file; personal keys (nvapi-) only.
+        Run 'nim-deploy-operator catalog <command> --help' for a command's options.
+        """
+
+    static let catalogFetchOptions = """
+          --api-key-file PATH     read the NGC API key from this file (default: $NGC_API_KEY)
+          --output PATH           write here, atomically (default: standard output)
+          --ngc-api-url URL       NGC API base URL (default: https://api.ngc.nvidia.com)
+          --concurrency N         repository calls in flight at once, 1 to 64 (default 8)
+          --retries N             retries of a call answered 429, 5xx or not at all, with
+                                  backoff and Retry-After honoured, 0 to 10 (default 4)
+          --timeout SECONDS       per call (default 30)
+        """
+
+    static let catalogGenerate = """
+        Usage: NGC_API_KEY=... nim-deploy-operator catalog generate [options] > nim-model-metadata.yaml
+
+        Writes the model catalog ConfigMap. Progress goes to standard error on a terminal; a
+        summary (models found, written, skipped by reason) and a line per skipped model always.
+
+        Options:
+          --format FORMAT         per-model (default: one key per model, as nim_metadata.sh writes)
+                                  or models-json (one key models.json with schemaVersion 1.0.0)
+          --eu-restricted PATH    a detect-eu list: those models get euRestricted: true
+          --name NAME             ConfigMap name (default nim-model-metadata)
+          --namespace NS          ConfigMap namespace (default: none, kubectl's or kustomize's)
+        \(catalogFetchOptions)
+
+        SOURCE_DATE_EPOCH, when set, is the generatedAt of models-json (reproducible output).
+
+        Exit status: 0 every listed model written or skipped as EU-restricted or untagged;
+        3 written, but some models could not be read (403, 404, malformed, no answer);
+        1 nothing written (key refused, NGC unreachable, search unreadable); 2 usage.
+        """
+
+    static let catalogDetectEU = """
+        Usage: NGC_API_KEY=... nim-deploy-operator catalog detect-eu [options] > nim_eu_restricted.json
+
+        Run from an EU location: probes every model's repository and writes the JSON array of
+        those that answer 451 ({"name","resourceId","org","team"}), for generate --eu-restricted.
+
+        Options:
+        \(catalogFetchOptions)
+
+        Exit status: 0 every model probed; 3 written, but some models could not be probed;
+        1 nothing written; 2 usage.
+        """
+
+    static let catalogValidate = """
+        Usage: nim-deploy-operator catalog validate FILE
+
+        Reads the first ConfigMap of FILE (YAML or JSON; - for standard input) with the parser
+        the controller uses and prints every problem as SEVERITY: KEY: message. An error leaves
+        that model out of the catalog; a warning keeps it, read as the message says.
+
+        Exit status: 0 usable (warnings allowed), 1 errors or no usable model, 2 usage.
+        """
+
+    static let catalogDiff = """
+        Usage: nim-deploy-operator catalog diff OLD NEW [--output text|json]
+
+        Compares two catalog ConfigMaps (either shape, each read as the controller reads it):
+        models added, removed, and changed (tags added and removed, latestTag, euRestricted,
+        image, other fields).
+
+        Exit status, as diff(1): 0 the same, 1 different, 2 trouble (a file unreadable) or usage.
         """
 
     static let version = """

@@ -14,6 +14,24 @@ public struct ModelCatalog: Sendable, Equatable {
         public var latestTag: String
         public var euRestricted: Bool
         public var updatedDate: String?
+        public var shortDescription: String?
+
+        public init(
+            name: String, displayName: String? = nil, image: ImageReference, tags: [String], latestTag: String, euRestricted: Bool = false,
+            updatedDate: String? = nil, shortDescription: String? = nil
+        ) {
+            self.name = name
+            self.displayName = displayName ?? name
+            self.image = image
+            self.tags = tags
+            self.latestTag = latestTag
+            self.euRestricted = euRestricted
+            self.updatedDate = updatedDate
+            self.shortDescription = shortDescription
+        }
+
+        /// NGC's `namespace` of the repository: the image path without its name (`nim/meta`).
+        public var namespace: String { image.path.split(separator: "/").dropLast().joined(separator: "/") }
 
         /// NGC's org and team for the repository probe (`nim`, `meta`).
         public var ngcRepository: (org: String, team: String, name: String)? {
@@ -30,10 +48,20 @@ public struct ModelCatalog: Sendable, Equatable {
         }
     }
 
-    /// Something wrong with one key of the ConfigMap; the rest of the catalog still works.
+    /// Something wrong with one key of the ConfigMap; the rest of the catalog still works. An
+    /// error leaves the entry out; a warning keeps it, read the way the message says.
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public enum Severity: String, Sendable { case error, warning }
         public var key: String
         public var message: String
+        public var severity: Severity
+
+        public init(key: String, message: String, severity: Severity = .error) {
+            self.key = key
+            self.message = message
+            self.severity = severity
+        }
+
         public var description: String { "\(key): \(message)" }
     }
 
@@ -64,13 +92,25 @@ public struct ModelCatalog: Sendable, Equatable {
     /// Parses a ConfigMap's `data`. Entries that cannot be read are left out and reported.
     public static func parse(_ data: [String: String]) -> (catalog: ModelCatalog, problems: [Problem]) {
         if let document = data["models.json"] {
-            return parseModelsJSON(document)
+            var (catalog, problems) = parseModelsJSON(document)
+            for key in data.keys.sorted() where key != "models.json" {
+                problems.append(Problem(key: key, message: "ignored: a catalog with models.json reads nothing else", severity: .warning))
+            }
+            if catalog.entries.isEmpty && !problems.contains(where: { $0.severity == .error }) {
+                problems.append(Problem(key: "models.json", message: "lists no models"))
+            }
+            return (catalog, problems)
         }
         var catalog = ModelCatalog()
         var problems: [Problem] = []
         for (key, value) in data.sorted(by: { $0.key < $1.key }) {
-            switch parsePerModel(key: key, value: value) {
-            case .success(let entry): catalog.entries[entry.name] = entry
+            switch parsePerModel(key: key, value: value, problems: &problems) {
+            case .success(let entry):
+                if catalog.entries[entry.name] != nil {
+                    problems.append(Problem(key: key, message: "model \(entry.name) is listed under another key too; the first key wins"))
+                } else {
+                    catalog.entries[entry.name] = entry
+                }
             case .failure(let problem): problems.append(problem)
             }
         }
@@ -84,18 +124,26 @@ public struct ModelCatalog: Sendable, Equatable {
 
     /// One key per model: `{"name","displayName","namespace":"nim/meta","tags","latestTag",...}`,
     /// image `nvcr.io/<namespace>/<name>`.
-    static func parsePerModel(key: String, value: String) -> Result<Entry, Problem> {
+    static func parsePerModel(key: String, value: String, problems: inout [Problem]) -> Result<Entry, Problem> {
         let json: JSON
         do { json = try JSON(parsing: value) } catch { return .failure(Problem(key: key, message: "not JSON: \(error)")) }
+        return parsePerModel(key: key, json: json, problems: &problems)
+    }
+
+    static func parsePerModel(key: String, json: JSON, problems: inout [Problem]) -> Result<Entry, Problem> {
         guard json.objectValue != nil else { return .failure(Problem(key: key, message: "not a JSON object")) }
+        if let field = json["name"], field.stringValue == nil { return .failure(Problem(key: key, message: "\"name\" is \(field.typeName), not a string")) }
         let name = json["name"]?.stringValue ?? key
+        if name != key {
+            problems.append(Problem(key: key, message: "stored under \"\(key)\" but named \"\(name)\"; the model is \(name)", severity: .warning))
+        }
         guard let namespace = json["namespace"]?.stringValue, !namespace.isEmpty else {
             return .failure(Problem(key: key, message: "no \"namespace\" (for example nim/meta), so no image"))
         }
-        guard let image = ImageReference(parsing: "nvcr.io/\(namespace)/\(name)") else {
+        guard let image = ImageReference(parsing: "nvcr.io/\(namespace)/\(name)"), image.tag == nil, image.digest == nil else {
             return .failure(Problem(key: key, message: "nvcr.io/\(namespace)/\(name) is not an image reference"))
         }
-        return entry(key: key, name: name, displayName: json["displayName"]?.stringValue, image: image, json: json)
+        return entry(key: key, name: name, displayName: json["displayName"]?.stringValue, image: image, json: json, problems: &problems)
     }
 
     /// `{"schemaVersion","models":[{"id","name","containerImage","tags","latestTag","euRestricted"}]}`;
@@ -110,8 +158,15 @@ public struct ModelCatalog: Sendable, Equatable {
         guard let models = json["models"]?.arrayValue else {
             return (catalog, [Problem(key: "models.json", message: "no \"models\" array")])
         }
+        if let version = json["schemaVersion"]?.stringValue, !version.hasPrefix("1.") {
+            problems.append(Problem(key: "models.json", message: "schemaVersion \(version) is newer than 1.x; read as 1.x", severity: .warning))
+        }
         for (index, model) in models.enumerated() {
             let label = "models.json[\(index)]"
+            guard model.objectValue != nil else {
+                problems.append(Problem(key: label, message: "not a JSON object"))
+                continue
+            }
             guard let id = model["id"]?.stringValue ?? model["name"]?.stringValue, !id.isEmpty else {
                 problems.append(Problem(key: label, message: "no \"id\""))
                 continue
@@ -123,7 +178,7 @@ public struct ModelCatalog: Sendable, Equatable {
             }
             image.tag = nil
             image.digest = nil
-            switch entry(key: "\(label) (\(name))", name: name, displayName: model["name"]?.stringValue, image: image, json: model) {
+            switch entry(key: "\(label) (\(name))", name: name, displayName: model["name"]?.stringValue, image: image, json: model, problems: &problems) {
             case .success(let entry):
                 if catalog.entries[name] != nil { problems.append(Problem(key: label, message: "model \(name) is listed twice; the first wins")) } else {
                     catalog.entries[name] = entry
@@ -134,21 +189,55 @@ public struct ModelCatalog: Sendable, Equatable {
         return (catalog, problems)
     }
 
-    static func entry(key: String, name: String, displayName: String?, image: ImageReference, json: JSON) -> Result<Entry, Problem> {
+    /// What a registry accepts as a tag (the distribution spec's grammar).
+    static func isValidTag(_ tag: String) -> Bool {
+        guard let first = tag.first, tag.count <= 128, first.isASCII, first.isLetter || first.isNumber || first == "_" else { return false }
+        return tag.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }
+    }
+
+    static func entry(key: String, name: String, displayName: String?, image: ImageReference, json: JSON, problems: inout [Problem]) -> Result<Entry, Problem> {
         guard NameValidation.dns1123SubdomainProblem(name) == nil || name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
             return .failure(Problem(key: key, message: "model name \"\(name)\" is not usable as a name"))
         }
-        let tags = json["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        guard !tags.isEmpty else { return .failure(Problem(key: key, message: "no \"tags\"")) }
+        guard let listed = json["tags"]?.arrayValue, !listed.isEmpty else { return .failure(Problem(key: key, message: "no \"tags\"")) }
+        var tags: [String] = []
+        for value in listed {
+            guard let tag = value.stringValue, isValidTag(tag) else {
+                problems.append(Problem(key: key, message: "tag \(value) is not an image tag; left out", severity: .warning))
+                continue
+            }
+            if tags.contains(tag) {
+                problems.append(Problem(key: key, message: "tag \(tag) is listed twice", severity: .warning))
+                continue
+            }
+            tags.append(tag)
+        }
+        guard !tags.isEmpty else { return .failure(Problem(key: key, message: "no usable \"tags\"")) }
         guard let latest = json["latestTag"]?.stringValue, !latest.isEmpty else {
             return .failure(Problem(key: key, message: "no \"latestTag\""))
         }
         guard tags.contains(latest) else {
             return .failure(Problem(key: key, message: "latestTag \"\(latest)\" is not one of its tags"))
         }
+        // A region restriction is never guessed: a value that is neither a boolean nor the words
+        // true/false leaves the model out rather than offering it where it may not be allowed.
+        var euRestricted = false
+        switch json["euRestricted"] {
+        case nil, .null?: break
+        case .bool(let flag)?: euRestricted = flag
+        case .string(let text)? where text == "true" || text == "false":
+            euRestricted = text == "true"
+            problems.append(Problem(key: key, message: "euRestricted is the string \"\(text)\"; read as \(text)", severity: .warning))
+        case let other?:
+            return .failure(Problem(key: key, message: "euRestricted is \(other), not true or false"))
+        }
+        let updatedDate = json["updatedDate"]?.stringValue
+        if let updatedDate, KubeTime.parse(updatedDate) == nil {
+            problems.append(Problem(key: key, message: "updatedDate \"\(updatedDate)\" is not an RFC 3339 time", severity: .warning))
+        }
         return .success(
             Entry(
-                name: name, displayName: displayName ?? name, image: image, tags: tags, latestTag: latest,
-                euRestricted: json["euRestricted"]?.boolValue ?? false, updatedDate: json["updatedDate"]?.stringValue))
+                name: name, displayName: displayName ?? name, image: image, tags: tags, latestTag: latest, euRestricted: euRestricted,
+                updatedDate: updatedDate, shortDescription: json["shortDescription"]?.stringValue ?? json["description"]?.stringValue))
     }
 }

@@ -47,9 +47,7 @@ public actor NGCClient {
     private var inFlight: [CacheKey: (task: Task<KeyVerdict, Never>, asked: Date)] = [:]
 
     public init(baseURL: String = defaultBaseURL, transport: any HTTPTransport = CurlTransport(), time: any TimeSource = SystemTime(), metrics: MetricsRegistry? = nil) {
-        var trimmed = baseURL
-        while trimmed.hasSuffix("/") { trimmed.removeLast() }
-        self.baseURL = trimmed
+        self.baseURL = NGCRequests.trimmed(baseURL)
         self.transport = transport
         self.time = time
         self.calls = metrics?.counter("nim_ngc_requests_total", help: "NGC API calls by endpoint and result.", labels: ["endpoint", "result"])
@@ -76,13 +74,7 @@ public actor NGCClient {
     }
 
     private func ask(_ key: APIKey, repository: (org: String, team: String, name: String)?) async -> KeyVerdict {
-        let form = "credentials=" + URLQuery.encode(key.secretValue)
-        let callerInfo = await send(
-            "caller_info",
-            HTTPRequest(
-                method: "POST", url: baseURL + "/v3/keys/get-caller-info",
-                headers: [("Authorization", "Bearer \(key.secretValue)"), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
-                body: Array(form.utf8), timeout: Self.timeout))
+        let callerInfo = await send("caller_info", NGCRequests.callerInfo(baseURL: baseURL, key: key, timeout: Self.timeout))
         switch callerInfo {
         case .success(200): break
         case .success(let code) where code >= 500: return .unreachable("get-caller-info answered \(code)")
@@ -90,10 +82,9 @@ public actor NGCClient {
         case .failure(let error): return .unreachable(error.message)
         }
         guard let repository else { return .valid }
-        let path = "/v2/org/\(URLPath.escape(repository.org))/team/\(URLPath.escape(repository.team))/repos/\(URLPath.escape(repository.name))"
         let probe = await send(
             "repository",
-            HTTPRequest(method: "GET", url: baseURL + path, headers: [("Authorization", "Bearer \(key.secretValue)"), ("Accept", "application/json")], timeout: Self.timeout))
+            NGCRequests.repository(baseURL: baseURL, org: repository.org, team: repository.team, name: repository.name, key: key, timeout: Self.timeout))
         switch probe {
         case .success(200): return .valid
         case .success(401): return .invalid(code: 401)

@@ -31,9 +31,7 @@ public final class CatalogStore: Sendable {
         return state.withLock { state -> Set<String>? in
             defer { state = next }
             guard case .loaded(let old, _) = state, case .loaded(let new, _) = next else { return nil }
-            var changed: Set<String> = []
-            for name in Set(old.entries.keys).union(new.entries.keys) where old.entries[name] != new.entries[name] { changed.insert(name) }
-            return changed
+            return CatalogDiff(from: old, to: new).modelsChanged
         }
     }
 }

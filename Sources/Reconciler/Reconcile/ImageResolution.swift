@@ -23,7 +23,7 @@ extension NimReconciler {
         case .loaded(let catalog, let problems):
             guard let entry = catalog[model] else {
                 if catalog.entries.isEmpty {
-                    throw .catalogUnavailable(catalog: source, why: "it lists no usable model: " + problems.prefix(3).map(\.description).joined(separator: "; "))
+                    throw .catalogUnavailable(catalog: source, why: "it lists no usable model: " + problems.filter { $0.severity == .error }.prefix(3).map(\.description).joined(separator: "; "))
                 }
                 throw .modelNotFound(model: model, catalog: source, suggestions: catalog.suggestions(for: model))
             }

@@ -1,0 +1,159 @@
+import Foundation
+import KubeWatch
+import Reconciler
+
+/// `catalog`: the model catalog ConfigMap as a release artifact (contract section 4):
+/// `generate` builds it from NVIDIA's API, `detect-eu` lists what NVIDIA does not serve from
+/// here, `validate` and `diff` read it with the controller's own parser.
+///
+/// Exit status, for CI: generate and detect-eu 0 complete, 3 written but some models could not
+/// be read (a person should look), 1 nothing written; validate 0 usable, 1 not; diff 0 same,
+/// 1 different, 2 trouble (as diff(1)); 2 is also a usage error everywhere.
+enum CatalogCommand {
+    static let incomplete: Int32 = 3
+
+    static func main(_ arguments: [String]) async throws -> Int32 {
+        let verb = arguments.first { !$0.hasPrefix("-") }
+        let rest = verb.map { verb in Array(arguments.drop { $0 != verb }.dropFirst()) } ?? arguments
+        switch verb {
+        case "generate", "detect-eu":
+            let parsed = try Arguments(rest, valueFlags: CatalogFetch.valueFlags.union(verb == "generate" ? CatalogFetch.generateFlags : []), switchFlags: ["help"])
+            if parsed.flag("help") { return help(verb == "generate" ? Usage.catalogGenerate : Usage.catalogDetectEU) }
+            try rejectPositional(parsed)
+            let options = try CatalogFetch.Options(parsed, generate: verb == "generate")
+            return await runCancellable { await CatalogFetch.execute(options) }
+        case "validate":
+            let parsed = try Arguments(rest, valueFlags: [], switchFlags: ["help"])
+            if parsed.flag("help") { return help(Usage.catalogValidate) }
+            let files = [parsed.command].compactMap { $0 } + parsed.positional
+            guard files.count == 1 else { throw Arguments.UsageError(message: "catalog validate takes one file") }
+            return validate(files[0])
+        case "diff":
+            let parsed = try Arguments(rest, valueFlags: ["output"], switchFlags: ["help"])
+            if parsed.flag("help") { return help(Usage.catalogDiff) }
+            let files = [parsed.command].compactMap { $0 } + parsed.positional
+            guard files.count == 2 else { throw Arguments.UsageError(message: "catalog diff takes two files: OLD NEW") }
+            let format = parsed.value("output") ?? "text"
+            guard format == "text" || format == "json" else { throw Arguments.UsageError(message: "--output must be text or json, not \"\(format)\"") }
+            return diff(files[0], files[1], json: format == "json")
+        case nil where arguments.contains("--help") || arguments.contains("-h"), "help"?:
+            return help(Usage.catalog)
+        case nil:
+            throw Arguments.UsageError(message: "catalog needs a command: generate, detect-eu, validate or diff")
+        case let other?:
+            throw Arguments.UsageError(message: "unknown catalog command \"\(other)\"")
+        }
+    }
+
+    // MARK: - validate
+
+    static func validate(_ path: String) -> Int32 {
+        let read: (configMap: KubeObject, catalog: ModelCatalog, problems: [ModelCatalog.Problem])
+        do { read = try CatalogManifest.read(try readText(path)) } catch {
+            say("\(path): \(error)")
+            return 1
+        }
+        let shape = read.configMap["data"]?["models.json"] != nil ? CatalogManifest.Shape.modelsJSON : .perModel
+        say("\(path): ConfigMap \(read.configMap.name.isEmpty ? "(no name)" : read.configMap.name), \(shape.rawValue)")
+        for problem in read.problems { say("\(problem.severity.rawValue): \(problem.key): \(problem.message)") }
+        let errors = read.problems.filter { $0.severity == .error }.count
+        let warnings = read.problems.count - errors
+        let usable = errors == 0 && !read.catalog.entries.isEmpty
+        say("\(usable ? "valid" : "invalid"): \(read.catalog.entries.count) models usable, \(plural(errors, "error")), \(plural(warnings, "warning"))")
+        return usable ? 0 : 1
+    }
+
+    // MARK: - diff
+
+    static func diff(_ oldPath: String, _ newPath: String, json: Bool) -> Int32 {
+        var catalogs: [ModelCatalog] = []
+        for path in [oldPath, newPath] {
+            do {
+                let read = try CatalogManifest.read(try readText(path))
+                let errors = read.problems.filter { $0.severity == .error }
+                if !errors.isEmpty {
+                    complain("\(path): \(plural(errors.count, "entry")) left out as the controller would: " + errors.prefix(3).map(\.description).joined(separator: "; "))
+                }
+                catalogs.append(read.catalog)
+            } catch {
+                complain("\(path): \(error)")
+                return 2
+            }
+        }
+        let difference = CatalogDiff(from: catalogs[0], to: catalogs[1])
+        if json {
+            say(diffJSON(difference).prettyPrinted())
+        } else {
+            if !difference.added.isEmpty {
+                say("added (\(difference.added.count)):")
+                for entry in difference.added { say("  + \(entry.name): \(entry.image.path), latestTag \(entry.latestTag), tags \(entry.tags.joined(separator: " "))\(entry.euRestricted ? ", EU-restricted" : "")") }
+            }
+            if !difference.removed.isEmpty {
+                say("removed (\(difference.removed.count)):")
+                for entry in difference.removed { say("  - \(entry.name): \(entry.image.path)") }
+            }
+            if !difference.changed.isEmpty {
+                say("changed (\(difference.changed.count)):")
+                for change in difference.changed { say("  ~ \(change.name): \(change.summary)") }
+            }
+            say("summary: \(difference.added.count) added, \(difference.removed.count) removed, \(difference.changed.count) changed, \(difference.unchanged) unchanged")
+        }
+        return difference.isEmpty ? 0 : 1
+    }
+
+    static func diffJSON(_ difference: CatalogDiff) -> JSON {
+        let changed: [JSON] = difference.changed.map { change in
+            var fields: [String: JSON] = [
+                "name": .string(change.name), "tagsAdded": .array(change.tagsAdded.map(JSON.string)),
+                "tagsRemoved": .array(change.tagsRemoved.map(JSON.string)), "otherFields": .array(change.otherFields.map(JSON.string)),
+            ]
+            if let latest = change.latestTag { fields["latestTag"] = ["old": .string(latest.old), "new": .string(latest.new)] }
+            if let eu = change.euRestricted { fields["euRestricted"] = ["old": .bool(eu.old), "new": .bool(eu.new)] }
+            if let image = change.image { fields["image"] = ["old": .string(image.old), "new": .string(image.new)] }
+            return .object(fields)
+        }
+        return [
+            "added": .array(difference.added.map { ["name": .string($0.name), "image": .string($0.image.path), "latestTag": .string($0.latestTag)] }),
+            "removed": .array(difference.removed.map { ["name": .string($0.name), "image": .string($0.image.path)] }),
+            "changed": .array(changed), "unchanged": .int(difference.unchanged),
+        ]
+    }
+
+    // MARK: - Files and output
+
+    struct FileError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A file's text, `-` for standard input.
+    static func readText(_ path: String) throws -> String {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: path) else { throw FileError(description: "cannot read the file") }
+            data = contents
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw FileError(description: "not UTF-8 text") }
+        return text
+    }
+
+    /// Writes `text` to `path` (`-` or nil: standard output) all at once: a reader never sees
+    /// half a catalog, and a failed run leaves the previous file in place.
+    static func write(_ text: String, to path: String?) throws {
+        guard let path, path != "-" else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return
+        }
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url, options: .atomic)
+    }
+
+    static func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    static func complain(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    static func plural(_ count: Int, _ noun: String) -> String {
+        count == 1 ? "1 \(noun)" : "\(count) \(noun == "entry" ? "entries" : noun + "s")"
+    }
+}
