@@ -35,6 +35,8 @@ let package = Package(
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
         .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport", "NimDeployOperator"]),
+        // The operator process under API server, operator, NGC and input faults (its own run in scripts/test).
+        .testTarget(name: "ResilienceTests", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

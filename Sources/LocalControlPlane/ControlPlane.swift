@@ -72,6 +72,26 @@ public final class LocalControlPlane: Sendable {
 
     public var baseURL: String { "http://\(options.host):\(server.port)" }
 
+    /// An API server restart with its storage kept, as when kube-apiserver is upgraded: every
+    /// connection (watches included) is cut, connections are refused while it is down, then it
+    /// serves again on the same address with the same objects and resourceVersions.
+    public func restart(downFor seconds: TimeInterval = 0) throws(HTTPServerError) {
+        server.stop()
+        store.closeAllWatches()
+        if seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
+        // The old listener is released by its accept loop; until then the port may be busy.
+        let deadline = Date().addingTimeInterval(5)
+        while true {
+            do {
+                try server.start()
+                return
+            } catch {
+                if Date() > deadline { throw error }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+    }
+
     /// A kubeconfig for this server, for kubectl and for `nim-deploy-operator run --kubeconfig`.
     /// A kubeconfig for the admin, or, with `token`, for whoever the token is
     /// (`serviceAccountToken(namespace:name:)`).

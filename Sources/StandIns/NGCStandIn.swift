@@ -44,6 +44,8 @@ public final class NGCStandIn: Sendable {
     public func failNext(_ codes: [Int], on endpoint: String? = nil) {
         handler.state.withLock { $0.failures.append(contentsOf: codes.map { ($0, endpoint) }) }
     }
+    /// Drops the failures `failNext` armed and not yet given.
+    public func clearFailures() { handler.state.withLock { $0.failures.removeAll() } }
     /// While down, every answer is 503 (an outage, not a verdict).
     public func setDown(_ value: Bool) { handler.state.withLock { $0.down = value } }
     /// Answer 200 with a body that is not JSON.

@@ -609,7 +609,7 @@ struct SchemaRobustnessTests {
             schema(catalogSchema), schema(SchemaDefaultingPruningTests.schemaJSON), schema(SchemaRuleTests.ruleSchema),
             Shared.widget.get(), Shared.inferenceService.get(),
         ]
-        var random = SplitMix64(seed: 42)
+        var random = SeededRandom(seed: 42)
         var shapes: [JSON] = [deep, huge, ["spec": deep], ["spec": ["raw": deep, "free": deep, "title": huge, "labels": ["a": huge]]]]
         for _ in 0..<300 { shapes.append(["spec": randomJSON(&random, depth: 0), "status": randomJSON(&random, depth: 0)]) }
         for schema in schemas {
@@ -627,7 +627,7 @@ struct SchemaRobustnessTests {
     static let keys = ["spec", "predictor", "minReplicas", "model", "containers", "name", "size", "mode", "big", "port",
                        "tier", "labels", "tags", "raw", "free", "env", "resources", "limits", "x", "0"]
 
-    fileprivate func randomJSON(_ random: inout SplitMix64, depth: Int) -> JSON {
+    fileprivate func randomJSON(_ random: inout SeededRandom, depth: Int) -> JSON {
         switch random.next() % (depth > 6 ? 6 : 8) {
         case 0: return nil
         case 1: return .bool(random.next() % 2 == 0)
@@ -643,17 +643,5 @@ struct SchemaRobustnessTests {
             }
             return .object(object)
         }
-    }
-}
-
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

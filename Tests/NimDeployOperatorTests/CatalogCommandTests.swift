@@ -9,6 +9,7 @@ import TestSupport
 /// release engineer runs to build, check and compare the model catalog.
 @Suite struct CatalogCommandTests {
     static let key = NimEnvironment.validKey
+    static let otherKey = "nvapi-another-key-0123456789"
     /// The real catalog the design documents ship (186 models, 4 EU-restricted).
     static let shipped = ModelCatalog.parse(configMap: KubeObject((try? YAML.parse(String(contentsOf: Paths.shared.appendingPathComponent("ngc/nim-models-data.yaml"), encoding: .utf8))) ?? [:])).catalog
 
@@ -41,9 +42,13 @@ import TestSupport
         func catalog(_ command: String, _ arguments: [String], key: String? = CatalogCommandTests.key, environment: [String: String] = [:]) async throws -> CommandResult {
             var environment = environment
             environment["NGC_API_KEY"] = key
+            // Whatever this machine's environment holds, the program sees only the test's key.
             let result = try await run(
-                [Paths.operatorBinary, "catalog", command, "--ngc-api-url", ngc.baseURL] + arguments, environment: environment, timeout: 120)
-            #expect(!result.stdout.contains(CatalogCommandTests.key) && !result.stderr.contains(CatalogCommandTests.key), "the key was printed")
+                [Paths.operatorBinary, "catalog", command, "--ngc-api-url", ngc.baseURL] + arguments, environment: environment,
+                unset: key == nil ? ["NGC_API_KEY"] : [], timeout: 120)
+            for secret in [CatalogCommandTests.key, CatalogCommandTests.otherKey] + (key.map { [$0] } ?? []) {
+                #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "a key was printed")
+            }
             return result
         }
 
@@ -74,6 +79,7 @@ import TestSupport
         let untaggedEntry = try #require(Self.sample[untagged])
         #expect(result.stderr.contains("skipped \(untaggedEntry.image.path): no latestTag"))
         #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("note: no --eu-restricted list: every model is written with euRestricted false"))
 
         let written = try world.read("out/catalog.yaml")
         #expect(written.problems.isEmpty, "\(written.problems)")
@@ -207,8 +213,7 @@ import TestSupport
         #expect(forbidden.status == 1 && forbidden.stderr.contains("no model could be read; nothing written"), "\(forbidden)")
         #expect(!FileManager.default.fileExists(atPath: world.path("none.yaml")))
 
-        let other = "nvapi-another-key-0123456789"
-        let result = try await world.catalog("generate", ["--output", world.path("catalog.yaml")], key: other)
+        let result = try await world.catalog("generate", ["--output", world.path("catalog.yaml")], key: Self.otherKey)
         #expect(result.status == 3, "\(result)")
         let model = try #require(Self.sample[names[1]])
         #expect(result.stderr.contains("skipped \(model.image.path): malformed answer: the answer is not a JSON object"), "\(result)")
@@ -315,6 +320,28 @@ import TestSupport
         #expect(same.status == 0 && same.stdout.contains("summary: 0 added, 0 removed, 0 changed, 24 unchanged"), "\(same)")
         let trouble = try await run([Paths.operatorBinary, "catalog", "diff", old.path("catalog.yaml"), old.path("missing.yaml")])
         #expect(trouble.status == 2, "\(trouble)")
+    }
+
+    @Test func anEmptyOrLyingSearchWritesNothing() async throws {
+        let empty = try World(ModelCatalog())
+        let none = try await empty.catalog("generate", ["--output", empty.path("catalog.yaml")])
+        #expect(none.status == 1 && none.stderr.contains("the catalog search lists no models; nothing written"), "\(none)")
+        #expect(!FileManager.default.fileExists(atPath: empty.path("catalog.yaml")))
+
+        let remote = try await run([Paths.operatorBinary, "catalog", "generate", "--ngc-api-url", "http://ngc.example.com"], environment: ["NGC_API_KEY": Self.key])
+        #expect(remote.status == 2 && remote.stderr.contains("must be an https URL (http only to this machine)"), "\(remote)")
+    }
+
+    @Test func twoTeamsPublishingOneNameIsAClashNotAGuess() async throws {
+        var catalog = Self.sample
+        var twin = try #require(catalog[Self.sample.modelNames[5]])
+        twin.image.path = "nim/other-team/\(twin.name)"
+        catalog.entries[twin.name + "-twin"] = twin  // same image name, another team
+        let world = try World(catalog)
+        let result = try await world.catalog("generate", ["--output", world.path("catalog.yaml")])
+        #expect(result.status == 3, "\(result)")
+        #expect(result.stderr.contains("name clash"), "\(result)")
+        #expect(try world.read("catalog.yaml").catalog.entries.count == 24)
     }
 
     @Test func theControllerRunsAGeneratedCatalog() async throws {

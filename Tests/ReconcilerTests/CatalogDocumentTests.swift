@@ -74,7 +74,7 @@ import TestSupport
         let (catalog, problems) = ModelCatalog.parse(["models.json": document, "stray": "{}"])
         #expect(catalog.modelNames == ["good"])
         #expect(problems.map(\.description) == [
-            "models.json: schemaVersion 2.0.0 is newer than 1.x; read as 1.x",
+            "models.json: schemaVersion 2.0.0 is not 1.x; read as 1.x",
             "models.json[1]: model good is listed twice; the first wins",
             "models.json[2] (noimage): no valid \"containerImage\"",
             "models.json[3]: not a JSON object",

@@ -10,10 +10,11 @@ public struct CommandResult: Sendable, CustomStringConvertible {
 }
 
 /// Runs a program found on PATH and waits for it, killing it after `timeout`.
+/// `environment` is added to this process's; `unset` names variables the program must not see.
 public func run(
-    _ arguments: [String], environment: [String: String] = [:], input: String? = nil, timeout: TimeInterval = 60
+    _ arguments: [String], environment: [String: String] = [:], unset: Set<String> = [], input: String? = nil, timeout: TimeInterval = 60
 ) async throws -> CommandResult {
-    let command = BackgroundCommand(arguments, environment: environment, input: input)
+    let command = BackgroundCommand(arguments, environment: environment, unset: unset, input: input)
     try command.start()
     return await command.wait(timeout: timeout)
 }
@@ -35,11 +36,11 @@ public final class BackgroundCommand: Sendable {
     /// written before would block forever.
     private let input: (pipe: Pipe, data: Data)?
 
-    public init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) {
+    public init(_ arguments: [String], environment: [String: String] = [:], unset: Set<String> = [], input: String? = nil) {
         self.arguments = arguments
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.filter { !unset.contains($0.key) }
         let stdout = stdoutPipe
         let stderr = stderrPipe
         process.standardOutput = stdout

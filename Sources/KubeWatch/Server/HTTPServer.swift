@@ -58,9 +58,15 @@ public final class HTTPServer: Sendable {
     /// Connections accepted so far: tells a test whether its client reuses them.
     public var acceptedConnections: Int { state.withLock { $0.accepted } }
 
-    /// Binds, listens and starts accepting; returns the bound port (useful with port 0).
+    /// Binds, listens and starts accepting; returns the bound port (useful with port 0). After
+    /// `stop`, starts again on the port it had, as a restarted server comes back where it was.
     @discardableResult
     public func start() throws(HTTPServerError) -> UInt16 {
+        let previous = state.withLock { state -> UInt16 in
+            state.stopped = false
+            return state.port
+        }
+        let requestedPort = previous != 0 ? previous : self.requestedPort
         signal(SIGPIPE, SIG_IGN)
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw HTTPServerError(message: "socket: \(String(cString: strerror(errno)))") }

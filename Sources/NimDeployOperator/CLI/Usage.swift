@@ -34,6 +34,7 @@ enum Usage {
           --watch-namespaces a,b            only these namespaces (default: all)
           --catalog NS/NAME                 model catalog ConfigMap (default: <namespace>/nim-model-metadata)
           --ngc-api-url URL                 NGC API base URL (default: https://api.ngc.nvidia.com)
+          --ngc-timeout DURATION            an NGC call slower than this counts as no answer (default 10s)
           --disable-key-validation          never call NGC to validate keys
           --disconnected                    air-gapped: no key collection, no Secrets, no NGC
           --region REGION                   EU refuses EU-restricted models
@@ -122,7 +123,8 @@ enum Usage {
     static let catalogFetchOptions = """
           --api-key-file PATH     read the NGC API key from this file (default: $NGC_API_KEY)
           --output PATH           write here, atomically (default: standard output)
-          --ngc-api-url URL       NGC API base URL (default: https://api.ngc.nvidia.com)
+          --ngc-api-url URL       NGC API base URL (default: https://api.ngc.nvidia.com; http only
+                                  to this machine)
           --concurrency N         repository calls in flight at once, 1 to 64 (default 8)
           --retries N             retries of a call answered 429, 5xx or not at all, with
                                   backoff and Retry-After honoured, 0 to 10 (default 4)
@@ -130,7 +132,7 @@ enum Usage {
         """
 
     static let catalogGenerate = """
-        Usage: NGC_API_KEY=... nim-deploy-operator catalog generate [options] > nim-model-metadata.yaml
+        Usage: nim-deploy-operator catalog generate --api-key-file KEYFILE [options] > nim-model-metadata.yaml
 
         Writes the model catalog ConfigMap. Progress goes to standard error on a terminal; a
         summary (models found, written, skipped by reason) and a line per skipped model always.
@@ -151,7 +153,7 @@ enum Usage {
         """
 
     static let catalogDetectEU = """
-        Usage: NGC_API_KEY=... nim-deploy-operator catalog detect-eu [options] > nim_eu_restricted.json
+        Usage: nim-deploy-operator catalog detect-eu --api-key-file KEYFILE [options] > nim_eu_restricted.json
 
         Run from an EU location: probes every model's repository and writes the JSON array of
         those that answer 451 ({"name","resourceId","org","team"}), for generate --eu-restricted.

@@ -27,8 +27,10 @@ enum CatalogFetch {
             apiKeyFile = arguments.value("api-key-file")
             euRestrictedFile = arguments.value("eu-restricted")
             ngcURL = arguments.value("ngc-api-url") ?? ngcURL
-            guard ngcURL.hasPrefix("http://") || ngcURL.hasPrefix("https://") else {
-                throw Arguments.UsageError(message: "--ngc-api-url must be an http(s) URL, not \"\(ngcURL)\"")
+            // The key travels as a bearer token: plain http only to this machine (a stand-in, a proxy).
+            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains { ngcURL == $0 || ngcURL.hasPrefix($0 + ":") || ngcURL.hasPrefix($0 + "/") }
+            guard ngcURL.hasPrefix("https://") || loopback else {
+                throw Arguments.UsageError(message: "--ngc-api-url must be an https URL (http only to this machine), not \"\(ngcURL)\"")
             }
             if let text = arguments.value("format") {
                 guard let shape = CatalogManifest.Shape(rawValue: text) else {
@@ -79,9 +81,14 @@ enum CatalogFetch {
             }
             progress.finish()
             if Task.isCancelled { return fail("stopped; nothing written") }
-            if summary.written == 0 && summary.found > 0 && options.generate { return fail("no model could be read; nothing written (\(summary.line()))") }
+            if summary.found == 0 { return fail("the catalog search lists no models; nothing written") }
+            if summary.written == 0 && options.generate { return fail("no model could be read; nothing written (\(summary.line()))") }
             do { try CatalogCommand.write(text, to: options.output) } catch { return fail("cannot write \(options.output ?? "-"): \(error.localizedDescription)") }
             for skip in summary.skipped { CatalogCommand.complain("  skipped \(skip.model): \(skip.reason.rawValue): \(skip.detail)") }
+            for note in summary.notes { CatalogCommand.complain("  note: \(note)") }
+            if options.generate && euRestricted == nil {
+                CatalogCommand.complain("  note: no --eu-restricted list: every model is written with euRestricted false")
+            }
             let result = options.generate ? "written" : "EU-restricted"
             let destination = options.output.map { $0 == "-" ? "" : " to \($0)" } ?? ""
             CatalogCommand.complain("\(command): \(summary.line(written: result))\(destination)")

@@ -14,7 +14,7 @@ enum OperatorAssembly {
         let reconcilerOptions = ReconcilerOptions(
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
             keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy)
-        let ngc = NGCClient(baseURL: options.ngcAPIURL, metrics: metrics)
+        let ngc = NGCClient(baseURL: options.ngcAPIURL, timeout: options.ngcTimeout, metrics: metrics)
         let nim = NimOperator(
             client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics,
             syncPeriod: options.syncPeriod)

@@ -10,6 +10,7 @@ struct OperatorOptions: Sendable {
     var watchNamespaces: [String]?
     var catalog: String?
     var ngcAPIURL = "https://api.ngc.nvidia.com"
+    var ngcTimeout = NGCClient.defaultTimeout
     var disableKeyValidation = false
     var disconnected = false
     var region: String?
@@ -25,7 +26,7 @@ struct OperatorOptions: Sendable {
     static let valueFlags: Set<String> = [
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
         "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
-        "key-rotation-settle",
+        "key-rotation-settle", "ngc-timeout",
     ]
     static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
 
@@ -88,6 +89,12 @@ struct OperatorOptions: Sendable {
                 throw Arguments.UsageError(message: "--key-rotation-settle must be a duration from 0 to 60s such as 100ms or 2s, not \"\(settle)\"")
             }
             keyRotationSettle = seconds
+        }
+        if let timeout = arguments.value("ngc-timeout") {
+            guard let seconds = Self.duration(timeout), seconds > 0, seconds <= 300 else {
+                throw Arguments.UsageError(message: "--ngc-timeout must be a duration above 0 and up to 5m such as 10s, not \"\(timeout)\"")
+            }
+            ngcTimeout = seconds
         }
         if let level = arguments.value("log-level") {
             guard let parsed = Logger.Level(name: level) else {

@@ -45,6 +45,7 @@ public struct CatalogGenerator: Sendable {
         case malformed = "malformed answer"
         case unreachable = "no answer"
         case otherStatus = "other answer"
+        case nameClash = "name clash"
 
         /// Skips a release should not ship without a look.
         public var isFailure: Bool { self != .regionRestricted && self != .noLatestTag }
@@ -60,6 +61,9 @@ public struct CatalogGenerator: Sendable {
         public var found = 0
         public var written = 0
         public var skipped: [Skip] = []
+        /// Things a reviewer should know that are not about one model (an EU list entry that
+        /// matched nothing, a listing shorter than the search said).
+        public var notes: [String] = []
 
         public var failed: [Skip] { skipped.filter(\.reason.isFailure) }
         /// Models that could not be read for reasons other than region or missing tag.
@@ -92,15 +96,21 @@ public struct CatalogGenerator: Sendable {
     public func generate(
         key: APIKey, euRestricted: EURestrictedList? = nil, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws(Failure) -> (catalog: ModelCatalog, summary: Summary) {
-        let (answers, listed, skipped) = try await survey(key: key, progress: progress)
-        var summary = Summary(found: listed, skipped: skipped)
+        let (answers, listed, skipped, notes) = try await survey(key: key, progress: progress)
+        var summary = Summary(found: listed, skipped: skipped, notes: notes)
         var catalog = ModelCatalog()
         for (listing, answer) in answers {
             switch answer {
             case .metadata(let json):
                 switch entry(listing, json, euRestricted: euRestricted) {
                 case .success(let entry):
-                    catalog.entries[entry.name] = entry
+                    // Two teams may publish one image name; the catalog is keyed by name, so
+                    // neither is guessed at.
+                    if let taken = catalog.entries[entry.name] {
+                        summary.skipped.append(Skip(model: listing.resourceId, reason: .nameClash, detail: "the name is \(taken.image.path)'s too; kept that one"))
+                    } else {
+                        catalog.entries[entry.name] = entry
+                    }
                 case .failure(let problem):
                     summary.skipped.append(Skip(model: listing.resourceId, reason: .malformed, detail: problem.message))
                 }
@@ -110,6 +120,9 @@ public struct CatalogGenerator: Sendable {
         }
         summary.written = catalog.entries.count
         summary.skipped.sort { $0.model < $1.model }
+        for model in euRestricted?.models ?? [] where !catalog.entries.values.contains(where: { EURestrictedList([model]).contains($0) }) {
+            summary.notes.append("EU list entry \(model.resourceId) matches no model written")
+        }
         return (catalog, summary)
     }
 
@@ -117,8 +130,8 @@ public struct CatalogGenerator: Sendable {
     public func detectRegionRestricted(
         key: APIKey, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws(Failure) -> (list: EURestrictedList, summary: Summary) {
-        let (answers, listed, skipped) = try await survey(key: key, progress: progress, includeUntagged: true)
-        var summary = Summary(found: listed, skipped: skipped)
+        let (answers, listed, skipped, notes) = try await survey(key: key, progress: progress, includeUntagged: true)
+        var summary = Summary(found: listed, skipped: skipped, notes: notes)
         var restricted: [EURestrictedList.Model] = []
         for (listing, answer) in answers {
             switch answer {
@@ -129,6 +142,7 @@ public struct CatalogGenerator: Sendable {
         }
         summary.written = restricted.count
         summary.skipped.sort { $0.model < $1.model }
+        if restricted.isEmpty { summary.notes.append("no model answered 451: run detect-eu from an EU location") }
         return (EURestrictedList(restricted), summary)
     }
 
@@ -136,10 +150,11 @@ public struct CatalogGenerator: Sendable {
     /// in flight. A 401 on any of them ends everything: the key went bad while we ran.
     private func survey(
         key: APIKey, progress: @escaping @Sendable (Int, Int) -> Void, includeUntagged: Bool = false
-    ) async throws(Failure) -> (answers: [(NGCCatalogAPI.Listing, NGCCatalogAPI.RepositoryAnswer)], listed: Int, skipped: [Skip]) {
+    ) async throws(Failure) -> (answers: [(NGCCatalogAPI.Listing, NGCCatalogAPI.RepositoryAnswer)], listed: Int, skipped: [Skip], notes: [String]) {
         guard key.isPersonal else { throw .notPersonalKey("the key does not start with \(APIKey.personalPrefix)") }
         try await api.checkKey(key)
-        let listings = try await api.listModels(pageSize: options.pageSize)
+        let (listings, total) = try await api.listModels(pageSize: options.pageSize)
+        let shortfall = total.map { $0 > listings.count ? ["the search said \($0) models and listed \(listings.count)"] : [] } ?? []
         let probed = listings.filter { includeUntagged || $0.latestTag != nil }
         let untagged = listings.filter { !includeUntagged && $0.latestTag == nil }.map {
             Skip(model: $0.resourceId, reason: .noLatestTag, detail: "the catalog search gives no latestTag")
@@ -158,6 +173,7 @@ public struct CatalogGenerator: Sendable {
                 group.addTask { (index, await api.repository(probed[index], key: key)) }
             }
             for _ in 0..<limit { startNext() }
+            // Cancelled (SIGINT): what is in flight ends, nothing new starts.
             while let (index, answer) = await group.next() {
                 answers[index] = answer
                 done += 1
@@ -166,7 +182,7 @@ public struct CatalogGenerator: Sendable {
                     group.cancelAll()
                     break
                 }
-                startNext()
+                if !Task.isCancelled { startNext() }
             }
             return answers
         }
@@ -174,7 +190,7 @@ public struct CatalogGenerator: Sendable {
             throw .keyRefused(code: 401)
         }
         let pairs = zip(probed, answers).map { ($0, $1 ?? .unreachable("not asked")) }
-        return (pairs, listings.count, untagged)
+        return (pairs, listings.count, untagged, shortfall)
     }
 
     /// The catalog entry for a repository answer, read by the controller's own parser so that

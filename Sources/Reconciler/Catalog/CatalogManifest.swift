@@ -13,6 +13,8 @@ public enum CatalogManifest {
 
     public static let defaultName = "nim-model-metadata"
     public static let schemaVersion = "1.0.0"
+    /// etcd's object limit as the API server enforces it for a ConfigMap.
+    public static let maximumBytes = 1 << 20
 
     /// The ConfigMap's `data`. Values are pretty JSON with sorted keys and models in name order,
     /// so two runs over the same NGC answers give the same bytes and a review diff shows only
@@ -86,6 +88,10 @@ public enum CatalogManifest {
         }
         for (key, value) in configMap["data"]?.objectValue ?? [:] where value.stringValue == nil {
             problems.append(ModelCatalog.Problem(key: key, message: "value is \(value.typeName), not a string; a ConfigMap holds strings"))
+        }
+        let size = (configMap["data"]?.objectValue ?? [:]).reduce(0) { $0 + $1.key.utf8.count + ($1.value.stringValue?.utf8.count ?? 0) }
+        if size > maximumBytes {
+            problems.append(ModelCatalog.Problem(key: "data", message: "is \(size) bytes; the API server stores at most \(maximumBytes) in a ConfigMap"))
         }
         if configMap["binaryData"]?.objectValue?.isEmpty == false {
             problems.append(ModelCatalog.Problem(key: "binaryData", message: "ignored: the catalog is read from data only", severity: .warning))

@@ -159,7 +159,7 @@ public struct ModelCatalog: Sendable, Equatable {
             return (catalog, [Problem(key: "models.json", message: "no \"models\" array")])
         }
         if let version = json["schemaVersion"]?.stringValue, !version.hasPrefix("1.") {
-            problems.append(Problem(key: "models.json", message: "schemaVersion \(version) is newer than 1.x; read as 1.x", severity: .warning))
+            problems.append(Problem(key: "models.json", message: "schemaVersion \(version) is not 1.x; read as 1.x", severity: .warning))
         }
         for (index, model) in models.enumerated() {
             let label = "models.json[\(index)]"
@@ -196,7 +196,7 @@ public struct ModelCatalog: Sendable, Equatable {
     }
 
     static func entry(key: String, name: String, displayName: String?, image: ImageReference, json: JSON, problems: inout [Problem]) -> Result<Entry, Problem> {
-        guard NameValidation.dns1123SubdomainProblem(name) == nil || name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+        guard NameValidation.dns1123SubdomainProblem(name) == nil || name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
             return .failure(Problem(key: key, message: "model name \"\(name)\" is not usable as a name"))
         }
         guard let listed = json["tags"]?.arrayValue, !listed.isEmpty else { return .failure(Problem(key: key, message: "no \"tags\"")) }

@@ -63,8 +63,11 @@ struct NGCCatalogAPI: Sendable {
     }
 
     /// Every model of the search, page after page, without the `_scored` group's repeats.
-    func listModels(pageSize: Int) async throws(CatalogGenerator.Failure) -> [Listing] {
+    /// Stops at NGC's last page, at a page that adds nothing new (a server repeating itself),
+    /// and at 100 000 models; returns the models and the total the search claimed.
+    func listModels(pageSize: Int) async throws(CatalogGenerator.Failure) -> (listings: [Listing], total: Int?) {
         var listings: [Listing] = []
+        var total: Int?
         var seen: Set<String> = []
         var page = 0
         var pages = 1
@@ -80,6 +83,10 @@ struct NGCCatalogAPI: Sendable {
             }
             // A server that says it has more pages than it could hold is not believed past 10 000.
             pages = min(10_000, max(1, json["resultPageTotal"]?.intValue ?? 1))
+            total = json["resultTotal"]?.intValue
+            let answered = json[path: ["params", "page"]]?.intValue ?? page
+            guard answered == page else { throw .badAnswer("asked for catalog search page \(page), got page \(answered)") }
+            let before = listings.count
             for group in groups where group["groupValue"]?.stringValue == "CONTAINER" {
                 for resource in group["resources"]?.arrayValue ?? [] {
                     guard let resourceId = resource["resourceId"]?.stringValue, resourceId.split(separator: "/").count == 3,
@@ -90,16 +97,15 @@ struct NGCCatalogAPI: Sendable {
                     listings.append(Listing(name: name, resourceId: resourceId, latestTag: latest?.isEmpty == true ? nil : latest))
                 }
             }
-            // NGC's own stop rule: the page it says it answered is the last one.
-            let answered = json[path: ["params", "page"]]?.intValue ?? page
+            // NGC's own stop rule: the page it answered is the last one.
             page += 1
-            if answered >= pages - 1 { break }
+            if answered >= pages - 1 || listings.count == before || listings.count >= 100_000 { break }
         }
-        return listings
+        return (listings, total)
     }
 
     func repository(_ listing: Listing, key: APIKey) async -> RepositoryAnswer {
-        let request = NGCRequests.repository(baseURL: baseURL, org: listing.org, team: listing.team, name: listing.name, key: key, timeout: timeout)
+        let request = NGCRequests.repository(baseURL: baseURL, org: listing.org, team: listing.team, name: listing.name, key: key, timeout: timeout, resolveLabels: true)
         switch await send(request) {
         case .failure(let error): return .unreachable(Redactor.shared.scrub(error.message))
         case .success(let response) where response.status == 200:

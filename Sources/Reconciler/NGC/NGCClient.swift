@@ -31,7 +31,7 @@ public enum KeyVerdict: Sendable, Equatable {
 public actor NGCClient {
     public static let defaultBaseURL = "https://api.ngc.nvidia.com"
     /// NGC answers in well under a second; beyond this the call counts as unreachable.
-    public static let timeout: TimeInterval = 10
+    public static let defaultTimeout: TimeInterval = 10
     /// A good verdict holds for half an hour, a bad one for five minutes (a key may be activated
     /// or an entitlement granted meanwhile); no answer is never cached.
     public static let validFor: TimeInterval = 1800
@@ -42,11 +42,16 @@ public actor NGCClient {
     private let baseURL: String
     private let transport: any HTTPTransport
     private let time: any TimeSource
+    private let timeout: TimeInterval
     private let calls: Counter?
     private var cache: [CacheKey: (verdict: KeyVerdict, answered: Date, expires: Date)] = [:]
     private var inFlight: [CacheKey: (task: Task<KeyVerdict, Never>, asked: Date)] = [:]
 
-    public init(baseURL: String = defaultBaseURL, transport: any HTTPTransport = CurlTransport(), time: any TimeSource = SystemTime(), metrics: MetricsRegistry? = nil) {
+    public init(
+        baseURL: String = defaultBaseURL, timeout: TimeInterval = defaultTimeout, transport: any HTTPTransport = CurlTransport(), time: any TimeSource = SystemTime(),
+        metrics: MetricsRegistry? = nil
+    ) {
+        self.timeout = timeout
         self.baseURL = NGCRequests.trimmed(baseURL)
         self.transport = transport
         self.time = time
@@ -74,7 +79,7 @@ public actor NGCClient {
     }
 
     private func ask(_ key: APIKey, repository: (org: String, team: String, name: String)?) async -> KeyVerdict {
-        let callerInfo = await send("caller_info", NGCRequests.callerInfo(baseURL: baseURL, key: key, timeout: Self.timeout))
+        let callerInfo = await send("caller_info", NGCRequests.callerInfo(baseURL: baseURL, key: key, timeout: timeout))
         switch callerInfo {
         case .success(200): break
         case .success(let code) where code >= 500: return .unreachable("get-caller-info answered \(code)")
@@ -84,7 +89,7 @@ public actor NGCClient {
         guard let repository else { return .valid }
         let probe = await send(
             "repository",
-            NGCRequests.repository(baseURL: baseURL, org: repository.org, team: repository.team, name: repository.name, key: key, timeout: Self.timeout))
+            NGCRequests.repository(baseURL: baseURL, org: repository.org, team: repository.team, name: repository.name, key: key, timeout: timeout))
         switch probe {
         case .success(200): return .valid
         case .success(401): return .invalid(code: 401)

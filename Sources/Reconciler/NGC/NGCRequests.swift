@@ -13,8 +13,9 @@ enum NGCRequests {
     }
 
     /// `GET /v2/org/<org>/team/<team>/repos/<name>`: the model's tags and metadata; 401, 403, 451.
-    static func repository(baseURL: String, org: String, team: String, name: String, key: APIKey, timeout: TimeInterval) -> HTTPRequest {
-        let path = "/v2/org/\(URLPath.escape(org))/team/\(URLPath.escape(team))/repos/\(URLPath.escape(name))?resolve-labels=true"
+    /// `resolveLabels` for the catalog (the design's request); the controller's yes/no probe skips it.
+    static func repository(baseURL: String, org: String, team: String, name: String, key: APIKey, timeout: TimeInterval, resolveLabels: Bool = false) -> HTTPRequest {
+        let path = "/v2/org/\(URLPath.escape(org))/team/\(URLPath.escape(team))/repos/\(URLPath.escape(name))" + (resolveLabels ? "?resolve-labels=true" : "")
         return HTTPRequest(method: "GET", url: baseURL + path, headers: [("Authorization", "Bearer \(key.secretValue)"), ("Accept", "application/json")], timeout: timeout)
     }
 

@@ -5,6 +5,8 @@ import KubeWatch
 /// applied: a hash of the desired object rides along as an annotation, and (where the cache
 /// holds the whole object) the live object must still carry every value the operator set.
 /// Fields others own or defaulted are not looked at, so other controllers are never fought.
+/// Secrets are cached as metadata only; one written by someone else is read whole before the
+/// decision, so an edited key is restored.
 final class ChildApplier: Sendable {
     static let hashAnnotation = "nim.opendatahub.io/applied-hash"
 
@@ -12,6 +14,9 @@ final class ChildApplier: Sendable {
     /// What this process last applied, by child: the cache may lag behind our own writes, and a
     /// stale cache must not cause a second (no-op) write.
     private let lastApplied = Mutex<[String: String]>([:])
+    /// The resourceVersion each partly cached child (a Secret: metadata only) had when this
+    /// process last saw its whole content match: any other version means someone else wrote it.
+    private let verifiedVersions = Mutex<[String: String]>([:])
 
     init(client: KubeClient) { self.client = client }
 
@@ -26,9 +31,9 @@ final class ChildApplier: Sendable {
 
     /// Forgets what was applied for a deployment's children (it is gone).
     func forget(deployment: ObjectKey) {
-        lastApplied.withLock { applied in
-            applied = applied.filter { !$0.key.contains("/\(deployment.namespace)/") || !$0.key.hasSuffix(deployment.name) }
-        }
+        let keep: (String) -> Bool = { !$0.contains("/\(deployment.namespace)/") || !$0.hasSuffix(deployment.name) }
+        lastApplied.withLock { applied in applied = applied.filter { keep($0.key) } }
+        verifiedVersions.withLock { versions in versions = versions.filter { keep($0.key) } }
     }
 
     /// Whether `desired` needs writing, given the live object from the cache.
@@ -53,17 +58,35 @@ final class ChildApplier: Sendable {
     }
 
     /// Applies; returns the object as the server stored it when a write was sent.
-    func apply(_ desired: KubeObject, _ resource: ResourceType, live: KubeObject?, liveIsComplete: Bool) async throws(DeploymentProblem) -> KubeObject? {
-        let (needed, stamped) = Self.needsApply(desired, live: live, liveIsComplete: liveIsComplete)
+    func apply(_ desired: KubeObject, _ resource: ResourceType, live cached: KubeObject?, liveIsComplete cachedIsComplete: Bool) async throws(DeploymentProblem) -> KubeObject? {
         let identity = Self.identity(resource, desired)
+        var live = cached
+        var liveIsComplete = cachedIsComplete
+        // A Secret's metadata cannot show whether someone edited its data (a key replaced by
+        // hand, a wrong one pasted): when another version than the one last checked is seen,
+        // read it whole once, so drift is put right rather than trusted.
+        if !cachedIsComplete, let partial = cached, verifiedVersions.withLock({ $0[identity] }) != partial.resourceVersion {
+            do {
+                live = try await client.get(resource, namespace: partial.namespace, name: partial.name)
+                liveIsComplete = true
+            } catch {
+                if !error.isNotFound { throw Self.problem(error, object: "\(resource.kind) \(desired.name)") }
+                live = nil
+            }
+        }
+        let (needed, stamped) = Self.needsApply(desired, live: live, liveIsComplete: liveIsComplete)
         let hash = stamped.annotations[Self.hashAnnotation]
         // Only the cache's lag, not drift: the live object carries an older hash than the one
         // this process just wrote.
         let cacheIsBehind = live?.annotations[Self.hashAnnotation] != hash && lastApplied.withLock { $0[identity] } == hash
-        guard needed, !cacheIsBehind else { return nil }
+        guard needed, !cacheIsBehind else {
+            if liveIsComplete, !cachedIsComplete, let live { verifiedVersions.withLock { $0[identity] = live.resourceVersion } }
+            return nil
+        }
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
             lastApplied.withLock { $0[identity] = hash }
+            if !cachedIsComplete { verifiedVersions.withLock { $0[identity] = stored.resourceVersion } }
             return stored
         } catch {
             throw Self.problem(error, object: "\(resource.kind) \(desired.name)")
