@@ -99,8 +99,18 @@ public final class KServeStandIn: Sendable {
             "conditions": [["type": "PredictorReady", "status": failing ? "False" : "True", "lastTransitionTime": .string(now)], ready],
         ]
         if !failing { status["url"] = .string("http://\(service.name)-\(service.namespace ?? "default").example.com") }
-        _ = try? await client.patch(
-            KServe.inferenceServices, namespace: service.namespace, name: service.name, .merge(["status": status]), subresource: "status",
-            fieldManager: Self.fieldManager)
+        // As a controller requeues: a status write the API server failed (5xx, 429, no answer)
+        // is tried again, or the operator would wait on a report that never comes.
+        for _ in 0..<100 {
+            do {
+                _ = try await client.patch(
+                    KServe.inferenceServices, namespace: service.namespace, name: service.name, .merge(["status": status]), subresource: "status",
+                    fieldManager: Self.fieldManager)
+                return
+            } catch {
+                if error.isNotFound || Task.isCancelled { return }
+                try? await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
     }
 }
