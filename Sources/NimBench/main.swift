@@ -2,7 +2,7 @@ import Foundation
 import KubeWatch
 import Reconciler
 
-/// `swift run -c release nim-bench catalog ...`: see CatalogBench.
+/// `swift run -c release nim-bench catalog ...`: see CatalogBench; `nim-bench soak ...`: SoakBench.
 ///
 /// `swift run -c release nim-bench [--deployments N] [--namespaces M] [--concurrency W] [--rotations R] [--settle-ms MS]`
 ///
@@ -21,6 +21,9 @@ struct Bench {
     static func main() async {
         if CommandLine.arguments.dropFirst().first == "catalog" {
             exit(await CatalogBench.main(CommandLine.arguments.dropFirst(2)))
+        }
+        if CommandLine.arguments.dropFirst().first == "soak" {
+            exit(await SoakBench.main(CommandLine.arguments.dropFirst(2)))
         }
         var bench = Bench()
         var arguments = CommandLine.arguments.dropFirst()

@@ -64,13 +64,23 @@ extension Resilience {
             #expect(process.isRunning && process.troubles.isEmpty)
         }
 
-        /// Known issue, found by this test: now and then (about one run in three here) a key
-        /// rotated while the watches are gone and the history compacted reaches one of the two
-        /// deployments sharing the key Secret in the log ("key rotated") but its Secrets keep the
-        /// old key. Recorded as an intermittent known issue until the cause is fixed; any other
-        /// problem still fails the test.
+        /// Known issue, found by this test and not fixed yet: in about 7 % of runs under load
+        /// (4 of 60 with two runs at once), after all watches are cut the operator's Secret watch
+        /// does not come back: the server counts no new watch request for the rest of the test
+        /// (60 s), so a key rotated meanwhile is not seen until the watch's idle timeout (295 s)
+        /// or the resync; once it seemed to reconnect and still miss the update. The server side
+        /// (subscriptions closed, stream ended with its last chunk) and a 300-round in-process
+        /// stress of one Informer were clean, so the client's reconnect under concurrent load is
+        /// the suspect. Recorded as an intermittent known issue so that any other problem still
+        /// fails; RESILIENCE_DEBUG=1 keeps the operator's debug log in /tmp/resilience-410.log
+        /// and prints the operator's Secret requests per round.
         @Test func goneOnResumeLeadsToAFreshList() async throws {
-            let (env, initial, process) = try await converged(6)
+            let (env, initial, process) = try await converged(6, ProcessInfo.processInfo.environment["RESILIENCE_DEBUG"] == nil ? [] : ["--log-level", "debug"])
+            defer {
+                if ProcessInfo.processInfo.environment["RESILIENCE_DEBUG"] != nil {
+                    try? process.log.write(toFile: "/tmp/resilience-410.log", atomically: true, encoding: .utf8)
+                }
+            }
             var fleet = initial
             var total: TimeInterval = 0
             for round in 0..<3 {
@@ -85,8 +95,12 @@ extension Resilience {
                     ])
                 }
                 let current = fleet
-                try await withKnownIssue("a key rotated across a 410 relist sometimes stays unwritten for one deployment", isIntermittent: true) {
+                try await withKnownIssue("the Secret watch sometimes does not reconnect after all watches are cut", isIntermittent: true) {
                     total += try await current.converge(timeout: 20, "after 410 round \(round)")
+                if ProcessInfo.processInfo.environment["RESILIENCE_DEBUG"] != nil {
+                    let stats = env.controlPlane.requestStats.counts.filter { $0.key.resource == "secrets" && $0.key.agent == "nim-deploy-operator" }
+                    print("DEBUG round \(round) revision \(env.controlPlane.revision): \(stats.map { "\($0.key.verb)=\($0.value)" }.sorted())")
+                }
                 } matching: { issue in
                     issue.comments.contains { $0.rawValue.contains("Secrets hold the wrong key") && !$0.rawValue.contains("not Ready") }
                 }

@@ -89,7 +89,7 @@ public struct NimDeployment: Sendable, Equatable {
         }
         if let storage = spec["storage"]?.objectValue {
             if let size = storage["size"], !size.isNull {
-                guard size.intValue != nil || size.stringValue.map(QuantityText.isValid) == true else {
+                guard QuantityText.isNonNegative(size) else {
                     throw .invalidSpec("spec.storage.size must be a quantity such as 50Gi, not \(size.serialized())")
                 }
                 parsed.storage.size = size
@@ -120,8 +120,8 @@ public struct NimDeployment: Sendable, Equatable {
             }
             for (field, target) in [("requests", \Resources.requests), ("limits", \Resources.limits)] {
                 for (name, value) in resources[field]?.objectValue ?? [:] where name == "cpu" || name == "memory" {
-                    guard value.intValue != nil || value.stringValue.map(QuantityText.isValid) == true else {
-                        throw .invalidSpec("spec.resources.\(field).\(name) must be a quantity, not \(value.serialized())")
+                    guard QuantityText.isNonNegative(value) else {
+                        throw .invalidSpec("spec.resources.\(field).\(name) must be a quantity of 0 or more (such as 500m or 16Gi), not \(value.serialized())")
                     }
                     parsed.resources[keyPath: target][name] = value
                 }
@@ -147,6 +147,15 @@ public struct NimDeployment: Sendable, Equatable {
 
 /// Resource quantities (`50Gi`, `500m`, `1.5`), for values the schema may not have checked.
 enum QuantityText {
+    /// A quantity of zero or more, as a number or as text: what a pod's resources and a claim's
+    /// size accept (the API server refuses negative ones only when the pod is created, long
+    /// after the NimDeployment said Ready).
+    static func isNonNegative(_ value: JSON) -> Bool {
+        if let number = value.intValue { return number >= 0 }
+        guard let text = value.stringValue else { return false }
+        return isValid(text) && !text.hasPrefix("-")
+    }
+
     static func isValid(_ text: String) -> Bool {
         var body = Substring(text)
         if body.hasPrefix("+") || body.hasPrefix("-") { body = body.dropFirst() }

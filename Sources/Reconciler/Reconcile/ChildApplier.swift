@@ -9,6 +9,7 @@ import KubeWatch
 /// decision, so an edited key is restored.
 final class ChildApplier: Sendable {
     static let hashAnnotation = "nim.opendatahub.io/applied-hash"
+    static let log = Logger(name: "applier")
 
     let client: KubeClient
     /// What this process last applied, by child: the cache may lag behind our own writes, and a
@@ -83,6 +84,7 @@ final class ChildApplier: Sendable {
             if liveIsComplete, !cachedIsComplete, let live { verifiedVersions.withLock { $0[identity] = live.resourceVersion } }
             return nil
         }
+        Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash ?? ""), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
             lastApplied.withLock { $0[identity] = hash }

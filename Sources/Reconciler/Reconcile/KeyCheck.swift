@@ -13,6 +13,7 @@ extension NimReconciler {
         }
         guard let reference = deployment.spec.apiKeySecretRef else { throw .keyRequired }
         let (key, version) = try await keys.key(for: reference, namespace: deployment.namespace)
+        log.debug("key read", ["deployment": .string("\(deployment.namespace)/\(deployment.name)"), "secret": .string(reference.name), "version": .string(version), "fingerprint": .string(key.fingerprint)])
         keyChanges.observe(ObjectKey(namespace: deployment.namespace, name: reference.name), version: version, at: time.now)
         report.candidateFingerprint = key.fingerprint
         guard key.isPersonal else { throw .legacyKeyUnsupported(secret: reference.name, fingerprint: key.fingerprint) }

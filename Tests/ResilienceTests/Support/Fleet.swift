@@ -50,6 +50,9 @@ struct Fleet {
 
     func expectedKey(_ member: Member) -> String? { keys["\(member.namespace)/\(member.keySecret)"] }
 
+    /// Only the members that pass (for checks about some of them).
+    mutating func keep(_ wanted: (Member) -> Bool) { members.removeAll { !wanted($0) } }
+
     /// Waits until everything holds; afterwards reports what does not (as test issues).
     /// Returns the seconds it took.
     @discardableResult
