@@ -78,6 +78,21 @@ public final class EventRecorder: Sendable {
         }
     }
 
+    /// Series and buckets are per message and per object: an operator that runs for months sees
+    /// unboundedly many of both (every rotation's message names its keys). Past `retained`
+    /// entries, the ones that no longer matter go: series outside the aggregation window, buckets
+    /// that have refilled (a fresh bucket is the same as none).
+    static let retained = 1024
+
+    static func prune(_ state: inout (series: [String: Series], buckets: [String: Bucket]), now: Date) {
+        if state.series.count > retained {
+            state.series = state.series.filter { now.timeIntervalSince($0.value.lastSeen) < aggregationWindow }
+        }
+        if state.buckets.count > retained {
+            state.buckets = state.buckets.filter { $0.value.tokens + now.timeIntervalSince($0.value.refilled) / refillInterval < burst }
+        }
+    }
+
     private func send(_ event: Pending) async {
         let objectKey = "\(event.regarding.namespace ?? "")/\(event.regarding.kind)/\(event.regarding.name)/\(event.regarding.uid)"
         let seriesKey = "\(objectKey)/\(event.type.rawValue)/\(event.reason)/\(event.message)"
@@ -122,7 +137,10 @@ public final class EventRecorder: Sendable {
             object["reportingComponent"] = .string(component)
             object["reportingInstance"] = .string(host)
             _ = try await client.create(object, .events)
-            state.withLock { $0.series[seriesKey] = Series(name: name, count: 1, lastSeen: event.at) }
+            state.withLock { state in
+                state.series[seriesKey] = Series(name: name, count: 1, lastSeen: event.at)
+                Self.prune(&state, now: event.at)
+            }
         } catch {
             // An event that cannot be written is not worth failing anything for.
             state.withLock { $0.series[seriesKey] = nil }

@@ -173,7 +173,12 @@ final class CurlTransfer: @unchecked Sendable {
         _ = nd_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         _ = nd_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(CurlTransport.connectTimeout * 1000))
         _ = nd_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        _ = nd_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1)
+        // Waiting for a connection still being set up is worth it only where it may turn out
+        // HTTP/2 (TLS) and for a transfer that ends. libcurl parks a PIPEWAIT transfer until
+        // that connection turns out multiplexing or a transfer completes; when it turns out
+        // HTTP/1.1 and carries a watch, nothing completes and the parked request waits for the
+        // watch's idle timeout (a trap browsers built on libcurl have hit with long polls).
+        if !streaming, request.url.hasPrefix("https://") { _ = nd_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1) }
         _ = nd_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         // Like Go's ProxyFromEnvironment: loopback is never proxied.
         _ = nd_easy_setopt_string(easy, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1")

@@ -85,7 +85,10 @@ public final class Redactor: Sendable {
     public static let shared = Redactor()
     public static let placeholder = "[REDACTED]"
 
-    private let state = Mutex<(values: Set<String>, prefixes: Set<String>)>(([], []))
+    private let state = Mutex<(values: Set<String>, order: [String], prefixes: Set<String>)>(([], [], []))
+    /// The most recent values kept: every rotation brings a new key, and every line is scanned
+    /// for each. Older ones still match a registered prefix (`nvapi-`) if they ever reappear.
+    public static let retained = 4096
 
     public init() {}
 
@@ -94,7 +97,15 @@ public final class Redactor: Sendable {
     public func register(_ secret: String) {
         let trimmed = secret.trimmingCharacters(in: .whitespacesAndNewlines)
         guard trimmed.count >= 8 else { return }
-        state.withLock { _ = $0.values.insert(trimmed) }
+        state.withLock { state in
+            guard state.values.insert(trimmed).inserted else { return }
+            state.order.append(trimmed)
+            if state.order.count > Self.retained {
+                let drop = state.order.count - Self.retained / 2
+                for old in state.order.prefix(drop) { state.values.remove(old) }
+                state.order.removeFirst(drop)
+            }
+        }
     }
 
     /// Any token starting with `prefix` is a secret (`nvapi-`).

@@ -70,6 +70,8 @@ public actor NGCClient {
         inFlight[cacheKey] = (task, asked)
         let verdict = await task.value
         if inFlight[cacheKey]?.asked == asked { inFlight[cacheKey] = nil }
+        // Every rotated key adds entries; the expired ones go once there are many.
+        if cache.count > 1024 { cache = cache.filter { $0.value.expires > time.now } }
         switch verdict {
         case .valid: cache[cacheKey] = (verdict, asked, asked.addingTimeInterval(Self.validFor))
         case .unreachable: break
