@@ -85,24 +85,36 @@ public final class Redactor: Sendable {
     public static let shared = Redactor()
     public static let placeholder = "[REDACTED]"
 
-    private let state = Mutex<(values: Set<String>, order: [String], prefixes: Set<String>)>(([], [], []))
-    /// The most recent values kept: every rotation brings a new key, and every line is scanned
-    /// for each. Older ones still match a registered prefix (`nvapi-`) if they ever reappear.
+    /// Values by their first eight bytes, so a scrub costs one lookup per byte of the text, not
+    /// one search per value held (an operator rotating keys for months holds thousands).
+    private let state = Mutex<(heads: [UInt64: Set<String>], order: [String], prefixes: Set<String>)>(([:], [], []))
+    /// The most recent values kept. Older ones still match a registered prefix (`nvapi-`) if
+    /// they ever reappear.
     public static let retained = 4096
 
     public init() {}
+
+    /// The first eight bytes of a text, as one number (values are eight bytes or more).
+    private static func head<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
+        bytes.prefix(8).reduce(0) { ($0 << 8) | UInt64($1) }
+    }
 
     /// A secret value that must never be printed. Very short values are ignored: replacing
     /// every "a" would make logs unreadable without protecting anything.
     public func register(_ secret: String) {
         let trimmed = secret.trimmingCharacters(in: .whitespacesAndNewlines)
         guard trimmed.count >= 8 else { return }
+        let key = Self.head(trimmed.utf8)
         state.withLock { state in
-            guard state.values.insert(trimmed).inserted else { return }
+            guard state.heads[key, default: []].insert(trimmed).inserted else { return }
             state.order.append(trimmed)
             if state.order.count > Self.retained {
                 let drop = state.order.count - Self.retained / 2
-                for old in state.order.prefix(drop) { state.values.remove(old) }
+                for old in state.order.prefix(drop) {
+                    let oldKey = Self.head(old.utf8)
+                    state.heads[oldKey]?.remove(old)
+                    if state.heads[oldKey]?.isEmpty == true { state.heads[oldKey] = nil }
+                }
                 state.order.removeFirst(drop)
             }
         }
@@ -114,12 +126,19 @@ public final class Redactor: Sendable {
     }
 
     public func scrub(_ text: String) -> String {
-        let (values, prefixes) = state.withLock { ($0.values, $0.prefixes) }
+        let (heads, prefixes) = state.withLock { ($0.heads, $0.prefixes) }
         var result = text
         for prefix in prefixes where result.contains(prefix) {
             result = Self.maskTokens(in: result, prefix: prefix)
         }
-        for value in values where result.contains(value) {
+        guard !heads.isEmpty else { return result }
+        var candidates: Set<String> = []
+        var window: UInt64 = 0
+        for (offset, byte) in result.utf8.enumerated() {
+            window = (window << 8) | UInt64(byte)
+            if offset >= 7, let values = heads[window] { candidates.formUnion(values) }
+        }
+        for value in candidates where result.contains(value) {
             result = result.replacingOccurrences(of: value, with: Self.placeholder)
         }
         return result

@@ -1,21 +1,24 @@
 /// How one catalog differs from another: what a release review reads before shipping a new
 /// catalog, and what tells the controller which deployments a catalog update concerns.
 public struct CatalogDiff: Sendable, Equatable {
+    /// A value before and after.
+    public struct Transition<Value: Sendable & Equatable>: Sendable, Equatable {
+        public var old: Value
+        public var new: Value
+
+        /// `nil` when nothing changed.
+        static func between(_ old: Value, _ new: Value) -> Transition? { old == new ? nil : Transition(old: old, new: new) }
+    }
+
     public struct Change: Sendable, Equatable {
         public var name: String
         public var tagsAdded: [String]
         public var tagsRemoved: [String]
-        public var latestTag: (old: String, new: String)?
-        public var euRestricted: (old: Bool, new: Bool)?
-        public var image: (old: String, new: String)?
+        public var latestTag: Transition<String>?
+        public var euRestricted: Transition<Bool>?
+        public var image: Transition<String>?
         /// Other fields that changed (displayName, shortDescription, updatedDate).
         public var otherFields: [String]
-
-        public static func == (a: Change, b: Change) -> Bool {
-            a.name == b.name && a.tagsAdded == b.tagsAdded && a.tagsRemoved == b.tagsRemoved && a.latestTag?.old == b.latestTag?.old
-                && a.latestTag?.new == b.latestTag?.new && a.euRestricted?.old == b.euRestricted?.old && a.euRestricted?.new == b.euRestricted?.new
-                && a.image?.old == b.image?.old && a.image?.new == b.image?.new && a.otherFields == b.otherFields
-        }
 
         /// `tags +1.2 -1.0; latestTag 1.0 -> 1.2; euRestricted false -> true`.
         public var summary: String {
@@ -54,9 +57,8 @@ public struct CatalogDiff: Sendable, Equatable {
             changed.append(
                 Change(
                     name: name, tagsAdded: after.tags.filter { !before.tags.contains($0) }, tagsRemoved: before.tags.filter { !after.tags.contains($0) },
-                    latestTag: before.latestTag == after.latestTag ? nil : (before.latestTag, after.latestTag),
-                    euRestricted: before.euRestricted == after.euRestricted ? nil : (before.euRestricted, after.euRestricted),
-                    image: before.image == after.image ? nil : (before.image.description, after.image.description),
+                    latestTag: .between(before.latestTag, after.latestTag), euRestricted: .between(before.euRestricted, after.euRestricted),
+                    image: .between(before.image.description, after.image.description),
                     otherFields: otherFields.filter(\.1).map(\.0)))
         }
     }

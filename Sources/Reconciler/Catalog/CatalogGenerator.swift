@@ -120,7 +120,7 @@ public struct CatalogGenerator: Sendable {
         }
         summary.written = catalog.entries.count
         summary.skipped.sort { $0.model < $1.model }
-        for model in euRestricted?.models ?? [] where !catalog.entries.values.contains(where: { EURestrictedList([model]).contains($0) }) {
+        for model in euRestricted?.models ?? [] where !catalog.entries.values.contains(where: model.matches) {
             summary.notes.append("EU list entry \(model.resourceId) matches no model written")
         }
         return (catalog, summary)

@@ -14,6 +14,10 @@ public struct EURestrictedList: Sendable, Equatable {
             self.resourceId = resourceId
         }
 
+        func matches(_ entry: ModelCatalog.Entry) -> Bool {
+            resourceId == entry.image.path || (resourceId.split(separator: "/").count < 3 && name == entry.name)
+        }
+
         var org: String { resourceId.split(separator: "/").first.map(String.init) ?? "" }
         var team: String { resourceId.split(separator: "/").dropFirst().first.map(String.init) ?? "" }
     }
@@ -44,9 +48,7 @@ public struct EURestrictedList: Sendable, Equatable {
     }
 
     /// Whether the entry is on the list: by repository when the list knows it, else by name.
-    public func contains(_ entry: ModelCatalog.Entry) -> Bool {
-        models.contains { $0.resourceId == entry.image.path || ($0.resourceId.split(separator: "/").count < 3 && $0.name == entry.name) }
-    }
+    public func contains(_ entry: ModelCatalog.Entry) -> Bool { models.contains { $0.matches(entry) } }
 
     public var json: String {
         let items: [JSON] = models.map { ["name": .string($0.name), "resourceId": .string($0.resourceId), "org": .string($0.org), "team": .string($0.team)] }
