@@ -49,7 +49,7 @@ extension Resilience {
             var fleet = Fleet(env: env)
             let first = try OperatorProcess(env: env, ["--leader-elect"])
             let firstIdentity = try await first.identity()
-            try await eventually(timeout: 30, "the first replica leads") { try await self.holder(env) == firstIdentity }
+            try await eventually(timeout: 30, "the first replica leads") { (try? await self.holder(env)) == firstIdentity }  // no Lease yet: 404
             let second = try OperatorProcess(env: env, ["--leader-elect"])
             let secondIdentity = try await second.identity()
             try await fleet.create(6)
