@@ -122,6 +122,10 @@ public final class LocalControlPlane: Sendable {
     /// Requests served so far, by verb and resource.
     public var requestStats: RequestStats { api.stats.withLock { $0 } }
 
+    /// Watch streams by "<resource> <state>": how many are open now, and how many ended closed
+    /// (by the server), at their timeout, or with the client gone.
+    public var watchStreams: [String: Int] { api.watchStreams.withLock { $0 } }
+
     public func resetRequestStats() { api.stats.withLock { $0 = RequestStats() } }
 
     /// Ends every open watch, as a restart of the API server would.

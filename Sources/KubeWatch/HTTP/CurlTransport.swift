@@ -118,7 +118,10 @@ final class CurlLoop: @unchecked Sendable {
                     curl_multi_add_handle(multi, transfer.easy)
                 case .cancel(let transfer):
                     transfer.markCancelled()
-                    if active.removeValue(forKey: transfer.easy) != nil {
+                    // A transfer that has ended freed its handle, and libcurl may have handed
+                    // the same address to a newer one: only this very transfer is removed.
+                    if let current = active[transfer.easy], current === transfer {
+                        active[transfer.easy] = nil
                         curl_multi_remove_handle(multi, transfer.easy)
                         transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
                     }

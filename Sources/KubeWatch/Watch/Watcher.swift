@@ -110,12 +110,17 @@ public struct Watcher: Sendable {
         case relist
     }
 
+    private var log: Logger { Logger(name: "watcher", fields: ["resource": .string(resource.plural), "namespace": .string(namespace ?? "")]) }
+
     private func watch(from version: String, output: AsyncStream<WatcherEvent>.Continuation) async throws(KubeError) -> WatchOutcome {
         let options = WatchOptions(
             labelSelector: labelSelector, fieldSelector: fieldSelector, resourceVersion: version, allowBookmarks: true,
             timeoutSeconds: timeoutSeconds, metadataOnly: metadataOnly)
+        log.debug("watch starting", ["resourceVersion": .string(version)])
         let stream = try await client.watch(resource, namespace: namespace, options: options)
+        log.debug("watch open", ["resourceVersion": .string(version)])
         var last = version
+        defer { log.debug("watch closed", ["resourceVersion": .string(last)]) }
         do {
             for try await event in stream {
                 switch event {

@@ -18,6 +18,9 @@ final class APIServer: Sendable {
     let faults: FaultInjector
     let authorizer = Authorizer()
     let stats = Mutex(RequestStats())
+    /// Watch streams by resource and how they stand ("open") or ended ("closed", "timeout",
+    /// "peer-gone", "expired"): to tell a client that never came back from a server that never let go.
+    let watchStreams = Mutex<[String: Int]>([:])
     let bookmarkInterval: TimeInterval
     let serverAddress = Mutex("127.0.0.1:0")
 

@@ -77,7 +77,14 @@ struct WatchStreamer {
             _ = writer.writeChunk(line(.error, status.json))
             writer.endStream()
         case .stream(let initial, let subscription, let revision):
-            defer { subscription.close() }
+            let name = definition.groupResource.description
+            var ending = "peer-gone"
+            tally(name, "open", +1)
+            defer {
+                subscription.close()
+                tally(name, "open", -1)
+                tally(name, ending, +1)
+            }
             guard writer.startStream(status: 200, headers: headers) else { return }
             guard write(initial, to: writer) else { return }
             if sendInitialEvents && bookmarks {
@@ -89,7 +96,10 @@ struct WatchStreamer {
                 let wake = min(deadline, nextBookmark, Date().addingTimeInterval(1))
                 let (events, open) = subscription.take(until: wake)
                 guard write(events, to: writer) else { return }
-                if !open { break }
+                if !open {
+                    ending = "closed"
+                    break
+                }
                 if bookmarks && Date() >= nextBookmark {
                     // Read the revision, then drain: every event at or below it is written before
                     // the bookmark, so a client never moves its resourceVersion backwards.
@@ -100,8 +110,13 @@ struct WatchStreamer {
                 }
                 if writer.peerClosed() { return }
             }
+            if ending != "closed" { ending = "timeout" }
             writer.endStream()
         }
+    }
+
+    private func tally(_ resource: String, _ state: String, _ change: Int) {
+        server.watchStreams.withLock { $0["\(resource) \(state)", default: 0] += change }
     }
 
     private func write(_ events: [(WatchEventType, JSON, Int)], to writer: HTTPResponseWriter) -> Bool {
