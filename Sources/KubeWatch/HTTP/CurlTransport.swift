@@ -77,7 +77,9 @@ final class CurlLoop: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
-    private let inbox = Mutex<[Command]>([])
+    /// Commands for the loop; `stopped` once the multi handle is gone (a stream's cancel can
+    /// outlive its transport).
+    private let inbox = Mutex<(commands: [Command], stopped: Bool)>(([], false))
 
     init() {
         _ = curlGlobal
@@ -95,19 +97,29 @@ final class CurlLoop: @unchecked Sendable {
     func shutdown() { post(.stop) }
 
     private func post(_ command: Command) {
-        inbox.withLock { $0.append(command) }
-        curl_multi_wakeup(multi)
+        let refused = inbox.withLock { inbox -> CurlTransfer? in
+            guard !inbox.stopped else {
+                if case .add(let transfer) = command { return transfer }
+                return nil
+            }
+            inbox.commands.append(command)
+            // Under the lock: the loop frees the multi handle under it too.
+            curl_multi_wakeup(multi)
+            return nil
+        }
+        // Nothing will ever drive a transfer added after the stop: it ends here.
+        refused?.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
     }
 
     private func run() {
         var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
         while true {
             let commands = inbox.withLock { inbox -> [Command] in
-                let taken = inbox
-                inbox.removeAll()
+                let taken = inbox.commands
+                inbox.commands.removeAll()
                 return taken
             }
-            for command in commands {
+            for (index, command) in commands.enumerated() {
                 switch command {
                 case .add(let transfer):
                     if transfer.isCancelled {
@@ -130,7 +142,17 @@ final class CurlLoop: @unchecked Sendable {
                         curl_multi_remove_handle(multi, easy)
                         transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
                     }
-                    curl_multi_cleanup(multi)
+                    let late = inbox.withLock { inbox -> [Command] in
+                        inbox.stopped = true
+                        curl_multi_cleanup(multi)
+                        let taken = inbox.commands
+                        inbox.commands.removeAll()
+                        return taken
+                    }
+                    // Adds that came in behind the stop end as cancelled.
+                    for case .add(let transfer) in commands[(index + 1)...] + late {
+                        transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
+                    }
                     return
                 }
             }

@@ -73,6 +73,7 @@ struct WatchStreamer {
             server.respondStatus(writer, status)
         case .expired(let status):
             // Past admission, errors arrive as one ERROR event on a 200 stream, then the end.
+            tally(definition.groupResource.description, "expired", +1)
             guard writer.startStream(status: 200, headers: headers) else { return }
             _ = writer.writeChunk(line(.error, status.json))
             writer.endStream()
