@@ -67,12 +67,19 @@ struct OperatorProcess {
     }
 
     /// VmHWM: the most resident memory the process has had.
-    func peakRSS() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return 0 }
-        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        return kilobytes * 1024
+    func peakRSS() -> Double { status()["VmHWM"] ?? 0 }
+
+    /// /proc/<pid>/status's numeric fields (kB values in bytes), read once.
+    func status() -> [String: Double] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        var fields: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let words = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let number = words.first.flatMap({ Double($0) }) else { continue }
+            fields[String(line[..<colon])] = words.dropFirst().first == "kB" ? number * 1024 : number
+        }
+        return fields
     }
 
     func waitExit(timeout: TimeInterval) async {

@@ -121,19 +121,14 @@ struct SoakBench {
         let threadsFlat = (late.map(\.threads).max() ?? 0) <= (early.map(\.threads).max() ?? 0) + 2
         let descriptorsFlat = (late.map(\.descriptors).max() ?? 0) <= (early.map(\.descriptors).max() ?? 0) + 4
         print("flat: RSS \(rssFlat ? "yes" : "NO"), threads \(threadsFlat ? "yes" : "NO"), descriptors \(descriptorsFlat ? "yes" : "NO")")
-        _ = process
         return rssFlat && threadsFlat && descriptorsFlat
     }
 
     func sample(_ process: OperatorProcess, since began: Date) async throws -> Sample {
-        let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> Double {
-            let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
-            return Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "0") ?? 0
-        }
+        let status = process.status()
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count) ?? 0
         return Sample(
-            seconds: Date().timeIntervalSince(began), rss: field("VmRSS") * 1024, threads: Int(field("Threads")), descriptors: descriptors,
+            seconds: Date().timeIntervalSince(began), rss: status["VmRSS"] ?? 0, threads: Int(status["Threads"] ?? 0), descriptors: descriptors,
             depth: try await process.queueDepth())
     }
 }

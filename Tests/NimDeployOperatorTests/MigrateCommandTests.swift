@@ -14,8 +14,7 @@ import TestSupport
     }
 
     func secretKey(_ env: NimEnvironment, _ name: String, namespace: String = "legacy") async throws -> String? {
-        let secret = try await env.client.get(.secrets, namespace: namespace, name: name)
-        return secret[path: ["data", "NGC_API_KEY"]]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        try await env.secretKey(name, namespace: namespace)
     }
 
     /// Every object of the fixture's kinds in a namespace, by kind and name, with its version.

@@ -35,8 +35,7 @@ extension Resilience {
             let seconds = try await fleet.converge(timeout: 90, "after \(kills) kills")
             // Migration ran in the legacy namespace through the kills: each deployment moved, once, its key kept.
             for name in LegacyFixture.migratable {
-                let secret = try await env.client.get(.secrets, namespace: "legacy", name: "nvidia-nim-secrets-\(name)")
-                let held = secret[path: ["data", "NGC_API_KEY"]]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+                let held = try await env.secretKey("nvidia-nim-secrets-\(name)", namespace: "legacy")
                 #expect(held == (name == "handmoved" ? LegacyFixture.handMovedKey : LegacyFixture.key), "\(name)")
             }
             report("operator SIGKILLed \(kills)x at seeded points while creating 12, rotating 12 keys, migrating 3 legacy deployments", converged: seconds,

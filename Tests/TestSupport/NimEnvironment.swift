@@ -160,8 +160,15 @@ public final class NimEnvironment: Sendable {
 
     /// The keys the deployment's two Secrets hold: the Opaque one (both data keys must agree)
     /// and the password in the pull secret.
+    /// The `NGC_API_KEY` a Secret holds, decoded.
+    public func secretKey(_ name: String, namespace: String) async throws -> String? {
+        Self.decode(try await client.get(.secrets, namespace: namespace, name: name)[path: ["data", "NGC_API_KEY"]])
+    }
+
+    static func decode(_ value: JSON?) -> String? { value?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } }
+
     public func keysInSecrets(of name: String = "llama", namespace: String = "team-a") async throws -> (apiKey: String?, pull: String?) {
-        func decode(_ value: JSON?) -> String? { value?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } }
+        let decode = Self.decode
         let opaque = try await client.get(.secrets, namespace: namespace, name: "nvidia-nim-secrets-\(name)")
         let first = decode(opaque[path: ["data", "NGC_API_KEY"]])
         let apiKey = first == decode(opaque[path: ["data", "api_key"]]) ? first : nil

@@ -245,7 +245,7 @@ public final class KubeClient: Sendable {
     /// The Status of a failed response, or one made up from the HTTP code when the body is not
     /// a Status (a proxy's HTML page, say).
     func status(from response: HTTPResponse) -> APIStatus {
-        let retryAfter = response.headers["Retry-After"].flatMap { Int($0) }
+        let retryAfter = RetryPolicy.retryAfter(response.headers).flatMap { Int(exactly: $0) }
         if let json = try? JSON(parsing: response.body), var status = APIStatus(json: json, httpCode: response.status) {
             if let retryAfter { status.retryAfterSeconds = retryAfter }
             return status

@@ -34,6 +34,17 @@ public final class EventRecorder: Sendable {
     struct Bucket {
         var tokens: Double
         var refilled: Date
+
+        /// Tokens at `now`, after refilling since the last event.
+        func tokens(at now: Date) -> Double { min(EventRecorder.burst, tokens + now.timeIntervalSince(refilled) / EventRecorder.refillInterval) }
+    }
+
+    /// What aggregation and rate limiting remember, and the sizes past which they are pruned.
+    struct Memory {
+        var series: [String: Series] = [:]
+        var buckets: [String: Bucket] = [:]
+        var seriesLimit = EventRecorder.retained
+        var bucketLimit = EventRecorder.retained
     }
 
     public static let aggregationWindow: TimeInterval = 600
@@ -48,7 +59,7 @@ public final class EventRecorder: Sendable {
     private let log = Logger(name: "events")
     private let queue: AsyncStream<Pending>.Continuation
     private let stream: AsyncStream<Pending>
-    private let state = Mutex<(series: [String: Series], buckets: [String: Bucket])>(([:], [:]))
+    private let state = Mutex(Memory())
 
     public init(client: KubeClient, component: String, host: String = ProcessInfo.processInfo.hostName, time: any TimeSource = SystemTime()) {
         self.client = client
@@ -81,15 +92,18 @@ public final class EventRecorder: Sendable {
     /// Series and buckets are per message and per object: an operator that runs for months sees
     /// unboundedly many of both (every rotation's message names its keys). Past `retained`
     /// entries, the ones that no longer matter go: series outside the aggregation window, buckets
-    /// that have refilled (a fresh bucket is the same as none).
+    /// that have refilled (a fresh bucket is the same as none). The next prune waits for `retained`
+    /// more entries than survived, so a busy window costs one sweep per 1024 events, not one each.
     static let retained = 1024
 
-    static func prune(_ state: inout (series: [String: Series], buckets: [String: Bucket]), now: Date) {
-        if state.series.count > retained {
+    static func prune(_ state: inout Memory, now: Date) {
+        if state.series.count > state.seriesLimit {
             state.series = state.series.filter { now.timeIntervalSince($0.value.lastSeen) < aggregationWindow }
+            state.seriesLimit = state.series.count + retained
         }
-        if state.buckets.count > retained {
-            state.buckets = state.buckets.filter { $0.value.tokens + now.timeIntervalSince($0.value.refilled) / refillInterval < burst }
+        if state.buckets.count > state.bucketLimit {
+            state.buckets = state.buckets.filter { $0.value.tokens(at: now) < burst }
+            state.bucketLimit = state.buckets.count + retained
         }
     }
 
@@ -98,7 +112,7 @@ public final class EventRecorder: Sendable {
         let seriesKey = "\(objectKey)/\(event.type.rawValue)/\(event.reason)/\(event.message)"
         let decision = state.withLock { state -> (allowed: Bool, series: Series?) in
             var bucket = state.buckets[objectKey] ?? Bucket(tokens: Self.burst, refilled: event.at)
-            bucket.tokens = min(Self.burst, bucket.tokens + event.at.timeIntervalSince(bucket.refilled) / Self.refillInterval)
+            bucket.tokens = bucket.tokens(at: event.at)
             bucket.refilled = event.at
             guard bucket.tokens >= 1 else {
                 state.buckets[objectKey] = bucket

@@ -103,7 +103,9 @@ final class CurlLoop: @unchecked Sendable {
                 return nil
             }
             inbox.commands.append(command)
-            // Under the lock: the loop frees the multi handle under it too.
+            // Nothing lands behind a stop, and the wakeup comes before the loop can read the
+            // stop and free the multi handle (it reads commands under this lock).
+            if case .stop = command { inbox.stopped = true }
             curl_multi_wakeup(multi)
             return nil
         }
@@ -119,7 +121,7 @@ final class CurlLoop: @unchecked Sendable {
                 inbox.commands.removeAll()
                 return taken
             }
-            for (index, command) in commands.enumerated() {
+            for command in commands {
                 switch command {
                 case .add(let transfer):
                     if transfer.isCancelled {
@@ -142,17 +144,7 @@ final class CurlLoop: @unchecked Sendable {
                         curl_multi_remove_handle(multi, easy)
                         transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
                     }
-                    let late = inbox.withLock { inbox -> [Command] in
-                        inbox.stopped = true
-                        curl_multi_cleanup(multi)
-                        let taken = inbox.commands
-                        inbox.commands.removeAll()
-                        return taken
-                    }
-                    // Adds that came in behind the stop end as cancelled.
-                    for case .add(let transfer) in commands[(index + 1)...] + late {
-                        transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
-                    }
+                    curl_multi_cleanup(multi)
                     return
                 }
             }
@@ -249,7 +241,6 @@ final class CurlTransfer: @unchecked Sendable {
             transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: size * count))
             return size * count
         }
-        _ = streaming
     }
 
     private func configureTLS(_ tls: TLSOptions) {

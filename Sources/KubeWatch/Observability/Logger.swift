@@ -62,18 +62,20 @@ public struct Logger: Sendable {
         Logger(name: name, fields: fields.merging(extra) { _, new in new })
     }
 
-    public func debug(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.debug, message(), fields) }
-    public func info(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.info, message(), fields) }
-    public func warn(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.warn, message(), fields) }
-    public func error(_ message: @autoclosure () -> String, _ fields: [String: JSON] = [:]) { log(.error, message(), fields) }
+    // Message and fields are autoclosures: a debug line's fingerprints and interpolations cost
+    // nothing while debug is off.
+    public func debug(_ message: @autoclosure () -> String, _ fields: @autoclosure () -> [String: JSON] = [:]) { log(.debug, message(), fields()) }
+    public func info(_ message: @autoclosure () -> String, _ fields: @autoclosure () -> [String: JSON] = [:]) { log(.info, message(), fields()) }
+    public func warn(_ message: @autoclosure () -> String, _ fields: @autoclosure () -> [String: JSON] = [:]) { log(.warn, message(), fields()) }
+    public func error(_ message: @autoclosure () -> String, _ fields: @autoclosure () -> [String: JSON] = [:]) { log(.error, message(), fields()) }
 
-    public func log(_ level: Level, _ message: String, _ extra: [String: JSON]) {
+    public func log(_ level: Level, _ message: @autoclosure () -> String, _ extra: @autoclosure () -> [String: JSON]) {
         guard level >= Self.sink.level else { return }
-        var line: [String: JSON] = self.fields.merging(extra) { _, new in new }
+        var line: [String: JSON] = self.fields.merging(extra()) { _, new in new }
         line["ts"] = .string(KubeTime.formatMicro(Date()))
         line["level"] = .string(level.name)
         line["logger"] = .string(name)
-        line["msg"] = .string(message)
+        line["msg"] = .string(message())
         Self.sink.write(Redactor.shared.scrub(JSON.object(line)).serialized())
     }
 }

@@ -110,9 +110,8 @@ public struct Watcher: Sendable {
         case relist
     }
 
-    private var log: Logger { Logger(name: "watcher", fields: ["resource": .string(resource.plural), "namespace": .string(namespace ?? "")]) }
-
     private func watch(from version: String, output: AsyncStream<WatcherEvent>.Continuation) async throws(KubeError) -> WatchOutcome {
+        let log = Logger(name: "watcher", fields: ["resource": .string(resource.plural), "namespace": .string(namespace ?? "")])
         let options = WatchOptions(
             labelSelector: labelSelector, fieldSelector: fieldSelector, resourceVersion: version, allowBookmarks: true,
             timeoutSeconds: timeoutSeconds, metadataOnly: metadataOnly)

@@ -46,6 +46,9 @@ public actor NGCClient {
     private let calls: Counter?
     private var cache: [CacheKey: (verdict: KeyVerdict, answered: Date, expires: Date)] = [:]
     private var inFlight: [CacheKey: (task: Task<KeyVerdict, Never>, asked: Date)] = [:]
+    /// The cache size past which expired verdicts are swept: 1024 more than the last sweep left,
+    /// so a cache of many live verdicts is not swept again on every miss.
+    private var sweepAbove = 1024
 
     public init(
         baseURL: String = defaultBaseURL, timeout: TimeInterval = defaultTimeout, transport: any HTTPTransport = CurlTransport(), time: any TimeSource = SystemTime(),
@@ -71,7 +74,10 @@ public actor NGCClient {
         let verdict = await task.value
         if inFlight[cacheKey]?.asked == asked { inFlight[cacheKey] = nil }
         // Every rotated key adds entries; the expired ones go once there are many.
-        if cache.count > 1024 { cache = cache.filter { $0.value.expires > time.now } }
+        if cache.count > sweepAbove {
+            cache = cache.filter { $0.value.expires > time.now }
+            sweepAbove = cache.count + 1024
+        }
         switch verdict {
         case .valid: cache[cacheKey] = (verdict, asked, asked.addingTimeInterval(Self.validFor))
         case .unreachable: break
