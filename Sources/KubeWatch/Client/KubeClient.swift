@@ -22,7 +22,7 @@ public final class KubeClient: Sendable {
 
     public init(configuration: ClientConfiguration, transport: (any HTTPTransport)? = nil, metrics: MetricsRegistry? = nil) {
         self.configuration = configuration
-        self.transport = transport ?? CurlTransport(tls: configuration.tls)
+        self.transport = transport ?? CurlTransport(tls: configuration.tls, proxy: configuration.proxy)
         self.requestMetrics = metrics.map(RequestMetrics.init)
     }
 
@@ -179,6 +179,18 @@ public final class KubeClient: Sendable {
             throw .configuration(error)
         }
         return headers
+    }
+
+    /// Whether the API server serves a group version (`security.openshift.io/v1`): discovery,
+    /// which every authenticated user may read.
+    public func serves(groupVersion: String) async throws(KubeError) -> Bool {
+        do {
+            _ = try await call(verb: "get", method: "GET", path: groupVersion.contains("/") ? "/apis/\(groupVersion)" : "/api/\(groupVersion)")
+            return true
+        } catch {
+            if error.isNotFound { return false }
+            throw error
+        }
     }
 
     /// Sends with retries: 429 always (the server did nothing), 5xx and network errors only

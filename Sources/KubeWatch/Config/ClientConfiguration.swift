@@ -50,6 +50,8 @@ public struct ClientConfiguration: Sendable {
     /// Where this came from, for logs: `kubeconfig /home/u/.kube/config (context kind-dev)`.
     public var source: String
     public var userAgent = "nim-deploy-operator"
+    /// The kubeconfig's `proxy-url`, else the environment's proxy settings (client-go's order).
+    public var proxy = ProxySettings.fromEnvironment()
 
     public init(server: String, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none, namespace: String = "default", source: String = "explicit") {
         var trimmed = server

@@ -108,9 +108,16 @@ public enum KubeConfigLoader {
             credentials = try userCredentials(user, what: what)
         }
         let namespace = context.value["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
-        return ClientConfiguration(
+        var configuration = ClientConfiguration(
             server: server, tls: tls, credentials: credentials, namespace: namespace,
             source: "kubeconfig \(files) (context \(contextName))")
+        if let proxy = cluster.value["proxy-url"]?.stringValue, !proxy.isEmpty {
+            guard proxy.hasPrefix("http://") || proxy.hasPrefix("https://") || proxy.hasPrefix("socks5://") else {
+                throw ConfigError("cluster \"\(clusterName)\" in kubeconfig \(cluster.file): proxy-url \"\(proxy)\" must start with http://, https:// or socks5://")
+            }
+            configuration.proxy = ProxySettings(url: proxy)
+        }
+        return configuration
     }
 
     static func userCredentials(_ user: Named, what: String) throws(ConfigError) -> Credentials {

@@ -9,12 +9,15 @@ import Synchronization
 public final class CurlTransport: HTTPTransport {
     private let loop: CurlLoop
     private let tls: TLSOptions
+    private let proxy: ProxySettings
 
     /// How long to wait for a TCP (and TLS) connection before giving up.
     public static let connectTimeout: TimeInterval = 10
 
-    public init(tls: TLSOptions = TLSOptions()) {
+    /// - Parameter proxy: by default the environment's, as Go's HTTP client reads it.
+    public init(tls: TLSOptions = TLSOptions(), proxy: ProxySettings = .fromEnvironment()) {
         self.tls = tls
+        self.proxy = proxy
         self.loop = CurlLoop()
     }
 
@@ -22,7 +25,7 @@ public final class CurlTransport: HTTPTransport {
 
     public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
         let transfer: CurlTransfer
-        do { transfer = try CurlTransfer(request: request, tls: tls, streaming: false) } catch { throw error }
+        do { transfer = try CurlTransfer(request: request, tls: tls, proxy: proxy, streaming: false) } catch { throw error }
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
@@ -41,7 +44,7 @@ public final class CurlTransport: HTTPTransport {
 
     public func stream(_ request: HTTPRequest) async throws(TransportError) -> HTTPStreamResponse {
         let transfer: CurlTransfer
-        do { transfer = try CurlTransfer(request: request, tls: tls, streaming: true) } catch { throw error }
+        do { transfer = try CurlTransfer(request: request, tls: tls, proxy: proxy, streaming: true) } catch { throw error }
         let loop = self.loop
         do {
             return try await withTaskCancellationHandler {
@@ -182,7 +185,7 @@ final class CurlTransfer: @unchecked Sendable {
     var isCancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
     func markCancelled() { cancelledFlag.store(true, ordering: .relaxed) }
 
-    init(request: HTTPRequest, tls: TLSOptions, streaming: Bool) throws(TransportError) {
+    init(request: HTTPRequest, tls: TLSOptions, proxy: ProxySettings, streaming: Bool) throws(TransportError) {
         guard let easy = curl_easy_init() else { throw TransportError(message: "curl_easy_init failed") }
         self.easy = easy
         _ = nd_easy_setopt_string(easy, CURLOPT_URL, request.url)
@@ -197,8 +200,10 @@ final class CurlTransfer: @unchecked Sendable {
         // watch's idle timeout (a trap browsers built on libcurl have hit with long polls).
         if !streaming, request.url.hasPrefix("https://") { _ = nd_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1) }
         _ = nd_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
-        // Like Go's ProxyFromEnvironment: loopback is never proxied.
-        _ = nd_easy_setopt_string(easy, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1")
+        // The proxy is decided here, not by libcurl's own reading of the environment (which
+        // CURLOPT_NOPROXY would override): "" means none.
+        _ = nd_easy_setopt_string(easy, CURLOPT_PROXY, proxy.proxy(for: request.url) ?? "")
+        _ = nd_easy_setopt_string(easy, CURLOPT_NOPROXY, proxy.curlNoProxy)
         if let timeout = request.timeout { _ = nd_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(timeout * 1000)) }
         if let idle = request.idleTimeout {
             // Fewer than one byte a second for this long ends the transfer: a silently dead
@@ -256,7 +261,11 @@ final class CurlTransfer: @unchecked Sendable {
                 _ = nd_easy_setopt_blob(easy, option, &blob)
             }
         }
-        if let authority = tls.certificateAuthority { setBlob(CURLOPT_CAINFO_BLOB, authority) }
+        if let authority = tls.certificateAuthority {
+            setBlob(CURLOPT_CAINFO_BLOB, authority)
+            // An https:// proxy presents a certificate of the same trust (a corporate CA).
+            setBlob(CURLOPT_PROXY_CAINFO_BLOB, authority)
+        }
         if let certificate = tls.clientCertificate {
             _ = nd_easy_setopt_string(easy, CURLOPT_SSLCERTTYPE, "PEM")
             setBlob(CURLOPT_SSLCERT_BLOB, certificate)

@@ -79,6 +79,16 @@ public struct TLSOptions: Sendable, Hashable {
         self.clientKey = clientKey
         self.insecureSkipVerify = insecureSkipVerify
     }
+
+    /// Where Debian, Ubuntu, distroless and Red Hat keep the system's CA bundle.
+    public static let systemBundlePaths = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+
+    /// The system's CAs and these (PEM), trusted together: a corporate CA beside the public
+    /// ones, for a TLS-inspecting proxy, without losing the rest.
+    public static func trusting(additional pem: [UInt8], systemPaths: [String] = systemBundlePaths) -> TLSOptions {
+        let system = systemPaths.lazy.compactMap { FileManager.default.contents(atPath: $0) }.first.map(Array.init) ?? []
+        return TLSOptions(certificateAuthority: system + Array("\n".utf8) + pem)
+    }
 }
 
 /// Sends requests. The libcurl transport is the real one; tests may script their own.

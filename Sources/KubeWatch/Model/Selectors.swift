@@ -370,6 +370,35 @@ public enum NameValidation {
             && bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
     }
 
+    /// A label or annotation key: an optional DNS subdomain prefix and `/`, then a name of at
+    /// most 63 alphanumerics, `-`, `_` or `.`, starting and ending with an alphanumeric.
+    public static func qualifiedNameProblem(_ key: String) -> String? {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { return "a qualified name must consist of an optional DNS subdomain prefix and '/', then a name" }
+        if parts.count == 2 {
+            if parts[0].isEmpty { return "prefix part must be non-empty" }
+            if let problem = dns1123SubdomainProblem(String(parts[0])) { return "prefix part " + problem }
+        }
+        guard let name = parts.last, !name.isEmpty else { return "name part must be non-empty" }
+        if name.utf8.count > 63 { return "name part must be no more than 63 characters" }
+        return isQualifiedNamePart(name) ? nil : "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+    }
+
+    /// A label value: empty, or at most 63 alphanumerics, `-`, `_` or `.`, starting and ending
+    /// with an alphanumeric.
+    public static func labelValueProblem(_ value: String) -> String? {
+        if value.isEmpty { return nil }
+        if value.utf8.count > 63 { return "must be no more than 63 characters" }
+        return isQualifiedNamePart(Substring(value)) ? nil : "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+    }
+
+    static func isQualifiedNamePart(_ text: Substring) -> Bool {
+        let bytes = Array(text.utf8)
+        func alphanumeric(_ byte: UInt8) -> Bool { isLowerAlphanumeric(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) }
+        guard let first = bytes.first, let last = bytes.last else { return false }
+        return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+    }
+
     /// Namespace names and a few others: a DNS-1123 label, at most 63 characters.
     public static func dns1123LabelProblem(_ name: String) -> String? {
         if name.utf8.count > 63 { return "must be no more than 63 characters" }

@@ -24,6 +24,7 @@ public final class Informer: Sendable {
     public let resource: ResourceType
     public let cache: ObjectCache
     private let watchers: [(namespace: String?, watcher: Watcher)]
+    private let transform: (@Sendable (KubeObject) -> KubeObject)?
     private let handlers = Mutex<[Handler]>([])
     private let syncState = Mutex<(synced: Set<String>, waiters: [CheckedContinuation<Void, Never>])>(([], []))
 
@@ -31,12 +32,15 @@ public final class Informer: Sendable {
     ///   - namespaces: `nil` for all namespaces.
     ///   - metadataOnly: cache `PartialObjectMetadata` only (for Secrets: many, large, and their
     ///     data is not the controller's business until it reads one on purpose).
+    ///   - transform: what of each object to keep, applied before it is cached (client-go's
+    ///     SetTransform): for objects the controller reads a few fields of, such as Pods.
     public init(
         client: KubeClient, resource: ResourceType, namespaces: [String]? = nil, labelSelector: LabelSelector? = nil,
         fieldSelector: FieldSelector? = nil, metadataOnly: Bool = false, indexers: ObjectCache.Indexers = [:],
-        time: any TimeSource = SystemTime(), onError: (@Sendable (KubeError) -> Void)? = nil
+        transform: (@Sendable (KubeObject) -> KubeObject)? = nil, time: any TimeSource = SystemTime(), onError: (@Sendable (KubeError) -> Void)? = nil
     ) {
         self.resource = resource
+        self.transform = transform
         self.cache = ObjectCache(indexers: indexers)
         let scopes: [String?] = resource.namespaced ? (namespaces.map { $0.map(Optional.some) } ?? [nil]) : [nil]
         self.watchers = scopes.map { namespace in
@@ -82,7 +86,7 @@ public final class Informer: Sendable {
         // list that fails half-way never shows as deletions.
         var batch: [CompactObject] = []
         for await event in events {
-            switch event {
+            switch event.transformed(transform) {
             case .initStart:
                 batch.removeAll()
             case .initApply(let object):
@@ -120,5 +124,17 @@ public final class Informer: Sendable {
             return waiting
         }
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+extension WatcherEvent {
+    func transformed(_ transform: (@Sendable (KubeObject) -> KubeObject)?) -> WatcherEvent {
+        guard let transform else { return self }
+        switch self {
+        case .initApply(let object): return .initApply(transform(object))
+        case .apply(let object): return .apply(transform(object))
+        case .delete(let object): return .delete(transform(object))
+        case .initStart, .initDone: return self
+        }
     }
 }
