@@ -3,21 +3,50 @@ import Synchronization
 import KubeWatch
 import Reconciler
 
-/// Plays KServe's part where no KServe runs: every InferenceService is reported Ready (with a
-/// URL) for its current generation, and each change of the predictor's pod template (its
-/// annotations) counts as one rollout, so tests can assert "rolled exactly once".
+/// Plays the part of KServe's RawDeployment mode, the scheduler and the kubelet where none run.
 ///
-/// With `rendersPredictors`, it also does what KServe's RawDeployment mode does on such a change:
-/// renders the Deployment `<name>-predictor` from the ServingRuntime as it is then, and replaces
-/// the predictor's Pod (one, named after the template). Like KServe releases that do not watch
-/// ServingRuntimes, a runtime change shows only at the next InferenceService change.
+/// For every InferenceService it renders the predictor pod as KServe would (the ServingRuntime
+/// as it is then as the base, the predictor's pod settings laid over it, the pod labelled and
+/// annotated as KServe labels it) and, when that pod template changes, replaces the pod: one
+/// rollout, so tests can assert "rolled exactly once". A tiny scheduler places the pod on GPU
+/// nodes tainted `nvidia.com/gpu:NoSchedule` (as the GPU Operator and the clouds taint them):
+/// a pod that does not tolerate the taint, or whose node selector no node matches, is
+/// Unschedulable with the scheduler's own message. A scheduled pod then goes through the
+/// kubelet's states (pulling, loading, ready, or a state a test sets: crash-looping, image pull
+/// back-off), and the InferenceService is Ready once its pod is.
+///
+/// Like KServe releases that do not watch ServingRuntimes, a runtime change shows only at the
+/// next InferenceService change. With `rendersPredictors` it also writes the predictor's
+/// Deployment (what migration's cleanup looks at).
 public final class KServeStandIn: Sendable {
     public static let fieldManager = "kserve-stand-in"
 
+    /// What the kubelet reports for a predictor pod that was scheduled.
+    public enum PredictorState: Sendable, Equatable {
+        case ready
+        case pullingImage
+        case loadingModel
+        case imagePullBackOff(message: String)
+        case crashLooping(reason: String, exitCode: Int, message: String)
+    }
+
+    /// The nodes the tiny scheduler places predictor pods on: GPU nodes with these labels,
+    /// tainted `nvidia.com/gpu=present:NoSchedule`.
+    public static let gpuNodeCount = 3
+    public static let gpuNodeLabels = ["nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"]
+
+    private struct Predictor {
+        var template: String?
+        var rollouts = 0
+        var pod: String?
+        var state: PredictorState?
+        var handled: String?
+    }
+
     private let client: KubeClient
     private let informer: Informer
-    private let state = Mutex<(templates: [ObjectKey: String], rollouts: [ObjectKey: Int], failing: Set<String>, seen: [ObjectKey: String])>(([:], [:], [], [:]))
-
+    private let state = Mutex<[ObjectKey: Predictor]>([:])
+    private let failing = Mutex<Set<String>>([])
     private let rendersPredictors: Bool
 
     public init(client: KubeClient, namespaces: [String]? = nil, rendersPredictors: Bool = false) {
@@ -26,16 +55,24 @@ public final class KServeStandIn: Sendable {
         informer = Informer(client: client, resource: KServe.inferenceServices, namespaces: namespaces)
     }
 
-    /// How many times the predictor's pods would have been replaced.
-    public func rollouts(_ key: ObjectKey) -> Int { state.withLock { $0.rollouts[key] ?? 0 } }
+    /// How many times the predictor's pods have been replaced.
+    public func rollouts(_ key: ObjectKey) -> Int { state.withLock { $0[key]?.rollouts ?? 0 } }
 
     /// The resourceVersion of the InferenceService this stand-in has finished handling: once
     /// it is a version written after something, that something has been handled too.
-    public func handledVersion(_ key: ObjectKey) -> String? { state.withLock { $0.seen[key] } }
+    public func handledVersion(_ key: ObjectKey) -> String? { state.withLock { $0[key]?.handled } }
 
-    /// InferenceServices of this name are reported not ready
-    /// (as when a model fails to load).
-    public func fail(_ name: String) { state.withLock { _ = $0.failing.insert(name) } }
+    /// InferenceServices of this name fail to load their model: the container exits and
+    /// crash-loops, and KServe reports ModelLoadFailed.
+    public func fail(_ name: String) { failing.withLock { _ = $0.insert(name) } }
+
+    /// Puts the predictor pod of an InferenceService in a state (as the kubelet would report it)
+    /// and reports the InferenceService accordingly; `nil` returns to the default (ready).
+    public func setPredictor(_ key: ObjectKey, _ predictorState: PredictorState?) async throws {
+        state.withLock { $0[key, default: Predictor()].state = predictorState }
+        let service = try await client.get(KServe.inferenceServices, namespace: key.namespace, name: key.name)
+        await observe(service, force: true)
+    }
 
     public func run() async {
         let (changes, continuation) = AsyncStream<KubeObject>.makeStream()
@@ -46,59 +83,146 @@ public final class KServeStandIn: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.informer.run() }
             group.addTask {
-                for await service in changes { await self.observe(service) }
+                for await service in changes { await self.observe(service, force: false) }
             }
         }
     }
 
-    /// The predictor's Deployment and Pod, from the runtime as it is now.
-    private func render(_ service: KubeObject) async {
+    // MARK: - KServe
+
+    /// The predictor pod as KServe renders it: the runtime's pod spec with the predictor's pod
+    /// fields over it, the model's resources on the container.
+    private func podTemplate(_ service: KubeObject) async -> (spec: JSON, labels: [String: String], annotations: [String: String])? {
         let namespace = service.namespace ?? ""
         let runtimeName = service[path: ["spec", "predictor", "model", "runtime"]]?.stringValue ?? service.name
-        guard let runtime = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName) else { return }
-        var podSpec: JSON = ["containers": runtime[path: ["spec", "containers"]] ?? []]
-        for field in ["imagePullSecrets", "volumes"] { podSpec[field] = runtime[path: ["spec", field]] }
-        let labels: JSON = ["serving.kserve.io/inferenceservice": .string(service.name), "app": .string("isvc.\(service.name)-predictor")]
-        let annotations = service[path: ["spec", "predictor", "annotations"]] ?? [:]
-        var deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: "\(service.name)-predictor")
-        deployment["spec"] = [
-            "selector": ["matchLabels": labels],
-            "template": ["metadata": ["labels": labels, "annotations": annotations], "spec": podSpec],
+        guard let runtime = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName) else { return nil }
+        let predictor = service[path: ["spec", "predictor"]]?.objectValue ?? [:]
+        var containers = runtime[path: ["spec", "containers"]]?.arrayValue ?? []
+        if !containers.isEmpty, let resources = predictor["model"]?["resources"] { containers[0]["resources"] = resources }
+        var spec: JSON = ["containers": .array(containers)]
+        for field in ["imagePullSecrets", "volumes", "nodeSelector", "tolerations", "affinity"] { spec[field] = runtime[path: ["spec", field]] }
+        let podFields = [
+            "nodeSelector", "tolerations", "affinity", "runtimeClassName", "priorityClassName", "serviceAccountName", "securityContext", "initContainers",
+            "imagePullSecrets",
         ]
-        _ = try? await client.apply(deployment, .deployments, fieldManager: Self.fieldManager)
-        let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
-        for pod in (try? await client.list(.pods, namespace: namespace, options: ListOptions(labelSelector: selector)).items) ?? [] {
-            _ = try? await client.delete(.pods, namespace: namespace, name: pod.name)
-        }
-        var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: "\(service.name)-predictor-\(SHA256.hex(podSpec.serializedBytes() + annotations.serializedBytes()).prefix(8))")
-        pod.labels = ["serving.kserve.io/inferenceservice": service.name]
-        pod["spec"] = podSpec
-        _ = try? await client.create(pod, .pods, fieldManager: Self.fieldManager)
+        for field in podFields { if let value = predictor[field] { spec[field] = value } }
+        var labels = service.labels.merging(KubeObject.stringMap(predictor["labels"])) { $1 }
+        labels["serving.kserve.io/inferenceservice"] = service.name
+        labels["component"] = "predictor"
+        let annotations = KubeObject.stringMap(runtime[path: ["spec", "annotations"]]).merging(KubeObject.stringMap(predictor["annotations"])) { $1 }
+        return (spec, labels, annotations)
     }
 
-    private func observe(_ service: KubeObject) async {
+    private func observe(_ service: KubeObject, force: Bool) async {
         let key = service.key
-        let template = service[path: ["spec", "predictor", "annotations"]]?.serialized() ?? ""
-        let (failing, changed) = state.withLock { state -> (Bool, Bool) in
-            let previous = state.templates[key]
-            if let previous, previous != template { state.rollouts[key, default: 0] += 1 }
-            state.templates[key] = template
-            return (state.failing.contains(service.name), previous != template)
+        defer { state.withLock { $0[key, default: Predictor()].handled = service.resourceVersion } }
+        guard let template = await podTemplate(service) else { return }
+        let digest = SHA256.hex(template.spec.serializedBytes() + JSON.object(template.annotations.mapValues(JSON.string)).serializedBytes()
+            + JSON.object(template.labels.mapValues(JSON.string)).serializedBytes())
+        let replicas = service[path: ["spec", "predictor", "maxReplicas"]]?.intValue ?? 1
+        let (changed, current) = state.withLock { states -> (Bool, Predictor) in
+            var predictor = states[key, default: Predictor()]
+            let changed = predictor.template != digest
+            if changed, predictor.template != nil { predictor.rollouts += 1 }
+            predictor.template = digest
+            states[key] = predictor
+            return (changed, predictor)
         }
-        if changed, rendersPredictors { await render(service) }
-        defer { state.withLock { $0.seen[key] = service.resourceVersion } }
+        if changed, rendersPredictors { await renderDeployment(service, template) }
+        var podReady = replicas == 0
+        if replicas == 0 {
+            await deletePods(of: service, except: nil)
+        } else if changed || force || current.pod == nil {
+            podReady = await runPod(service, template, digest: digest, state: current.state)
+        } else {
+            podReady = schedulingProblem(template.spec) == nil && (current.state ?? .ready) == .ready && !failing.withLock({ $0.contains(service.name) })
+        }
+        await report(service, ready: podReady)
+    }
+
+    private func renderDeployment(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String])) async {
+        let selector: JSON = ["serving.kserve.io/inferenceservice": .string(service.name), "app": .string("isvc.\(service.name)-predictor")]
+        var deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: service.namespace, name: "\(service.name)-predictor")
+        deployment.ownerReferences = [Self.owner(service)]
+        deployment["spec"] = [
+            "selector": ["matchLabels": selector],
+            "template": ["metadata": ["labels": selector, "annotations": .object(template.annotations.mapValues(JSON.string))], "spec": template.spec],
+        ]
+        _ = try? await client.apply(deployment, .deployments, fieldManager: Self.fieldManager)
+    }
+
+    private func deletePods(of service: KubeObject, except keep: String?) async {
+        let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
+        for pod in (try? await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items) ?? [] where pod.name != keep {
+            _ = try? await client.delete(.pods, namespace: service.namespace ?? "", name: pod.name)
+        }
+        if keep == nil { state.withLock { $0[service.key]?.pod = nil } }
+    }
+
+    /// Replaces the predictor pod with one of this template, in the state the scheduler and the
+    /// kubelet would report; true when it is ready.
+    private func runPod(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String]), digest: String, state wanted: PredictorState?) async -> Bool {
+        let name = "\(service.name)-predictor-\(digest.prefix(10))"
+        await deletePods(of: service, except: name)
+        var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: service.namespace, name: name)
+        // KServe's pods belong to a ReplicaSet of a Deployment the InferenceService owns: they go
+        // with it (and free the cache claim, which pvc-protection holds while a pod mounts it).
+        pod.ownerReferences = [Self.owner(service)]
+        pod.labels = template.labels
+        pod.annotations = template.annotations
+        pod["spec"] = template.spec
+        if (try? await client.get(.pods, namespace: service.namespace ?? "", name: name)) == nil {
+            _ = try? await client.create(pod, .pods, fieldManager: Self.fieldManager)
+        }
+        state.withLock { $0[service.key]?.pod = name }
+        let image = template.spec["containers"]?[0]?["image"]?.stringValue ?? ""
+        let status: JSON
+        var ready = false
+        if let unschedulable = schedulingProblem(template.spec) {
+            status = Self.unschedulableStatus(unschedulable)
+        } else {
+            let kubelet: PredictorState = failing.withLock { $0.contains(service.name) }
+                ? .crashLooping(reason: "Error", exitCode: 1, message: "the model server exited") : (wanted ?? .ready)
+            ready = kubelet == .ready
+            status = Self.kubeletStatus(kubelet, image: image, pod: name)
+        }
+        for _ in 0..<50 {
+            do {
+                _ = try await client.patch(.pods, namespace: service.namespace, name: name, .merge(["status": status]), subresource: "status", fieldManager: Self.fieldManager)
+                break
+            } catch {
+                if error.isNotFound || Task.isCancelled { break }
+                try? await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
+        return ready
+    }
+
+    /// The InferenceService's status: Ready once its predictor pod is (KServe's RawDeployment
+    /// mode reports the Deployment's availability).
+    private func report(_ service: KubeObject, ready podReady: Bool) async {
+        let failing = failing.withLock { $0.contains(service.name) }
+        let ready = podReady && !failing
         let observed = service[dotted: "status.observedGeneration"]?.intValue
         let wasReady = (service[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
-        guard observed != service.generation || wasReady == failing else { return }
+        guard observed != service.generation || wasReady != ready else { return }
         let now = KubeTime.format(Date())
-        let ready: JSON = failing
-            ? ["type": "Ready", "status": "False", "reason": "ModelLoadFailed", "message": "the model server exited", "lastTransitionTime": .string(now)]
-            : ["type": "Ready", "status": "True", "lastTransitionTime": .string(now)]
+        let condition: JSON
+        if ready {
+            condition = ["type": "Ready", "status": "True", "lastTransitionTime": .string(now)]
+        } else if failing {
+            condition = ["type": "Ready", "status": "False", "reason": "ModelLoadFailed", "message": "the model server exited", "lastTransitionTime": .string(now)]
+        } else {
+            condition = [
+                "type": "Ready", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability.",
+                "lastTransitionTime": .string(now),
+            ]
+        }
         var status: JSON = [
             "observedGeneration": .int(service.generation),
-            "conditions": [["type": "PredictorReady", "status": failing ? "False" : "True", "lastTransitionTime": .string(now)], ready],
+            "conditions": [["type": "PredictorReady", "status": ready ? "True" : "False", "lastTransitionTime": .string(now)], condition],
         ]
-        if !failing { status["url"] = .string("http://\(service.name)-\(service.namespace ?? "default").example.com") }
+        status["url"] = .string("http://\(service.name)-\(service.namespace ?? "default").example.com")
         // As a controller requeues: a status write the API server failed (5xx, 429, no answer)
         // is tried again, or the operator would wait on a report that never comes.
         for _ in 0..<100 {
@@ -112,5 +236,71 @@ public final class KServeStandIn: Sendable {
                 try? await Task.sleep(nanoseconds: 100_000_000)
             }
         }
+    }
+
+    static func owner(_ service: KubeObject) -> OwnerReference {
+        OwnerReference(apiVersion: service.apiVersion, kind: service.kind, name: service.name, uid: service.uid, controller: true, blockOwnerDeletion: true)
+    }
+
+    // MARK: - The scheduler
+
+    /// Why no GPU node takes the pod, in the scheduler's words; nil when one does.
+    func schedulingProblem(_ spec: JSON) -> String? {
+        let nodes = Self.gpuNodeCount
+        let selector = KubeObject.stringMap(spec["nodeSelector"])
+        if !selector.allSatisfy({ Self.gpuNodeLabels[$0.key] == $0.value }) {
+            return "0/\(nodes) nodes are available: \(nodes) node(s) didn't match Pod's node affinity/selector. preemption: 0/\(nodes) nodes are available: \(nodes) Preemption is not helpful for scheduling."
+        }
+        let tolerated = (spec["tolerations"]?.arrayValue ?? []).contains { toleration in
+            let key = toleration["key"]?.stringValue
+            let effect = toleration["effect"]?.stringValue
+            let matchesKey = key == "nvidia.com/gpu" || (key == nil && toleration["operator"] == "Exists")
+            let matchesValue = toleration["operator"] == "Exists" || toleration["value"] == "present"
+            return matchesKey && matchesValue && (effect == nil || effect == "NoSchedule")
+        }
+        if !tolerated {
+            return "0/\(nodes) nodes are available: \(nodes) node(s) had untolerated taint {nvidia.com/gpu: present}. preemption: 0/\(nodes) nodes are available: \(nodes) Preemption is not helpful for scheduling."
+        }
+        return nil
+    }
+
+    static func unschedulableStatus(_ message: String) -> JSON {
+        [
+            "phase": "Pending",
+            "conditions": [["type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(message), "lastTransitionTime": .string(KubeTime.format(Date()))]],
+        ]
+    }
+
+    // MARK: - The kubelet
+
+    static func kubeletStatus(_ state: PredictorState, image: String, pod: String) -> JSON {
+        let now = KubeTime.format(Date())
+        func conditions(ready: Bool) -> JSON {
+            .array(["PodScheduled", "Initialized", "ContainersReady", "Ready"].map { type in
+                let status = type == "PodScheduled" || type == "Initialized" || ready
+                return ["type": .string(type), "status": status ? "True" : "False", "lastTransitionTime": .string(now)]
+            })
+        }
+        var container: JSON = ["name": "kserve-container", "image": .string(image), "imageID": "", "restartCount": 0, "ready": false, "started": false]
+        var phase = "Running"
+        switch state {
+        case .ready:
+            container["ready"] = true
+            container["started"] = true
+            container["state"] = ["running": ["startedAt": .string(now)]]
+        case .pullingImage:
+            phase = "Pending"
+            container["state"] = ["waiting": ["reason": "ContainerCreating"]]
+        case .loadingModel:
+            container["state"] = ["running": ["startedAt": .string(now)]]
+        case .imagePullBackOff(let message):
+            phase = "Pending"
+            container["state"] = ["waiting": ["reason": "ImagePullBackOff", "message": .string("Back-off pulling image \"\(image)\": \(message)")]]
+        case .crashLooping(let reason, let exitCode, let message):
+            container["restartCount"] = 5
+            container["state"] = ["waiting": ["reason": "CrashLoopBackOff", "message": .string("back-off 5m0s restarting failed container=kserve-container pod=\(pod)")]]
+            container["lastState"] = ["terminated": ["reason": .string(reason), "exitCode": .int(exitCode), "message": .string(message), "finishedAt": .string(now)]]
+        }
+        return ["phase": .string(phase), "conditions": conditions(ready: state == .ready), "containerStatuses": [container]]
     }
 }

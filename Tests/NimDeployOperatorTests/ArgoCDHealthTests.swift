@@ -73,8 +73,17 @@ import TestSupport
 
         // Suspended on purpose.
         try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "suspend": true])
+        try await env.waitFor("Ready", "False", reason: "Suspended")
+        let suspended = try await Self.health(env.deployment())
+        #expect(suspended.status == "Suspended" && suspended.message.hasPrefix("Suspended: scaled to zero"), "\(suspended)")
+
+        // A pod that cannot start: Degraded, with what the kubelet says.
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"]])
         try await env.waitFor("Ready", "True")
-        #expect(try await Self.health(env.deployment()).status == "Suspended")
+        try await env.kserve.setPredictor(ObjectKey(namespace: "team-a", name: "llama"), .crashLooping(reason: "OOMKilled", exitCode: 137, message: ""))
+        try await env.waitFor("Degraded", "True", reason: "CrashLoopBackOff")
+        let crashing = try await Self.health(env.deployment())
+        #expect(crashing.status == "Degraded" && crashing.message.contains("OOMKilled"), "\(crashing)")
     }
 
     @Test func theChartReadmeAndTheArgoConfigMapCarryTheSameScript() async throws {

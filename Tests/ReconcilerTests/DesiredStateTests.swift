@@ -26,7 +26,7 @@ import KubeWatch
 
     @Test func fiveObjectsNamedLabelledAndOwnedAsTheContractSays() throws {
         let state = try desired(minimal)
-        #expect(state.objects.map(\.1.name) == ["nvidia-nim-secrets-llama", "nvidia-nim-image-pull-llama", "nim-cache-llama", "llama", "llama"])
+        #expect(state.objects.map(\.1.name) == ["nim-cache-llama", "nvidia-nim-secrets-llama", "nvidia-nim-image-pull-llama", "llama", "llama"])
         for (_, object) in state.objects {
             #expect(object.namespace == "team-a")
             #expect(object.labels["app.kubernetes.io/managed-by"] == "nim-deploy-operator")

@@ -262,8 +262,9 @@ import TestSupport
         try await env.createKeySecret()
         try await env.deploy()
         try await env.waitFor("InferenceServiceReady", "False", reason: "ModelLoadFailed")
-        try await env.waitFor("Ready", "False", reason: "ModelLoadFailed")
-        try await env.waitFor("Progressing", "True", reason: "Deploying")
+        // KServe's word is mirrored; the pods say why.
+        try await env.waitFor("Ready", "False", reason: "CrashLoopBackOff")
+        try await env.waitFor("Degraded", "True", reason: "CrashLoopBackOff")
     }
 
     @Test func onlyTheWatchedNamespacesAreReconciled() async throws {

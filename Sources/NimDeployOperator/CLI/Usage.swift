@@ -35,6 +35,10 @@ enum Usage {
           --catalog NS/NAME                 model catalog ConfigMap (default: <namespace>/nim-model-metadata)
           --ngc-api-url URL                 NGC API base URL (default: https://api.ngc.nvidia.com)
           --ngc-timeout DURATION            an NGC call slower than this counts as no answer (default 10s)
+          --ngc-proxy URL                   proxy for NGC calls (default: HTTPS_PROXY from the environment)
+          --ngc-no-proxy LIST               hosts, .domains and CIDRs NGC calls reach directly (default: NO_PROXY)
+          --ngc-ca-bundle FILE              PEM certificates trusted for NGC calls beside the system's (a TLS-inspecting proxy)
+          --nim-fs-group auto|none|GID      the NIM pods' fsGroup when a spec sets none; auto: none on OpenShift, else 1000 (default auto)
           --disable-key-validation          never call NGC to validate keys
           --disconnected                    air-gapped: no key collection, no Secrets, no NGC
           --region REGION                   EU refuses EU-restricted models

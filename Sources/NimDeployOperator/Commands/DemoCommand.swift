@@ -71,7 +71,7 @@ enum DemoCommand {
         var options = OperatorOptions()
         options.ngcAPIURL = ngc.baseURL
         options.logLevel = demo.logLevel
-        let (nim, parts) = OperatorAssembly.build(client: operatorClient, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
+        guard let (nim, parts) = await OperatorAssembly.build(client: operatorClient, options: options, operatorNamespace: operatorNamespace, metrics: metrics) else { return 1 }
         let manager = Manager(client: operatorClient, options: options, operatorNamespace: operatorNamespace, probes: nil)
         let kserve = KServeStandIn(client: KubeClient(configuration: ClientConfiguration(server: url, source: "kserve stand-in")))
         let running = Task { await manager.run(parts) }

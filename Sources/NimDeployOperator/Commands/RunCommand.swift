@@ -41,7 +41,7 @@ enum RunCommand {
             return 1
         }
         defer { probes.stop() }
-        let (nim, parts) = OperatorAssembly.build(client: client, options: options, operatorNamespace: operatorNamespace, metrics: metrics)
+        guard let (nim, parts) = await OperatorAssembly.build(client: client, options: options, operatorNamespace: operatorNamespace, metrics: metrics) else { return 1 }
         // SIGHUP: reconcile every deployment once, now.
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "sighup"))

@@ -22,11 +22,25 @@ struct OperatorOptions: Sendable {
     var logLevel = Logger.Level.info
     var syncPeriod: TimeInterval = 10 * 3600
     var keyRotationSettle = ReconcilerOptions.defaultKeyRotationSettle
+    /// The proxy for NGC calls; nil: the environment's (HTTPS_PROXY, NO_PROXY).
+    var ngcProxy: String?
+    var ngcNoProxy: [String]?
+    /// Extra CAs (a PEM file) trusted for NGC calls beside the system's.
+    var ngcCABundle: String?
+    var nimFSGroup = FSGroupChoice.auto
+
+    /// `--nim-fs-group`: the predictor pods' fsGroup when a spec sets none.
+    enum FSGroupChoice: Sendable, Equatable {
+        /// None on OpenShift (its SCC assigns one), 1000 elsewhere.
+        case auto
+        case none
+        case group(Int)
+    }
 
     static let valueFlags: Set<String> = [
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
         "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
-        "key-rotation-settle", "ngc-timeout",
+        "key-rotation-settle", "ngc-timeout", "ngc-proxy", "ngc-no-proxy", "ngc-ca-bundle", "nim-fs-group",
     ]
     static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
 
@@ -95,6 +109,25 @@ struct OperatorOptions: Sendable {
                 throw Arguments.UsageError(message: "--ngc-timeout must be a duration above 0 and up to 5m such as 10s, not \"\(timeout)\"")
             }
             ngcTimeout = seconds
+        }
+        if let proxy = arguments.value("ngc-proxy"), !proxy.isEmpty {
+            guard proxy.hasPrefix("http://") || proxy.hasPrefix("https://"), !proxy.contains(where: \.isWhitespace) else {
+                throw Arguments.UsageError(message: "--ngc-proxy must be an http:// or https:// URL, not \"\(proxy)\"")
+            }
+            ngcProxy = proxy
+        }
+        if let list = arguments.value("ngc-no-proxy") { ngcNoProxy = ProxySettings.list(list) }
+        if let path = arguments.value("ngc-ca-bundle"), !path.isEmpty { ngcCABundle = path }
+        if let choice = arguments.value("nim-fs-group") {
+            switch choice {
+            case "auto": nimFSGroup = .auto
+            case "none": nimFSGroup = .none
+            default:
+                guard let group = Int(choice), (0...Int(Int32.max)).contains(group) else {
+                    throw Arguments.UsageError(message: "--nim-fs-group must be auto, none or a group id from 0 to 2147483647, not \"\(choice)\"")
+                }
+                nimFSGroup = .group(group)
+            }
         }
         if let level = arguments.value("log-level") {
             guard let parsed = Logger.Level(name: level) else {

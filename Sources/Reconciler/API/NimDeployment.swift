@@ -44,6 +44,8 @@ public struct NimDeployment: Sendable, Equatable {
         public var suspend = false
         public var restartPods = true
         public var forcePull = true
+        /// Scheduling, env, probes, proxy and security of the predictor pods.
+        public var pod = PodSettings()
     }
 
     public var object: KubeObject
@@ -141,6 +143,7 @@ public struct NimDeployment: Sendable, Equatable {
             parsed.restartPods = rotation["restartPods"]?.boolValue ?? true
             parsed.forcePull = rotation["forcePull"]?.boolValue ?? true
         }
+        parsed.pod = try PodSettings(spec: spec)
         self.spec = parsed
     }
 }
@@ -154,6 +157,19 @@ enum QuantityText {
         if let number = value.intValue { return number >= 0 }
         guard let text = value.stringValue else { return false }
         return isValid(text) && !text.hasPrefix("-")
+    }
+
+    /// The amount a quantity stands for, for comparing two (a claim's size with the spec's).
+    static func amount(_ value: JSON) -> Double? {
+        if let number = value.intValue { return Double(number) }
+        guard let text = value.stringValue, isValid(text) else { return nil }
+        let multipliers: [String: Double] = [
+            "": 1, "Ki": 1024, "Mi": 1_048_576, "Gi": 1_073_741_824, "Ti": 1_099_511_627_776, "Pi": 1_125_899_906_842_624,
+            "Ei": 1_152_921_504_606_846_976, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+        ]
+        let number = text.prefix { $0.isASCII && ($0.isNumber || $0 == "." || $0 == "+" || $0 == "-") }
+        guard let base = Double(number), let multiplier = multipliers[String(text.dropFirst(number.count))] else { return nil }
+        return base * multiplier
     }
 
     static func isValid(_ text: String) -> Bool {

@@ -33,10 +33,18 @@ public struct DesiredInputs: Sendable {
     /// The cache claim of a legacy runtime this deployment took over (used like an
     /// existingClaim, and remembered on the runtime).
     public var adopted: AdoptedSettings?
+    /// A digest of the CA bundle's content: the pods roll once when it changes (they read the
+    /// bundle when they start).
+    public var caBundleDigest: String?
+    /// The pods' fsGroup when the spec sets none (`--nim-fs-group`).
+    public var defaultFSGroup: Int?
+    /// The size to request for the cache claim when the claim that exists is larger than the
+    /// spec asks (a claim cannot shrink; a larger one fits).
+    public var claimSize: JSON?
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
-        adopted: AdoptedSettings? = nil
+        adopted: AdoptedSettings? = nil, caBundleDigest: String? = nil, defaultFSGroup: Int? = nil, claimSize: JSON? = nil
     ) {
         self.deployment = deployment
         self.image = image
@@ -44,6 +52,9 @@ public struct DesiredInputs: Sendable {
         self.restartToken = restartToken
         self.existingDeploymentMode = existingDeploymentMode
         self.adopted = adopted
+        self.caBundleDigest = caBundleDigest
+        self.defaultFSGroup = defaultFSGroup
+        self.claimSize = claimSize
         if let claim = adopted?.claim, deployment.spec.storage.existingClaim == nil {
             self.deployment.spec.storage.existingClaim = claim
             if deployment.spec.storage.subPath == nil { self.deployment.spec.storage.subPath = adopted?.subPath }
@@ -113,18 +124,25 @@ public struct DesiredState: Sendable {
     public var runtime: KubeObject
     public var inferenceService: KubeObject
 
-    /// In the order they are applied: what others reference comes first.
+    /// In the order they are applied: what others reference comes first, the claim before all
+    /// (the one write that the API server may refuse for what already exists).
     public var objects: [(ResourceType, KubeObject)] {
         var list: [(ResourceType, KubeObject)] = []
+        if let claim { list.append((.persistentVolumeClaims, claim)) }
         if let apiKeySecret { list.append((.secrets, apiKeySecret)) }
         if let pullSecret { list.append((.secrets, pullSecret)) }
-        if let claim { list.append((.persistentVolumeClaims, claim)) }
         list.append((KServe.servingRuntimes, runtime))
         list.append((KServe.inferenceServices, inferenceService))
         return list
     }
 
     public static let restartTokenAnnotation = "nim.opendatahub.io/key-fingerprint"
+    /// On the predictor (and so on its pods): a digest of everything that shapes the pods but
+    /// the restart token. It changes the InferenceService whenever the runtime's part changes,
+    /// so KServe rolls the pods once for a runtime-only change too, and it tells the pods of the
+    /// current revision from those of the previous one.
+    public static let revisionAnnotation = "nim.opendatahub.io/revision"
+    public static let caBundleDigestAnnotation = "nim.opendatahub.io/ca-bundle-digest"
     public static let deploymentModeAnnotation = "serving.kserve.io/deploymentMode"
     public static let cacheMountPath = "/mnt/models/cache"
 
@@ -159,15 +177,17 @@ public struct DesiredState: Sendable {
         if spec.storage.existingClaim == nil {
             // Retain: no owner, so the claim (and the model it cached) outlives the deployment.
             var claim = metadata("v1", "PersistentVolumeClaim", names.claim, owned: spec.storage.whenDeleted == .delete)
-            var claimSpec: JSON = ["accessModes": [.string(spec.storage.accessMode)], "resources": ["requests": ["storage": Self.quantity(spec.storage.size)]]]
+            var claimSpec: JSON = ["accessModes": [.string(spec.storage.accessMode)], "resources": ["requests": ["storage": Self.quantity(inputs.claimSize ?? spec.storage.size)]]]
             if let storageClass = spec.storage.storageClassName { claimSpec["storageClassName"] = .string(storageClass) }
             claim["spec"] = claimSpec
             self.claim = claim
         }
 
-        runtime = Self.runtime(inputs, names: names, metadata: metadata("serving.kserve.io/v1alpha1", "ServingRuntime", names.runtime, extraLabels: ["opendatahub.io/dashboard": "true"]))
+        let runtime = Self.runtime(inputs, names: names, metadata: metadata("serving.kserve.io/v1alpha1", "ServingRuntime", names.runtime, extraLabels: ["opendatahub.io/dashboard": "true"]))
+        self.runtime = runtime
         inferenceService = Self.inferenceService(
-            inputs, names: names, metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
+            inputs, names: names, runtime: runtime,
+            metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
     }
 
     /// The Opaque Secret's data: the key under both names NIM images read.
@@ -206,29 +226,27 @@ public struct DesiredState: Sendable {
             "openshift.io/display-name": "NVIDIA NIM - \(inputs.image.displayName)",
         ].merging(inputs.adopted?.annotations ?? [:]) { _, new in new }) { _, new in new }
 
-        var env: [JSON] = [["name": "NIM_CACHE_PATH", "value": .string(cacheMountPath)]]
-        if inputs.key != nil {
-            env.append(["name": "NGC_API_KEY", "valueFrom": ["secretKeyRef": ["name": .string(names.apiKeySecret), "key": "NGC_API_KEY"]]])
-        }
-        let ownNames = Set(env.compactMap { $0["name"]?.stringValue })
-        env += (inputs.adopted?.env ?? []).filter { !ownNames.contains($0["name"]?.stringValue ?? "") }
+        let pod = spec.pod
+        let env = PodTemplate.env(pod, keySecret: inputs.key != nil ? names.apiKeySecret : nil, adopted: inputs.adopted?.env ?? [], cachePath: cacheMountPath)
         var cacheMount: JSON = ["name": "nim-pvc", "mountPath": .string(cacheMountPath)]
         if let subPath = spec.storage.subPath { cacheMount["subPath"] = .string(subPath) }
+        let caBundle = PodTemplate.caBundle(pod)
         let mounts: [JSON] = [cacheMount, ["name": "shm", "mountPath": "/dev/shm"]]
-            + scratchMounts.map { ["name": .string($0.name), "mountPath": .string($0.path)] }
+            + scratchMounts.map { ["name": .string($0.name), "mountPath": .string($0.path)] } + (caBundle.map { [$0.mount] } ?? [])
         let ports: [JSON] = spec.servingProtocol == .grpc
-            ? [["containerPort": 8001, "name": "h2c", "protocol": "TCP"]]
-            : [["containerPort": 8000, "protocol": "TCP"]]
+            ? [["containerPort": .int(PodTemplate.grpcPort), "name": "h2c", "protocol": "TCP"]]
+            : [["containerPort": .int(PodTemplate.httpPort), "protocol": "TCP"]]
         var container: JSON = [
             "name": "kserve-container", "image": .string(inputs.image.image.description), "env": .array(env), "ports": .array(ports),
-            "volumeMounts": .array(mounts),
+            "volumeMounts": .array(mounts), "securityContext": PodTemplate.containerSecurity,
         ]
+        for (field, probe) in PodTemplate.probes(pod, protocol: spec.servingProtocol) { container[field] = probe }
         // Always: a rotated key must pull with the new credentials even if the node has the image.
         if spec.forcePull { container["imagePullPolicy"] = "Always" }
         let volumes: [JSON] = [
             ["name": "nim-pvc", "persistentVolumeClaim": ["claimName": .string(names.claim)]],
-            ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": "2Gi"]],
-        ] + scratchMounts.map { ["name": .string($0.name), "emptyDir": [:]] }
+            PodTemplate.sharedMemory(pod, gpus: spec.resources.gpus),
+        ] + scratchMounts.map { ["name": .string($0.name), "emptyDir": [:]] } + (caBundle.map { [$0.volume] } ?? [])
         var runtimeSpec: JSON = [
             "annotations": ["prometheus.io/path": "/v1/metrics", "prometheus.io/port": "8000"],
             "multiModel": false,
@@ -243,7 +261,7 @@ public struct DesiredState: Sendable {
         return runtime
     }
 
-    static func inferenceService(_ inputs: DesiredInputs, names: ChildNames, metadata: KubeObject) -> KubeObject {
+    static func inferenceService(_ inputs: DesiredInputs, names: ChildNames, runtime: KubeObject, metadata: KubeObject) -> KubeObject {
         let spec = inputs.deployment.spec
         var service = metadata
         // Immutable once set: RawDeployment when creating, whatever is there afterwards.
@@ -263,15 +281,33 @@ public struct DesiredState: Sendable {
         if !requests.isEmpty { resources["requests"] = .object(requests.mapValues(quantity)) }
         var model: JSON = ["modelFormat": ["name": .string(inputs.image.model)], "runtime": .string(names.runtime)]
         if resources.objectValue?.isEmpty == false { model["resources"] = resources }
-        service["spec"] = [
-            "predictor": [
-                "minReplicas": .int(spec.suspend ? 0 : spec.minReplicas),
-                "maxReplicas": .int(spec.suspend ? 0 : spec.maxReplicas),
-                "annotations": [.init(stringLiteral: restartTokenAnnotation): .string(inputs.restartToken.description)],
-                "model": model,
-            ]
-        ]
+        var predictor: [String: JSON] = PodTemplate.scheduling(spec.pod, gpus: spec.resources.gpus)
+        predictor["securityContext"] = PodTemplate.podSecurity(spec.pod, defaultFSGroup: inputs.defaultFSGroup)
+        predictor["labels"] = .object(spec.pod.labels.mapValues(JSON.string).merging([ChildLabels.deployment: .string(names.deploymentLabel)]) { $1 })
+        predictor["model"] = model
+        var annotations = spec.pod.annotations.mapValues(JSON.string)
+        // The pods carry the deployment's full name, as the other children do.
+        annotations[ChildLabels.deploymentNameAnnotation] = .string(inputs.deployment.name)
+        if let digest = inputs.caBundleDigest { annotations[caBundleDigestAnnotation] = .string(digest) }
+        annotations[revisionAnnotation] = .string(Self.revision(runtime: runtime, predictor: predictor, annotations: annotations))
+        annotations[restartTokenAnnotation] = .string(inputs.restartToken.description)
+        predictor["annotations"] = .object(annotations)
+        predictor["minReplicas"] = .int(spec.suspend ? 0 : spec.minReplicas)
+        predictor["maxReplicas"] = .int(spec.suspend ? 0 : spec.maxReplicas)
+        service["spec"] = ["predictor": .object(predictor)]
         return service
+    }
+
+    /// 16 hex digits of what shapes the predictor pods, apart from the restart token and the
+    /// replica counts (which roll nothing).
+    static func revision(runtime: KubeObject, predictor: [String: JSON], annotations: [String: JSON]) -> String {
+        let runtimeSpec = runtime["spec"] ?? [:]
+        let shaping: JSON = [
+            "containers": runtimeSpec["containers"] ?? [], "volumes": runtimeSpec["volumes"] ?? [],
+            "imagePullSecrets": runtimeSpec["imagePullSecrets"] ?? [], "podAnnotations": runtimeSpec["annotations"] ?? [:],
+            "predictor": .object(predictor), "annotations": .object(annotations),
+        ]
+        return String(SHA256.hex(shaping.serializedBytes()).prefix(16))
     }
 }
 

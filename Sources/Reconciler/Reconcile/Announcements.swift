@@ -25,6 +25,17 @@ extension NimReconciler {
         if let warning = report.regionWarning, before(ConditionType.regionRestricted)?.status != .true {
             events?.record(object, type: .warning, reason: "EURestrictedModel", message: warning)
         }
+        if let warning = report.scaleWarning, before(ConditionType.scaleLimited)?.status != .true {
+            events?.record(object, type: .warning, reason: "ReadWriteOnceCache", message: warning)
+            log.warn("replicas cannot all mount the cache", deployment.merging(["message": .string(warning)]) { $1 })
+        }
+        // Pods that cannot start: said once per new reason, as the kubelet's own events are.
+        if let pods = report.predictor, [.unschedulable, .crashLooping, .imagePullFailed].contains(pods.stage),
+            before(ConditionType.ready)?.reason != pods.reason, before(ConditionType.degraded)?.reason != pods.reason
+        {
+            events?.record(object, type: .warning, reason: pods.reason, message: pods.message)
+            log.warn("predictor pods not starting", deployment.merging(["reason": .string(pods.reason), "message": .string(pods.message)]) { $1 })
+        }
         if let pending = report.pendingRotation, before(ConditionType.progressing)?.reason != StatusReport.rotationPendingReason {
             log.info("key change seen; waiting for the Secret to settle", deployment.merging(["message": .string(pending)]) { $1 })
         }

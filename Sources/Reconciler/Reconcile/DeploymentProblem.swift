@@ -5,6 +5,16 @@ import KubeWatch
 /// time alone may fix it. Messages say what to do and never contain the key.
 public enum DeploymentProblem: Error, Sendable, Equatable {
     case invalidSpec(String)
+    /// spec.env sets a variable the operator sets itself.
+    case reservedEnvVar(name: String, why: String)
+    /// spec.podLabels or podAnnotations uses a key the operator or KServe sets.
+    case reservedPodMetadata(field: String, key: String)
+    /// spec.proxy.caBundle names a ConfigMap or key that does not exist (yet).
+    case caBundleNotFound(configMap: String, key: String, present: [String]?)
+    /// The key exists but holds no PEM certificate.
+    case caBundleInvalid(configMap: String, key: String)
+    /// A cache claim of this name exists that the spec's storage cannot use as it is.
+    case claimMismatch(claim: String, differences: [String], retained: Bool)
     case keySecretNotFound(secret: String)
     case keyNotInSecret(secret: String, tried: [String], present: [String])
     case keyEmpty(secret: String, dataKey: String)
@@ -37,6 +47,11 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
     public var reason: String {
         switch self {
         case .invalidSpec: return "InvalidSpec"
+        case .reservedEnvVar: return "ReservedEnvVar"
+        case .reservedPodMetadata: return "ReservedPodMetadata"
+        case .caBundleNotFound: return "CABundleNotFound"
+        case .caBundleInvalid: return "CABundleInvalid"
+        case .claimMismatch: return "ClaimMismatch"
         case .keySecretNotFound: return "KeySecretNotFound"
         case .keyNotInSecret: return "KeyNotInSecret"
         case .keyEmpty: return "KeyEmpty"
@@ -71,6 +86,21 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
         switch self {
         case .invalidSpec(let why):
             return "\(why). Fix the NimDeployment's spec."
+        case .reservedEnvVar(let name, let why):
+            return "spec.env sets \(name), which the operator owns (\(why)). Remove it from spec.env."
+        case .reservedPodMetadata(let field, let key):
+            return "spec.\(field) sets \(key), a key the operator or KServe sets on the predictor pods. Use a key outside nim.opendatahub.io/ and serving.kserve.io/ (and not app, component or the app.kubernetes.io/managed-by, part-of and opendatahub.io/managed labels)."
+        case .caBundleNotFound(let configMap, let key, let present):
+            guard let present else {
+                return "ConfigMap \"\(configMap)\" named in spec.proxy.caBundle does not exist in this namespace. Create it with the PEM certificates under \(key) (on OpenShift, an empty ConfigMap labelled config.openshift.io/inject-trusted-cabundle=true gets the cluster's bundle as ca-bundle.crt); the deployment goes ahead once it exists."
+            }
+            let has = present.isEmpty ? "no keys" : "keys " + present.sorted().joined(separator: ", ")
+            return "ConfigMap \"\(configMap)\" has no key \(key) (it has \(has)). Put the PEM bundle under \(key), or name its key in spec.proxy.caBundle.key."
+        case .caBundleInvalid(let configMap, let key):
+            return "ConfigMap \"\(configMap)\" key \(key) holds no PEM certificate (-----BEGIN CERTIFICATE-----). Put the CA bundle there."
+        case .claimMismatch(let claim, let differences, let retained):
+            let origin = retained ? "PersistentVolumeClaim \(claim) was kept from an earlier deployment of this name (whenDeleted: Retain) and" : "PersistentVolumeClaim \(claim)"
+            return "\(origin) does not fit spec.storage: \(differences.joined(separator: "; ")). A claim's class and access mode cannot change, nor its size shrink. Set spec.storage to match the claim, or use it with spec.storage.existingClaim, or delete the claim (its cached model is lost) to let the operator make a new one."
         case .keySecretNotFound(let secret):
             return "Secret \"\(secret)\" named in spec.apiKeySecretRef does not exist in this namespace. Create it with your NGC personal API key: kubectl create secret generic \(secret) --from-literal=NGC_API_KEY=<key>."
         case .keyNotInSecret(let secret, let tried, let present):
@@ -122,4 +152,6 @@ public enum ConditionType {
     public static let degraded = "Degraded"
     /// A warning only: the model is EU-restricted, and this operator is not serving the EU.
     public static let regionRestricted = "RegionRestricted"
+    /// A warning only: more replicas than the cache claim's access mode lets mount it.
+    public static let scaleLimited = "ScaleLimited"
 }

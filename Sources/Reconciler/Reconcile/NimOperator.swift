@@ -23,6 +23,8 @@ public final class NimOperator: Sendable {
     static let byModel = "model"
     /// Index of deployments by the claim they bring (`namespace/name`).
     static let byClaim = "existingClaim"
+    /// Index of deployments by the CA bundle ConfigMap they name (`namespace/name`).
+    static let byCABundle = "caBundle"
 
     /// How often every deployment is reconciled even if nothing changed (controller-runtime's
     /// SyncPeriod: 10 hours, jittered by 10 % so replicas of many operators do not align).
@@ -50,6 +52,9 @@ public final class NimOperator: Sendable {
                 Self.byClaim: { object in
                     object[path: ["spec", "storage", "existingClaim"]]?.stringValue.map { ["\(object.namespace ?? "")/\($0)"] } ?? []
                 },
+                Self.byCABundle: { object in
+                    object[path: ["spec", "proxy", "caBundle", "configMapName"]]?.stringValue.map { ["\(object.namespace ?? "")/\($0)"] } ?? []
+                },
             ], time: time, onError: onError)
         // Secrets: many, large, and mostly not ours: metadata only. Their data is read on purpose.
         let secrets = Informer(client: client, resource: .secrets, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
@@ -59,6 +64,14 @@ public final class NimOperator: Sendable {
             client: client, resource: KServe.servingRuntimes, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
         let services = Informer(
             client: client, resource: KServe.inferenceServices, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
+        // The predictor pods KServe makes: labelled with the deployment through the predictor's
+        // labels, kept as the few fields their progress is read from.
+        let pods = Informer(
+            client: client, resource: .pods, namespaces: namespaces, labelSelector: LabelSelector([.init(key: ChildLabels.deployment, op: .exists)]),
+            indexers: [ClusterView.podsByDeployment: { pod in Self.owner(of: pod).map { [$0.description] } ?? [] }],
+            transform: PredictorProgress.trimmed, time: time, onError: onError)
+        // ConfigMaps, for the CA bundles deployments name: metadata only, read on purpose.
+        let configMaps = Informer(client: client, resource: .configMaps, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
         let catalogSource = Informer(
             client: client, resource: .configMaps, namespaces: [options.catalog.namespace],
             fieldSelector: FieldSelector([.init(field: "metadata.name", value: options.catalog.name)]), time: time, onError: onError)
@@ -69,10 +82,10 @@ public final class NimOperator: Sendable {
         self.events = events
         migration = LegacyMigration(
             client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: secrets, events: events, time: time, metrics: metrics)
-        informers = [deployments, secrets, claims, runtimes, services, catalogSource] + migration.informers
+        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, catalogSource] + migration.informers
         let view = ClusterView(
             deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
-            foreignRuntimes: migration.runtimes.cache)
+            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache)
         let reconciler = NimReconciler(
             client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
         self.reconciler = reconciler
@@ -108,7 +121,12 @@ public final class NimOperator: Sendable {
             if let owner = Self.owner(of: claim) { keys.append(owner) }
             return keys
         }
-        for children in [runtimes, services] {
+        controller.watch(configMaps) { event in
+            let map = event.object
+            if case .deleted = event { reconciler.caBundles.forget(map.key) }
+            return deployments.cache.byIndex(Self.byCABundle, "\(map.namespace ?? "")/\(map.name)").map(\.key)
+        }
+        for children in [runtimes, services, pods] {
             controller.watch(children) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
         }
         controller.watch(catalogSource) { event in

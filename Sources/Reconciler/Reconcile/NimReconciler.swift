@@ -13,10 +13,17 @@ public struct ClusterView: Sendable {
     /// ServingRuntimes this operator did not make: one of a deployment's name is adopted if it
     /// is a (migrated) legacy NIM runtime, and refused otherwise.
     public var foreignRuntimes: ObjectCache
+    /// The predictor pods (trimmed to what their progress needs), indexed by deployment.
+    public var pods: ObjectCache
+    /// Metadata only: the CA bundles deployments name.
+    public var configMaps: ObjectCache
+
+    /// Index of pods by the deployment they serve (`namespace/name`).
+    public static let podsByDeployment = "deployment"
 
     public init(
         deployments: ObjectCache, secrets: ObjectCache, claims: ObjectCache, runtimes: ObjectCache, inferenceServices: ObjectCache,
-        foreignRuntimes: ObjectCache = ObjectCache()
+        foreignRuntimes: ObjectCache = ObjectCache(), pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache()
     ) {
         self.deployments = deployments
         self.secrets = secrets
@@ -24,6 +31,8 @@ public struct ClusterView: Sendable {
         self.runtimes = runtimes
         self.inferenceServices = inferenceServices
         self.foreignRuntimes = foreignRuntimes
+        self.pods = pods
+        self.configMaps = configMaps
     }
 }
 
@@ -36,6 +45,7 @@ public final class NimReconciler: Sendable {
     let view: ClusterView
     let catalog: CatalogStore
     let keys: KeySource
+    let caBundles: CABundleSource
     let ngc: NGCClient
     let options: ReconcilerOptions
     let events: EventRecorder?
@@ -62,6 +72,7 @@ public final class NimReconciler: Sendable {
         self.view = view
         self.catalog = catalog
         self.keys = keys
+        self.caBundles = CABundleSource(client: client, configMaps: view.configMaps)
         self.ngc = ngc
         self.options = options
         self.events = events
@@ -104,7 +115,11 @@ public final class NimReconciler: Sendable {
 
         // Report.
         let names = ChildNames(deployment: object.name, existingClaim: object[path: ["spec", "storage", "existingClaim"]]?.stringValue)
-        report.mirror(outcome.service ?? view.inferenceServices.get(namespace: object.namespace ?? "", name: names.inferenceService))
+        let service = outcome.service ?? view.inferenceServices.get(namespace: object.namespace ?? "", name: names.inferenceService)
+        report.mirror(service)
+        let revision = outcome.revision ?? service?[path: ["spec", "predictor", "annotations", DesiredState.revisionAnnotation]]?.stringValue
+        report.predictor = PredictorProgress.assess(
+            pods: view.pods.byIndex(ClusterView.podsByDeployment, key.description), revision: revision, startupBudget: outcome.startupBudget, now: time.now)
         report.summarize()
         try await writeStatus(object, report)
         announce(object, report, since: outcome.changeSeen ?? started)
@@ -121,6 +136,9 @@ public final class NimReconciler: Sendable {
         var requeueAfter: TimeInterval?
         /// When the key change this pass acted on was seen.
         var changeSeen: Date?
+        /// The pods' revision the desired state gives, and how long their startup probe waits.
+        var revision: String?
+        var startupBudget: TimeInterval?
     }
 
     /// Computes what the deployment should be and writes what differs. Throws, before anything
@@ -128,6 +146,8 @@ public final class NimReconciler: Sendable {
     /// replaced by a bad one.
     func converge(_ object: KubeObject, started: Date, report: inout StatusReport) async throws(DeploymentProblem) -> Convergence {
         let deployment = try NimDeployment(object)
+        report.suspended = deployment.spec.suspend
+        report.readinessUnchecked = deployment.spec.pod.readinessProbe == .disabled
         let image = try resolve(deployment, report: &report)
         let names = ChildNames(deployment: deployment.name, existingClaim: deployment.spec.storage.existingClaim)
         let liveService = view.inferenceServices.get(namespace: deployment.namespace, name: names.inferenceService)
@@ -146,21 +166,27 @@ public final class NimReconciler: Sendable {
         let changeSeen = plan.keyChanged ? secret.flatMap(keyChanges.lastChange) ?? started : nil
         let answeredSince = changeSeen ?? (plan.restartsPods ? started : nil)
         if let key { try await validate(key, for: deployment, image: image, answeredSince: answeredSince, report: &report) }
-        if let claim = deployment.spec.storage.existingClaim, view.claims.get(namespace: deployment.namespace, name: claim) == nil {
-            throw .claimNotFound(claim: claim)
-        }
+        let claimSize = try checkClaim(deployment, names: names)
+        let caBundleDigest = try await caBundleDigest(deployment)
         let takeover = try await takeover(deployment, names: names)
         let desired = DesiredState(
             DesiredInputs(
                 deployment: deployment, image: image, key: key, restartToken: plan.token,
-                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings))
+                existingDeploymentMode: liveService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
+                caBundleDigest: caBundleDigest, defaultFSGroup: options.defaultFSGroup, claimSize: claimSize))
 
-        // Secrets first, the restart token last: pods restarted by it find the new key.
+        // The claim first (one that cannot grow stops the rest before anything else is made),
+        // then the Secrets, the restart token last: pods restarted by it find the new key.
         var written: KubeObject?
         var wroteRuntime = false
         for (resource, child) in desired.objects {
             let live = cache(for: resource).get(namespace: child.namespace, name: child.name)
-            let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
+            let stored: KubeObject?
+            do {
+                stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
+            } catch .applyFailed(_, let status, let message) where resource == .persistentVolumeClaims && (status == 422 || status == 403) {
+                throw .claimMismatch(claim: child.name, differences: ["the API server refused the change: \(message)"], retained: isRetained(live, of: deployment))
+            }
             if resource == KServe.servingRuntimes, stored != nil { wroteRuntime = true }
             if resource == KServe.inferenceServices, let stored {
                 written = stored
@@ -174,7 +200,11 @@ public final class NimReconciler: Sendable {
                 + (takeover.settings.map { $0.env.isEmpty && $0.pullSecrets.isEmpty ? "" : "; its other env vars and pull secrets are kept" } ?? "") + "."
         }
         record(desired, key: key, plan: plan, deployment: deployment, report: &report)
-        return Convergence(service: written, changeSeen: changeSeen)
+        report.scaleWarning = scaleWarning(deployment)
+        return Convergence(
+            service: written, changeSeen: changeSeen,
+            revision: desired.inferenceService[path: ["spec", "predictor", "annotations", DesiredState.revisionAnnotation]]?.stringValue,
+            startupBudget: PodTemplate.startupBudget(deployment.spec.pod))
     }
 
     /// The token on the InferenceService: the cache's, unless it has not yet seen what this

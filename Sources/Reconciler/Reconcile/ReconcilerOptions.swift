@@ -15,12 +15,18 @@ public struct ReconcilerOptions: Sendable {
     public static let defaultKeyRotationSettle: TimeInterval = 0.1
     /// Migrate legacy deployments in every watched namespace, not only annotated ones.
     public var migrateLegacy = false
+    /// The predictor pods' fsGroup when the spec sets none: makes the cache claim writable on
+    /// plain Kubernetes (`--nim-fs-group`); nil on OpenShift, whose SCC assigns one.
+    public var defaultFSGroup: Int?
+    /// NIM images run as user 1000 and the nim-llm chart gives them fsGroup 1000.
+    public static let plainKubernetesFSGroup = 1000
     public static let fieldManager = "nim-deploy-operator"
 
     public init(
         catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
-        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil
     ) {
+        self.defaultFSGroup = defaultFSGroup
         self.catalog = catalog
         self.disconnected = disconnected
         self.disableKeyValidation = disableKeyValidation

@@ -5,7 +5,7 @@ import KubeWatch
 struct StatusReport {
     static let conditionOrder = [
         ConditionType.ready, ConditionType.keyValid, ConditionType.resourcesReady, ConditionType.inferenceServiceReady,
-        ConditionType.progressing, ConditionType.degraded, ConditionType.regionRestricted,
+        ConditionType.progressing, ConditionType.degraded, ConditionType.regionRestricted, ConditionType.scaleLimited,
     ]
 
     let previous: JSON
@@ -16,6 +16,13 @@ struct StatusReport {
     /// The problem that stopped this reconcile, if any.
     var problem: DeploymentProblem?
     var regionWarning: String?
+    /// Replicas that could not all mount the cache claim.
+    var scaleWarning: String?
+    /// Where the predictor's pods stand; nil when there are none to read.
+    var predictor: PredictorProgress?
+    var suspended = false
+    /// spec.readinessProbe is off: Ready cannot say the model answers.
+    var readinessUnchecked = false
     var applied = false
     /// A key change waits for its Secret to settle (Progressing says so).
     var pendingRotation: String?
@@ -28,6 +35,8 @@ struct StatusReport {
     var adopted: String?
 
     static let rotationPendingReason = "KeyRotationPending"
+    static let suspendedReason = "Suspended"
+    static let rollingOutReason = "RollingOut"
 
     init(previous status: JSON?, generation: Int, now: String) {
         previous = status ?? .object([:])
@@ -105,21 +114,49 @@ struct StatusReport {
             set(ConditionType.degraded, problem.isTransient ? .false : .true, problem.isTransient ? "Retrying" : problem.reason,
                 problem.isTransient ? "A temporary problem; retrying with backoff." : problem.message)
             set(ConditionType.progressing, .false, "Blocked", "Waiting for the problem above to be solved.")
-        } else if keyValid != .false, resources == .true, service?.status == .true {
-            let url = fields["url"]?.stringValue.map { " at \($0)" } ?? ""
-            set(ConditionType.ready, .true, "Ready", "Serving \(fields["image"]?.stringValue ?? "the model")\(url).")
+        } else if suspended, keyValid != .false, resources == .true {
+            set(
+                ConditionType.ready, .false, Self.suspendedReason,
+                "Suspended: scaled to zero replicas as spec.suspend asks; the key, the model cache, the runtime and the InferenceService are kept. Set spec.suspend to false to serve again.")
             set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            set(ConditionType.progressing, .false, Self.suspendedReason, "Scaled to zero as spec.suspend asks.")
+        } else if keyValid != .false, resources == .true, service?.status == .true, predictor.map({ $0.stage == .ready || $0.previousRevisionServes }) ?? true {
+            let url = fields["url"]?.stringValue.map { " at \($0)" } ?? ""
+            let unchecked = readinessUnchecked ? " spec.readinessProbe is off: Ready says the container runs, not that the model answers." : ""
+            set(ConditionType.ready, .true, "Ready", "Serving \(fields["image"]?.stringValue ?? "the model")\(url).\(unchecked)")
+            // A new revision that fails beside the one still serving: serving, but degraded.
+            let starting = predictor.flatMap { $0.stage == .ready ? nil : $0 }
+            if let starting, starting.isDegraded {
+                set(ConditionType.degraded, .true, starting.reason, "The new revision fails; the previous one serves meanwhile. " + starting.message)
+            } else {
+                set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            }
             if let pendingRotation {
                 set(ConditionType.progressing, .true, Self.rotationPendingReason, pendingRotation)
+            } else if let starting {
+                set(ConditionType.progressing, .true, Self.rollingOutReason, "A new revision is starting while the previous one serves: " + starting.message)
             } else {
                 set(ConditionType.progressing, .false, "Deployed", "The deployment is up to date.")
             }
         } else {
-            set(ConditionType.ready, .false, service?.reason ?? "InferenceServiceNotReady", service?.message ?? "Waiting for the InferenceService.")
-            set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            // What the pods say beats what KServe says: it says why.
+            let pods = predictor.flatMap { $0.stage == .ready ? nil : $0 }
+            let reason = pods?.reason ?? service?.reason ?? "InferenceServiceNotReady"
+            let message = pods?.message ?? service?.message ?? "Waiting for the InferenceService."
+            set(ConditionType.ready, .false, reason, message)
+            if let pods, pods.isDegraded {
+                set(ConditionType.degraded, .true, pods.reason, pods.message)
+            } else {
+                set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            }
             set(
-                ConditionType.progressing, .true, pendingRotation == nil ? "Deploying" : Self.rotationPendingReason,
-                pendingRotation ?? "The objects are in place; waiting for KServe to report the InferenceService ready.")
+                ConditionType.progressing, .true, pendingRotation == nil ? (pods?.reason ?? "Deploying") : Self.rotationPendingReason,
+                pendingRotation ?? pods?.message ?? "The objects are in place; waiting for KServe to report the InferenceService ready.")
+        }
+        if let scaleWarning {
+            set(ConditionType.scaleLimited, .true, "ReadWriteOnceCache", scaleWarning)
+        } else {
+            remove(ConditionType.scaleLimited)
         }
         if let regionWarning {
             set(ConditionType.regionRestricted, .true, "EURestrictedModel", regionWarning)

@@ -1,0 +1,165 @@
+import Foundation
+import KubeWatch
+
+/// What the NIM's pods get beyond the model and the key: env, probes, /dev/shm, the CA bundle,
+/// the security context and the scheduling settings, from the spec and the defaults that fit NIM.
+///
+/// Where each lands is where KServe honours it: what belongs to the container (env, probes,
+/// mounts, its security context) and the volumes go on the ServingRuntime, which KServe merges
+/// into the predictor pod as its base; what belongs to the pod (scheduling, identity, pod
+/// security, pod labels and annotations) goes on the InferenceService's predictor, which KServe
+/// lays over the runtime's, and which is the only place it has runtimeClassName,
+/// priorityClassName, serviceAccountName and securityContext.
+public enum PodTemplate {
+    public static let httpPort = 8000
+    public static let grpcPort = 8001
+    public static let readyPath = "/v1/health/ready"
+    public static let livePath = "/v1/health/live"
+
+    /// The startup probe's budget: 720 checks 10 s apart, two hours. A first download of a large
+    /// model takes 20 to 40 minutes on a good link and hours on a slow one, and a startup probe
+    /// that gives up kills the container and starts the download again (the peers' 20 and 30
+    /// minutes loop forever on a 70B model behind a slow proxy). Once the model is cached a
+    /// start takes minutes, so the budget only matters when something is wrong.
+    public static let startupPeriod = 10
+    public static let startupFailures = 720
+    /// Readiness every 10 s, out after 3 misses: traffic leaves a pod within 30 s.
+    public static let readinessPeriod = 10
+    /// Liveness every 15 s with a 5 s timeout and 3 misses: a NIM busy with a long batch answers
+    /// its health endpoint late but answers; one timeout of 1 s (the peers') under load restarts
+    /// a healthy server and reloads its model.
+    public static let livenessPeriod = 15
+    public static let probeTimeout = 5
+
+    /// /dev/shm: 2Gi with one GPU (what single-GPU NIMs need, and this operator's size so far);
+    /// 16Gi with more, NIM's guidance for tensor parallelism without NVLink. Bounded rather than
+    /// unbounded (the nim-llm chart's choice): memory-backed, it counts towards the pod's
+    /// memory, and an unbounded tmpfs lets one pod take half a node's memory.
+    public static let singleGPUSharedMemory = "2Gi"
+    public static let multiGPUSharedMemory = "16Gi"
+
+    /// Where the CA bundle is mounted, and the variables its readers look at.
+    public static let caDirectory = "/etc/nim-ca"
+    public static let caFile = "/etc/nim-ca/ca-bundle.crt"
+    /// Always reached directly with a proxy set: NIM's own processes talk over loopback, and
+    /// in-cluster services are not behind the egress proxy (OpenShift's cluster proxy does the same).
+    public static let alwaysDirect = ["localhost", "127.0.0.1", "::1", ".svc", ".cluster.local"]
+
+    static let gpuToleration: JSON = ["key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"]
+
+    /// Env the operator sets, then what a taken-over runtime had, then the spec's (whose names
+    /// never clash with the operator's: those are refused).
+    static func env(_ settings: PodSettings, keySecret: String?, adopted: [JSON], cachePath: String) -> [JSON] {
+        var env: [JSON] = [["name": "NIM_CACHE_PATH", "value": .string(cachePath)]]
+        if let keySecret {
+            env.append(["name": "NGC_API_KEY", "valueFrom": ["secretKeyRef": ["name": .string(keySecret), "key": "NGC_API_KEY"]]])
+        }
+        if let profile = settings.modelProfile { env.append(["name": "NIM_MODEL_PROFILE", "value": .string(profile)]) }
+        if let proxy = settings.proxy {
+            func both(_ upper: String, _ value: String?) {
+                guard let value else { return }
+                env.append(["name": .string(upper), "value": .string(value)])
+                env.append(["name": .string(upper.lowercased()), "value": .string(value)])
+            }
+            if proxy.proxies {
+                both("HTTP_PROXY", proxy.httpProxy)
+                both("HTTPS_PROXY", proxy.httpsProxy)
+                let direct = (proxy.noProxy?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []).filter { !$0.isEmpty }
+                both("NO_PROXY", (direct + alwaysDirect.filter { !direct.contains($0) }).joined(separator: ","))
+            }
+            if proxy.caBundle != nil {
+                for name in PodSettings.caEnvNames { env.append(["name": .string(name), "value": .string(caFile)]) }
+            }
+            // NIM's downloader uses the system's trust store (and so the bundle) with this set.
+            env.append(["name": "NIM_SDK_USE_NATIVE_TLS", "value": "1"])
+        }
+        let userNames = Set(settings.env.compactMap { $0["name"]?.stringValue })
+        let ownNames = Set(env.compactMap { $0["name"]?.stringValue })
+        env += adopted.filter { entry in
+            let name = entry["name"]?.stringValue ?? ""
+            return !ownNames.contains(name) && !userNames.contains(name)
+        }
+        return env + settings.env
+    }
+
+    /// `startupProbe`, `readinessProbe`, `livenessProbe` of the NIM container.
+    static func probes(_ settings: PodSettings, protocol serving: NimDeployment.ServingProtocol) -> [String: JSON] {
+        func handler(_ path: String) -> [String: JSON] {
+            serving == .grpc ? ["grpc": ["port": .int(grpcPort)]] : ["httpGet": ["path": .string(path), "port": .int(httpPort)]]
+        }
+        let standard: [(field: String, setting: PodSettings.Probe, probe: [String: JSON])] = [
+            ("startupProbe", settings.startupProbe,
+             handler(readyPath).merging(["periodSeconds": .int(startupPeriod), "timeoutSeconds": .int(probeTimeout), "failureThreshold": .int(startupFailures)]) { $1 }),
+            ("readinessProbe", settings.readinessProbe,
+             handler(readyPath).merging(["periodSeconds": .int(readinessPeriod), "timeoutSeconds": .int(probeTimeout), "failureThreshold": 3]) { $1 }),
+            ("livenessProbe", settings.livenessProbe,
+             handler(livePath).merging(["periodSeconds": .int(livenessPeriod), "timeoutSeconds": .int(probeTimeout), "failureThreshold": 3]) { $1 }),
+        ]
+        var probes: [String: JSON] = [:]
+        for (field, setting, probe) in standard {
+            switch setting {
+            case .standard: probes[field] = .object(probe)
+            case .disabled: break
+            case .replaced(let given): probes[field] = given
+            }
+        }
+        return probes
+    }
+
+    /// How long the startup probe lets a pod load before it is restarted; nil without one.
+    public static func startupBudget(_ settings: PodSettings) -> TimeInterval? {
+        switch settings.startupProbe {
+        case .standard: return TimeInterval(startupPeriod * startupFailures)
+        case .disabled: return nil
+        case .replaced(let probe):
+            let period = probe["periodSeconds"]?.intValue ?? 10
+            return TimeInterval((probe["initialDelaySeconds"]?.intValue ?? 0) + period * (probe["failureThreshold"]?.intValue ?? 3))
+        }
+    }
+
+    static func sharedMemory(_ settings: PodSettings, gpus: Int) -> JSON {
+        let size = settings.sharedMemorySize.map(DesiredState.quantity) ?? .string(gpus > 1 ? multiGPUSharedMemory : singleGPUSharedMemory)
+        return ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": size]]
+    }
+
+    /// The CA bundle's volume and mount, when there is one.
+    static func caBundle(_ settings: PodSettings) -> (volume: JSON, mount: JSON)? {
+        guard let bundle = settings.proxy?.caBundle else { return nil }
+        let volume: JSON = ["name": "nim-ca-bundle", "configMap": ["name": .string(bundle.configMapName), "items": [["key": .string(bundle.key), "path": "ca-bundle.crt"]]]]
+        return (volume, ["name": "nim-ca-bundle", "mountPath": .string(caDirectory), "readOnly": true])
+    }
+
+    /// What restricted-v2 and the restricted Pod Security Standard ask of a container, and
+    /// nothing NIM needs: no privilege escalation, no capabilities.
+    static let containerSecurity: JSON = ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]]
+
+    /// The predictor's pod security: the spec's ids, else the operator's default fsGroup.
+    static func podSecurity(_ settings: PodSettings, defaultFSGroup: Int?) -> JSON {
+        var context: [String: JSON] = ["seccompProfile": ["type": "RuntimeDefault"]]
+        let security = settings.securityContext
+        if let user = security.runAsUser { context["runAsUser"] = .int(user) }
+        if let group = security.runAsGroup { context["runAsGroup"] = .int(group) }
+        if let nonRoot = security.runAsNonRoot { context["runAsNonRoot"] = .bool(nonRoot) }
+        if let fsGroup = security.fsGroup ?? defaultFSGroup {
+            context["fsGroup"] = .int(fsGroup)
+            // A model cache holds hundreds of GB: changing the owner of every file on every
+            // start takes minutes. Only when the volume's root does not already match.
+            context["fsGroupChangePolicy"] = "OnRootMismatch"
+        }
+        return .object(context)
+    }
+
+    /// Scheduling and identity of the predictor pods.
+    static func scheduling(_ settings: PodSettings, gpus: Int) -> [String: JSON] {
+        var fields: [String: JSON] = [:]
+        if !settings.nodeSelector.isEmpty { fields["nodeSelector"] = .object(settings.nodeSelector.mapValues(JSON.string)) }
+        var tolerations = settings.tolerations ?? []
+        if gpus > 0, !tolerations.contains(where: { $0["key"] == gpuToleration["key"] }) { tolerations.append(gpuToleration) }
+        if !tolerations.isEmpty { fields["tolerations"] = .array(tolerations) }
+        if let affinity = settings.affinity { fields["affinity"] = affinity }
+        if let name = settings.runtimeClassName { fields["runtimeClassName"] = .string(name) }
+        if let name = settings.priorityClassName { fields["priorityClassName"] = .string(name) }
+        if let name = settings.serviceAccountName { fields["serviceAccountName"] = .string(name) }
+        return fields
+    }
+}

@@ -1,0 +1,39 @@
+import Synchronization
+import KubeWatch
+
+/// Reads objects the informers hold as metadata only (Secrets, ConfigMaps) whole, once per
+/// resourceVersion: what the reconcile needs of one is kept, keyed by the version it was read
+/// at, so an unchanged object costs no request and a changed one is read again.
+final class VersionedReader<Value: Sendable>: Sendable {
+    private let client: KubeClient
+    private let resource: ResourceType
+    private let metadata: ObjectCache
+    private let summarize: @Sendable (KubeObject) -> Value
+    private let held = Mutex<[ObjectKey: (version: String, value: Value)]>([:])
+
+    init(client: KubeClient, resource: ResourceType, metadata: ObjectCache, summarize: @escaping @Sendable (KubeObject) -> Value) {
+        self.client = client
+        self.resource = resource
+        self.metadata = metadata
+        self.summarize = summarize
+    }
+
+    /// What is kept of the object and the version it was read at (the cache's or a later one:
+    /// the cache may lag behind the server, never the reverse); nil when it does not exist.
+    func read(_ key: ObjectKey) async throws(KubeError) -> (value: Value, version: String)? {
+        guard let cached = metadata.get(key) else { return nil }
+        if let held = held.withLock({ $0[key] }), held.version == cached.resourceVersion { return (held.value, held.version) }
+        do {
+            let object = try await client.get(resource, namespace: key.namespace, name: key.name)
+            let value = summarize(object)
+            held.withLock { $0[key] = (object.resourceVersion, value) }
+            return (value, object.resourceVersion)
+        } catch {
+            if error.isNotFound { return nil }
+            throw error
+        }
+    }
+
+    /// Drops what is held for an object that is gone.
+    func forget(_ key: ObjectKey) { held.withLock { _ = $0.removeValue(forKey: key) } }
+}
