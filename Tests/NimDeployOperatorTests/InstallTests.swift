@@ -73,4 +73,60 @@ import TestSupport
     @Test func theManagerIsRestrictedProbedAndLeaderElected() async throws {
         try await Self.checkManager(try await RBACTests.kustomize("config/default"))
     }
+
+    /// The volume types OpenShift's restricted-v2 SCC allows.
+    static let restrictedV2Volumes: Set<String> = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]
+
+    /// What OpenShift's restricted-v2 SCC would refuse (or overrule) in the manager Deployment's
+    /// pod, one line each; empty when it runs as given. No fixed user, group or fsGroup (the SCC
+    /// assigns them from the namespace's range), non-root, no privilege escalation, every
+    /// capability dropped (NET_BIND_SERVICE the only one added back), RuntimeDefault seccomp, and
+    /// nothing of the host: no host namespaces, ports or hostPath (no volume type outside the
+    /// SCC's list), nothing privileged. The chart's tests and the kustomize install's use it.
+    static func restrictedV2Violations(_ documents: [JSON]) -> [String] {
+        guard let pod = documents.first(where: { $0["kind"] == "Deployment" })?[path: ["spec", "template", "spec"]] else { return ["no Deployment"] }
+        var violations: [String] = []
+        let podContext = pod["securityContext"] ?? [:]
+        for field in ["runAsUser", "runAsGroup", "fsGroup"] where podContext[field] != nil {
+            violations.append("pod securityContext.\(field)")
+        }
+        for field in ["hostNetwork", "hostPID", "hostIPC"] where pod[field] == true {
+            violations.append("pod \(field)")
+        }
+        for volume in pod["volumes"]?.arrayValue ?? [] {
+            for type in (volume.objectValue?.keys.filter { $0 != "name" } ?? []).sorted() where !restrictedV2Volumes.contains(type) {
+                violations.append("volume \(volume["name"]?.stringValue ?? "?"): \(type)")
+            }
+        }
+        let containers = (pod["initContainers"]?.arrayValue ?? []) + (pod["containers"]?.arrayValue ?? [])
+        if containers.isEmpty { violations.append("no containers") }
+        for container in containers {
+            let name = "container \(container["name"]?.stringValue ?? "?")"
+            let context = container["securityContext"] ?? [:]
+            for field in ["runAsUser", "runAsGroup"] where context[field] != nil {
+                violations.append("\(name): securityContext.\(field)")
+            }
+            if (context["runAsNonRoot"] ?? podContext["runAsNonRoot"]) != true { violations.append("\(name): runAsNonRoot is not true") }
+            if context["allowPrivilegeEscalation"] != false { violations.append("\(name): allowPrivilegeEscalation is not false") }
+            if context["privileged"] == true { violations.append("\(name): privileged") }
+            let dropped = context[path: ["capabilities", "drop"]]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if !dropped.contains("ALL") { violations.append("\(name): capabilities.drop has no ALL") }
+            let added = context[path: ["capabilities", "add"]]?.arrayValue?.compactMap(\.stringValue) ?? []
+            for capability in added where capability != "NET_BIND_SERVICE" { violations.append("\(name): capabilities.add \(capability)") }
+            let seccomp = context[path: ["seccompProfile", "type"]] ?? podContext[path: ["seccompProfile", "type"]]
+            if seccomp != "RuntimeDefault" { violations.append("\(name): seccompProfile is not RuntimeDefault") }
+            for port in container["ports"]?.arrayValue ?? [] where port["hostPort"] != nil {
+                violations.append("\(name): hostPort \(port["hostPort"]?.intValue ?? 0)")
+            }
+        }
+        return violations
+    }
+
+    @Test(arguments: ["config/default", "config/namespaced"])
+    func theManagerRunsUnderRestrictedV2(_ overlay: String) async throws {
+        let documents = try await RBACTests.kustomize(overlay)
+        #expect(Self.restrictedV2Violations(documents) == [])
+        let pod = try #require(documents.first { $0["kind"] == "Deployment" }?[path: ["spec", "template", "spec"]])
+        #expect(pod["securityContext"] == ["runAsNonRoot": true, "seccompProfile": ["type": "RuntimeDefault"]])
+    }
 }
