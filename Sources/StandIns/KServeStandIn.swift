@@ -7,8 +7,10 @@ import Reconciler
 ///
 /// For every InferenceService it renders the predictor pod as KServe would (the ServingRuntime
 /// as it is then as the base, the predictor's pod settings laid over it, the pod labelled and
-/// annotated as KServe labels it) and, when that pod template changes, replaces the pod: one
-/// rollout, so tests can assert "rolled exactly once". A tiny scheduler places the pod on GPU
+/// annotated as KServe labels it) and, when that pod template changes, rolls: a pod of the new
+/// template, the previous one removed once it is ready (a rolling update with no unavailability,
+/// as KServe's Deployments do with one replica). One rollout per template change, so tests can
+/// assert "rolled exactly once". A tiny scheduler places the pod on GPU
 /// nodes tainted `nvidia.com/gpu:NoSchedule` (as the GPU Operator and the clouds taint them):
 /// a pod that does not tolerate the taint, or whose node selector no node matches, is
 /// Unschedulable with the scheduler's own message. A scheduled pod then goes through the
@@ -41,6 +43,9 @@ public final class KServeStandIn: Sendable {
         var pod: String?
         var state: PredictorState?
         var handled: String?
+        var generation: Int?
+        /// The InferenceService this is about: one re-created under the same name starts afresh.
+        var uid: String?
     }
 
     private let client: KubeClient
@@ -48,10 +53,14 @@ public final class KServeStandIn: Sendable {
     private let state = Mutex<[ObjectKey: Predictor]>([:])
     private let failing = Mutex<Set<String>>([])
     private let rendersPredictors: Bool
+    private let taintsGPUNodes: Bool
 
-    public init(client: KubeClient, namespaces: [String]? = nil, rendersPredictors: Bool = false) {
+    /// - Parameter taintsGPUNodes: the GPU nodes carry `nvidia.com/gpu=present:NoSchedule`
+    ///   (false: a cluster whose GPU nodes take any pod, as legacy deployments ran on).
+    public init(client: KubeClient, namespaces: [String]? = nil, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true) {
         self.client = client
         self.rendersPredictors = rendersPredictors
+        self.taintsGPUNodes = taintsGPUNodes
         informer = Informer(client: client, resource: KServe.inferenceServices, namespaces: namespaces)
     }
 
@@ -116,28 +125,35 @@ public final class KServeStandIn: Sendable {
     private func observe(_ service: KubeObject, force: Bool) async {
         let key = service.key
         defer { state.withLock { $0[key, default: Predictor()].handled = service.resourceVersion } }
-        guard let template = await podTemplate(service) else { return }
-        let digest = SHA256.hex(template.spec.serializedBytes() + JSON.object(template.annotations.mapValues(JSON.string)).serializedBytes()
-            + JSON.object(template.labels.mapValues(JSON.string)).serializedBytes())
         let replicas = service[path: ["spec", "predictor", "maxReplicas"]]?.intValue ?? 1
-        let (changed, current) = state.withLock { states -> (Bool, Predictor) in
-            var predictor = states[key, default: Predictor()]
-            let changed = predictor.template != digest
-            if changed, predictor.template != nil { predictor.rollouts += 1 }
-            predictor.template = digest
-            states[key] = predictor
-            return (changed, predictor)
+        // As a controller that reconciles on spec changes: an event that changed only the
+        // status (its own writes among them) renders nothing, so it never reads a runtime
+        // changed after the spec it belongs with.
+        let seen = state.withLock { states -> Int? in
+            if states[key]?.uid != service.uid { states[key] = Predictor(rollouts: states[key]?.rollouts ?? 0, uid: service.uid) }
+            return states[key]?.generation
         }
-        if changed, rendersPredictors { await renderDeployment(service, template) }
-        var podReady = replicas == 0
-        if replicas == 0 {
-            await deletePods(of: service, except: nil)
-        } else if changed || force || current.pod == nil {
-            podReady = await runPod(service, template, digest: digest, state: current.state)
-        } else {
-            podReady = schedulingProblem(template.spec) == nil && (current.state ?? .ready) == .ready && !failing.withLock({ $0.contains(service.name) })
+        if force || seen != service.generation {
+            guard let template = await podTemplate(service) else { return }
+            let digest = SHA256.hex(template.spec.serializedBytes() + JSON.object(template.annotations.mapValues(JSON.string)).serializedBytes()
+                + JSON.object(template.labels.mapValues(JSON.string)).serializedBytes())
+            let (changed, current) = state.withLock { states -> (Bool, Predictor) in
+                var predictor = states[key, default: Predictor()]
+                let changed = predictor.template != digest
+                if changed, predictor.template != nil { predictor.rollouts += 1 }
+                predictor.template = digest
+                predictor.generation = service.generation
+                states[key] = predictor
+                return (changed, predictor)
+            }
+            if changed, rendersPredictors { await renderDeployment(service, template) }
+            if replicas == 0 {
+                await deletePods(of: service, except: nil)
+            } else if changed || force || current.pod == nil {
+                await runPod(service, template, digest: digest, state: current.state)
+            }
         }
-        await report(service, ready: podReady)
+        await report(service, ready: replicas == 0 ? true : await anyPodReady(service))
     }
 
     private func renderDeployment(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String])) async {
@@ -159,11 +175,11 @@ public final class KServeStandIn: Sendable {
         if keep == nil { state.withLock { $0[service.key]?.pod = nil } }
     }
 
-    /// Replaces the predictor pod with one of this template, in the state the scheduler and the
-    /// kubelet would report; true when it is ready.
-    private func runPod(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String]), digest: String, state wanted: PredictorState?) async -> Bool {
+    /// Starts the predictor pod of this template, in the state the scheduler and the kubelet
+    /// would report, and, as a rolling update without unavailability does, removes the previous
+    /// revision's pods once it is ready (until then they serve).
+    private func runPod(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String]), digest: String, state wanted: PredictorState?) async {
         let name = "\(service.name)-predictor-\(digest.prefix(10))"
-        await deletePods(of: service, except: name)
         var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: service.namespace, name: name)
         // KServe's pods belong to a ReplicaSet of a Deployment the InferenceService owns: they go
         // with it (and free the cache claim, which pvc-protection holds while a pod mounts it).
@@ -195,7 +211,13 @@ public final class KServeStandIn: Sendable {
                 try? await Task.sleep(nanoseconds: 100_000_000)
             }
         }
-        return ready
+        if ready { await deletePods(of: service, except: name) }
+    }
+
+    private func anyPodReady(_ service: KubeObject) async -> Bool {
+        let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
+        let pods = (try? await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items) ?? []
+        return pods.contains { pod in !pod.isTerminating && (pod[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" } }
     }
 
     /// The InferenceService's status: Ready once its predictor pod is (KServe's RawDeployment
@@ -258,7 +280,7 @@ public final class KServeStandIn: Sendable {
             let matchesValue = toleration["operator"] == "Exists" || toleration["value"] == "present"
             return matchesKey && matchesValue && (effect == nil || effect == "NoSchedule")
         }
-        if !tolerated {
+        if taintsGPUNodes, !tolerated {
             return "0/\(nodes) nodes are available: \(nodes) node(s) had untolerated taint {nvidia.com/gpu: present}. preemption: 0/\(nodes) nodes are available: \(nodes) Preemption is not helpful for scheduling."
         }
         return nil

@@ -63,6 +63,10 @@ public final class NGCStandIn: Sendable {
     /// Calls received, by endpoint (`caller-info`, `repository`, `search`).
     public func calls(_ endpoint: String) -> Int { handler.state.withLock { $0.calls[endpoint] ?? 0 } }
     /// How often `get-caller-info` was asked about this key.
+    /// Requests that came as to a proxy (absolute form): the stand-in also plays an HTTP proxy
+    /// in front of NGC, so a client configured with it as its proxy reaches "NGC" at any host.
+    public var proxiedRequests: Int { handler.state.withLock { $0.proxied } }
+
     public func validations(of key: String) -> Int { handler.state.withLock { $0.validations[key] ?? 0 } }
 
     final class Handler: Sendable {
@@ -82,6 +86,7 @@ public final class NGCStandIn: Sendable {
             var down = false
             var calls: [String: Int] = [:]
             var validations: [String: Int] = [:]
+            var proxied = 0
         }
 
         let state = Mutex(State())
@@ -102,6 +107,7 @@ public final class NGCStandIn: Sendable {
             }
             let (latency, failure, garbage, snapshot) = state.withLock { state -> (TimeInterval, Int?, Bool, State) in
                 state.calls[endpoint, default: 0] += 1
+                if request.absoluteForm { state.proxied += 1 }
                 if endpoint == "repository", let rule = state.rejectAfter, state.calls[endpoint, default: 0] > rule.count { state.rejected.insert(rule.key) }
                 if endpoint == "caller-info", let key = self.bearer(request) { state.validations[key, default: 0] += 1 }
                 let injected = state.failures.firstIndex { $0.endpoint == nil || $0.endpoint == endpoint }.map { state.failures.remove(at: $0).code }

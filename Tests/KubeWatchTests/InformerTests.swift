@@ -145,10 +145,12 @@ import TestSupport
 }
 
 @Suite struct LeaderElectionTests {
-    func elector(_ cluster: TestCluster, _ identity: String, lease: TimeInterval) -> LeaderElector {
+    /// - Parameter renewDeadline: short where a test wants leadership lost; long where a
+    ///   renewal slowed by a loaded machine must not end it.
+    func elector(_ cluster: TestCluster, _ identity: String, lease: TimeInterval, renewDeadline: TimeInterval = 1) -> LeaderElector {
         var configuration = LeaderElector.Configuration(namespace: "default", name: "nim-deploy-operator", identity: identity)
         configuration.leaseDuration = lease
-        configuration.renewDeadline = 1
+        configuration.renewDeadline = renewDeadline
         configuration.retryPeriod = 0.2
         return LeaderElector(client: cluster.client, configuration: configuration)
     }
@@ -160,8 +162,8 @@ import TestSupport
     @Test func oneLeaderAtATimeAndAReleasedLeaseIsTakenAtOnce() async throws {
         let cluster = try TestCluster()
         // A lease far longer than the test: only a release lets the second replica in.
-        let first = elector(cluster, "replica-a", lease: 60)
-        let second = elector(cluster, "replica-b", lease: 60)
+        let first = elector(cluster, "replica-a", lease: 60, renewDeadline: 20)
+        let second = elector(cluster, "replica-b", lease: 60, renewDeadline: 20)
         let leading = Locked<[String]>([])
         let a = Task {
             await first.run {

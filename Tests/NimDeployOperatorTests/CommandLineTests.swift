@@ -17,7 +17,8 @@ import TestSupport
         let runHelp = try await operatorCommand("run", "--help")
         for flag in ["--kubeconfig", "--context", "--namespace", "--watch-namespaces", "--catalog", "--ngc-api-url", "--disable-key-validation",
                      "--disconnected", "--region", "--migrate-legacy", "--leader-elect", "--metrics-bind-address", "--health-probe-bind-address",
-                     "--concurrency", "--log-level", "--sync-period", "--key-rotation-settle"] {
+                     "--concurrency", "--log-level", "--sync-period", "--key-rotation-settle", "--ngc-timeout", "--ngc-proxy", "--ngc-no-proxy",
+                     "--ngc-ca-bundle", "--nim-fs-group"] {
             #expect(runHelp.stdout.contains(flag), "\(flag)")
         }
         let migrateHelp = try await operatorCommand("help", "migrate")
@@ -42,6 +43,9 @@ import TestSupport
         (["run", "--key-rotation-settle", "soon"], "--key-rotation-settle must be a duration"),
         (["run", "--key-rotation-settle", "5m"], "--key-rotation-settle must be a duration from 0 to 60s"),
         (["run", "--sync-period", "100ms"], "--sync-period must be a duration"),
+        (["run", "--nim-fs-group", "sometimes"], "--nim-fs-group must be auto, none or a group id"),
+        (["run", "--nim-fs-group", "-1"], "--nim-fs-group must be auto, none or a group id"),
+        (["run", "--ngc-proxy", "ftp://proxy"], "--ngc-proxy must be an http:// or https:// URL"),
         (["frobnicate"], "unknown command"),
     ])
     func usageErrorsExitTwo(_ arguments: [String], _ message: String) async throws {

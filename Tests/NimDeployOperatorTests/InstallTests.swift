@@ -70,6 +70,18 @@ import TestSupport
         #expect(token?["expirationSeconds"]?.intValue ?? 0 <= 3600, sourceLocation: sourceLocation)
     }
 
+    /// The CRD in config/ and in the chart is what scripts/crd/ gives with KServe's shapes of the
+    /// Kubernetes types, and carries no default (nothing is defaulted into spec).
+    @Test func theCRDIsGeneratedFromItsSourceAndDefaultsNothing() async throws {
+        let check = try await run(["python3", Paths.repository.appendingPathComponent("scripts/generate-crd").path, "--check"], environment: ["NIMDEPLOY_SHARED": Paths.shared.path], timeout: 60)
+        #expect(check.status == 0, "\(check)")
+        let crd = try String(contentsOf: Paths.repository.appendingPathComponent("config/crd/bases/nim.opendatahub.io_nimdeployments.yaml"), encoding: .utf8)
+        #expect(!crd.contains("default:"), "no defaults in the schema")
+        for field in ["tolerations", "affinity", "env", "readinessProbe", "nodeAffinity", "valueFrom", "tolerationSeconds"] {
+            #expect(crd.contains("\(field):"), "\(field)")
+        }
+    }
+
     @Test func theManagerIsRestrictedProbedAndLeaderElected() async throws {
         try await Self.checkManager(try await RBACTests.kustomize("config/default"))
     }

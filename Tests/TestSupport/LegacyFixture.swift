@@ -55,7 +55,8 @@ extension NimEnvironment {
     /// An environment holding the fixture, with KServe's predictors rendered and every
     /// InferenceService's status written, so that what follows starts from a still picture.
     public static func legacy() async throws -> NimEnvironment {
-        let env = try await NimEnvironment(rendersPredictors: true)
+        // The legacy deployments ran: their cluster's GPU nodes took pods without tolerations.
+        let env = try await NimEnvironment(rendersPredictors: true, taintsGPUNodes: false)
         try await LegacyFixture.install(env.client)
         for namespace in LegacyFixture.namespaces {
             let services = try await env.client.list(KServe.inferenceServices, namespace: namespace).items.map(\.name)

@@ -25,7 +25,8 @@ public final class NimEnvironment: Sendable {
 
     /// - Parameter rendersPredictors: the KServe stand-in also renders predictor Deployments
     ///   and Pods from the runtimes (what migration's cleanup looks at).
-    public init(installCatalog: Bool = true, rendersPredictors: Bool = false) async throws {
+    ///   - taintsGPUNodes: the stand-in's GPU nodes are tainted, as the GPU Operator taints them.
+    public init(installCatalog: Bool = true, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true) async throws {
         slot = await EnvironmentSlot.acquire()
         cluster = try TestCluster()
         let plane = cluster.controlPlane
@@ -48,7 +49,7 @@ public final class NimEnvironment: Sendable {
         operatorClient = KubeClient(configuration: operatorConfiguration, metrics: metrics)
         var kserveConfiguration = ClientConfiguration(server: plane.baseURL, source: "kserve")
         kserveConfiguration.userAgent = "kserve-stand-in"
-        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration), rendersPredictors: rendersPredictors)
+        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration), rendersPredictors: rendersPredictors, taintsGPUNodes: taintsGPUNodes)
         self.kserve = kserve
         kserveTask = Task { await kserve.run() }
     }
@@ -62,11 +63,11 @@ public final class NimEnvironment: Sendable {
     public func options(
         disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
         catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata"),
-        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil
     ) -> ReconcilerOptions {
         ReconcilerOptions(
             catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region, keyRotationSettle: keyRotationSettle,
-            migrateLegacy: migrateLegacy)
+            migrateLegacy: migrateLegacy, defaultFSGroup: defaultFSGroup)
     }
 
     /// Starts an operator (stopping a running one first) and waits for its caches.
@@ -211,6 +212,22 @@ public final class NimEnvironment: Sendable {
             let wanted = Int(touched.resourceVersion) ?? .max
             try await eventually("KServe handled \(name)") { (kserve.handledVersion(touched.key).flatMap { Int($0) } ?? 0) >= wanted }
         }
+    }
+
+    /// The deployment's ServingRuntime container (`kserve-container`) and InferenceService
+    /// predictor as stored.
+    public func runtimeContainer(of name: String = "llama", namespace: String = "team-a") async throws -> JSON {
+        let runtime = try await client.get(KServe.servingRuntimes, namespace: namespace, name: name)
+        return (runtime[path: ["spec", "containers"]]?.arrayValue ?? []).first { $0["name"] == "kserve-container" } ?? [:]
+    }
+
+    public func predictor(of name: String = "llama", namespace: String = "team-a") async throws -> JSON {
+        try await client.get(KServe.inferenceServices, namespace: namespace, name: name)[path: ["spec", "predictor"]] ?? [:]
+    }
+
+    /// The predictor pods the KServe stand-in runs for the deployment.
+    public func pods(of name: String = "llama", namespace: String = "team-a") async throws -> [KubeObject] {
+        try await client.list(.pods, namespace: namespace, options: ListOptions(labelSelector: LabelSelector(matching: ["serving.kserve.io/inferenceservice": name]))).items
     }
 
     public func rollouts(of name: String = "llama", namespace: String = "team-a") -> Int { kserve.rollouts(ObjectKey(namespace: namespace, name: name)) }

@@ -11,6 +11,8 @@ public struct HTTPServerRequest: Sendable {
     public var query: [(name: String, value: String)]
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// The target came in the absolute form (`GET http://host/path`): sent as to a proxy.
+    public var absoluteForm = false
 
     public func queryValue(_ name: String) -> String? {
         query.first(where: { $0.name == name })?.value

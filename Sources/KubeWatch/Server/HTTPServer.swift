@@ -331,7 +331,14 @@ struct HTTPRequestReader {
             body = Array(buffer[0..<length])
             buffer.removeFirst(length)
         }
-        let target = String(requestLine[1])
+        var target = String(requestLine[1])
+        // The absolute form (`GET http://host/path`), which a client sends to a proxy and a
+        // server must accept (RFC 9112, section 3.2.2): the path is what follows the authority.
+        let absoluteForm = ["http://", "https://"].contains(where: target.hasPrefix)
+        if absoluteForm {
+            let afterScheme = target.dropFirst(target.hasPrefix("https://") ? 8 : 7)
+            target = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/"
+        }
         let pathPart: Substring
         let queryPart: Substring
         if let question = target.firstIndex(of: "?") {
@@ -345,7 +352,7 @@ struct HTTPRequestReader {
             HTTPServerRequest(
                 method: String(requestLine[0]), target: target,
                 path: PercentDecoding.decode(pathPart, plusIsSpace: false),
-                query: PercentDecoding.parseQuery(queryPart), headers: headers, body: body))
+                query: PercentDecoding.parseQuery(queryPart), headers: headers, body: body, absoluteForm: absoluteForm))
     }
 
     mutating func readChunkedBody() -> [UInt8]? {

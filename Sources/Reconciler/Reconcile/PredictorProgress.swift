@@ -128,7 +128,9 @@ public struct PredictorProgress: Sendable, Equatable {
             var running = ""
             if let started = container[path: ["state", "running", "startedAt"]]?.stringValue.flatMap(KubeTime.parse) {
                 running = " (running for \(KubeTime.humanDuration(now.timeIntervalSince(started)))"
-                running += startupBudget.map { "; the startup probe allows \(KubeTime.humanDuration($0)))" } ?? ")"
+                running += startupBudget.map { budget in
+                    "; the startup probe allows \(budget.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(budget / 3600))h" : KubeTime.humanDuration(budget)))"
+                } ?? ")"
             }
             return PredictorProgress(stage: .loadingModel, message: "The NIM is downloading and loading the model\(running); it is Ready once /v1/health/ready answers.")
         }
