@@ -85,8 +85,11 @@ public final class KServeStandIn: Sendable {
 
     public func run() async {
         let (changes, continuation) = AsyncStream<KubeObject>.makeStream()
-        informer.addHandler { event in
-            if case .deleted = event { return }
+        informer.addHandler { [self] event in
+            if case .deleted(let service) = event {
+                self.state.withLock { _ = $0.removeValue(forKey: service.key) }
+                return
+            }
             continuation.yield(event.object)
         }
         await withTaskGroup(of: Void.self) { group in
@@ -99,27 +102,58 @@ public final class KServeStandIn: Sendable {
 
     // MARK: - KServe
 
-    /// The predictor pod as KServe renders it: the runtime's pod spec with the predictor's pod
-    /// fields over it, the model's resources on the container.
+    /// The predictor pod as KServe renders it: the runtime's container and pod fields as the
+    /// base, the predictor's model container and pod fields laid over them by strategic merge;
+    /// labelled and annotated with the InferenceService's own labels and annotations (KServe
+    /// copies them into the pod template), the runtime's pod annotations and the predictor's.
     private func podTemplate(_ service: KubeObject) async -> (spec: JSON, labels: [String: String], annotations: [String: String])? {
         let namespace = service.namespace ?? ""
         let runtimeName = service[path: ["spec", "predictor", "model", "runtime"]]?.stringValue ?? service.name
         guard let runtime = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName) else { return nil }
         let predictor = service[path: ["spec", "predictor"]]?.objectValue ?? [:]
         var containers = runtime[path: ["spec", "containers"]]?.arrayValue ?? []
-        if !containers.isEmpty, let resources = predictor["model"]?["resources"] { containers[0]["resources"] = resources }
-        var spec: JSON = ["containers": .array(containers)]
-        for field in ["imagePullSecrets", "volumes", "nodeSelector", "tolerations", "affinity"] { spec[field] = runtime[path: ["spec", field]] }
+        if !containers.isEmpty, var model = predictor["model"]?.objectValue {
+            for field in ["modelFormat", "runtime", "storageUri", "storage", "protocolVersion", "runtimeVersion"] { model[field] = nil }
+            containers[0] = Self.merged(containers[0], .object(model))
+        }
+        var base: JSON = [:]
+        for field in ["imagePullSecrets", "volumes", "nodeSelector", "tolerations", "affinity"] { base[field] = runtime[path: ["spec", field]] }
+        var overrides: JSON = [:]
         let podFields = [
             "nodeSelector", "tolerations", "affinity", "runtimeClassName", "priorityClassName", "serviceAccountName", "securityContext", "initContainers",
-            "imagePullSecrets",
+            "imagePullSecrets", "volumes",
         ]
-        for field in podFields { if let value = predictor[field] { spec[field] = value } }
+        for field in podFields { overrides[field] = predictor[field] }
+        var spec = Self.merged(base, overrides)
+        spec["containers"] = .array(containers)
         var labels = service.labels.merging(KubeObject.stringMap(predictor["labels"])) { $1 }
         labels["serving.kserve.io/inferenceservice"] = service.name
         labels["component"] = "predictor"
-        let annotations = KubeObject.stringMap(runtime[path: ["spec", "annotations"]]).merging(KubeObject.stringMap(predictor["annotations"])) { $1 }
+        let annotations = service.annotations.filter { $0.key != "kubectl.kubernetes.io/last-applied-configuration" }
+            .merging(KubeObject.stringMap(runtime[path: ["spec", "annotations"]])) { $1 }
+            .merging(KubeObject.stringMap(predictor["annotations"])) { $1 }
         return (spec, labels, annotations)
+    }
+
+    /// The merge keys of the PodSpec and Container lists KServe's strategic merge uses.
+    static let mergeKeys = ["env": "name", "volumeMounts": "mountPath", "volumes": "name", "ports": "containerPort", "imagePullSecrets": "name", "containers": "name"]
+
+    /// `patch` laid over `base` as a strategic merge patch does: objects key by key, keyed lists
+    /// item by item (new items appended), other lists and scalars replaced.
+    static func merged(_ base: JSON, _ patch: JSON, field: String? = nil) -> JSON {
+        switch (base, patch) {
+        case (.object(var result), .object(let changes)):
+            for (key, value) in changes { result[key] = result[key].map { merged($0, value, field: key) } ?? value }
+            return .object(result)
+        case (.array(var result), .array(let changes)):
+            guard let field, let key = mergeKeys[field] else { return patch }
+            for item in changes {
+                if let index = result.firstIndex(where: { $0[key] == item[key] }) { result[index] = merged(result[index], item) } else { result.append(item) }
+            }
+            return .array(result)
+        default:
+            return patch
+        }
     }
 
     private func observe(_ service: KubeObject, force: Bool) async {

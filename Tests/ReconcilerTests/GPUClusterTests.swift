@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import KubeWatch
+import LocalControlPlane
 import Reconciler
 import StandIns
 import TestSupport
@@ -53,8 +54,13 @@ import TestSupport
         // Applied means KServe's own schemas (../shared/crds/full) took both objects.
         try await env.waitFor("Ready", "True")
 
-        // The container's settings, on the ServingRuntime.
-        let container = try await env.runtimeContainer()
+        // The container's settings, on the predictor's model container, which KServe lays over
+        // the runtime's: so they are in the pod's container.
+        let model = try await env.predictor()["model"] ?? [:]
+        #expect(Self.envValue(model, "NIM_MAX_MODEL_LEN") == "32768" && model["readinessProbe"] == readiness)
+        let runtime = try await env.runtimeContainer()
+        #expect(Self.envNames(runtime) == ["NIM_CACHE_PATH", "NGC_API_KEY"], "the runtime keeps the contract's: \(Self.envNames(runtime))")
+        let container = try await env.podContainer()
         #expect(Self.envValue(container, "NIM_MAX_MODEL_LEN") == "32768")
         #expect(Self.envValue(container, "HF_TOKEN") == ["secretKeyRef": ["name": "hf", "key": "token"]], "valueFrom kept as given")
         #expect(Self.envValue(container, "NIM_MODEL_PROFILE") == "tensorrt_llm-h100-fp8-tp4-throughput")
@@ -68,13 +74,15 @@ import TestSupport
         #expect(container["readinessProbe"] == readiness, "replaced as given")
         #expect(container[path: ["livenessProbe", "httpGet", "path"]] == "/v1/health/live", "the default stays")
         let caMount: JSON = ["name": "nim-ca-bundle", "mountPath": "/etc/nim-ca", "readOnly": true]
+        let systemBundle: JSON = ["name": "nim-ca-bundle", "mountPath": "/etc/ssl/certs/ca-certificates.crt", "subPath": "ca-bundle.crt", "readOnly": true]
         let mounts = container["volumeMounts"]?.arrayValue ?? []
-        #expect(mounts.contains(caMount))
-        let runtime = try await env.client.get(KServe.servingRuntimes, namespace: "team-a", name: "llama")
-        let volumes = runtime[path: ["spec", "volumes"]]?.arrayValue ?? []
+        #expect(mounts.contains(caMount) && mounts.contains(systemBundle), "\(mounts)")
+        #expect(mounts.contains { $0["mountPath"] == "/mnt/models/cache" }, "the runtime's mounts stay")
+        let volumes = try await env.currentPod()[dotted: "spec.volumes"]?.arrayValue ?? []
         let shm: JSON = ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": "32Gi"]]
         let caVolume: JSON = ["name": "nim-ca-bundle", "configMap": ["name": "corporate-ca", "items": [["key": "ca-bundle.crt", "path": "ca-bundle.crt"]]]]
-        #expect(volumes.contains(shm) && volumes.contains(caVolume), "\(volumes)")
+        #expect(volumes.contains(shm) && volumes.contains(caVolume), "the predictor's volumes over the runtime's by name: \(volumes)")
+        #expect(volumes.filter { $0["name"] == "shm" }.count == 1)
 
         // The pod's settings, on the InferenceService's predictor.
         let predictor = try await env.predictor()
@@ -94,7 +102,7 @@ import TestSupport
         #expect(predictor[path: ["annotations", DesiredState.caBundleDigestAnnotation]]?.stringValue?.count == 16)
 
         // And KServe (the stand-in) runs the pod with them.
-        let pod = try #require(try await env.pods().first)
+        let pod = try await env.currentPod()
         #expect(pod.labels["team"] == "a" && pod.annotations["example.com/cost-center"] == "42")
         #expect(pod[dotted: "spec.runtimeClassName"] == "nvidia" && pod[dotted: "spec.nodeSelector"] == ["nvidia.com/gpu.present": "true"])
     }
@@ -108,15 +116,14 @@ import TestSupport
         try await env.waitFor("Ready", "True")
         try await env.waitFor("Ready", "True", of: "multi")
 
-        let container = try await env.runtimeContainer()
+        let container = try await env.podContainer()
         #expect(container["startupProbe"] == ["httpGet": ["path": "/v1/health/ready", "port": 8000], "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 720], "two hours to download and load")
         #expect(container["readinessProbe"] == ["httpGet": ["path": "/v1/health/ready", "port": 8000], "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3])
         #expect(container["livenessProbe"] == ["httpGet": ["path": "/v1/health/live", "port": 8000], "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 3])
         #expect(container["securityContext"] == ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]])
         #expect(Self.envNames(container) == ["NIM_CACHE_PATH", "NGC_API_KEY"], "nothing else by default")
-        let runtime = try await env.client.get(KServe.servingRuntimes, namespace: "team-a", name: "llama")
         let shm: JSON = ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": "2Gi"]]
-        let volumes = runtime[path: ["spec", "volumes"]]?.arrayValue ?? []
+        let volumes = try await env.currentPod()[dotted: "spec.volumes"]?.arrayValue ?? []
         #expect(volumes.contains(shm))
         let predictor = try await env.predictor()
         #expect(predictor["tolerations"] == [["key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"]])
@@ -124,13 +131,12 @@ import TestSupport
         #expect(predictor["nodeSelector"] == nil && predictor["affinity"] == nil && predictor["runtimeClassName"] == nil)
 
         // Several GPUs: a larger /dev/shm; gRPC: the health checks over gRPC on its port.
-        let multi = try await env.runtimeContainer(of: "multi")
+        let multi = try await env.podContainer(of: "multi")
         // (KServe's schema defaults grpc.service to "", the standard health service.)
         #expect(multi["readinessProbe"] == ["grpc": ["port": 8001, "service": ""], "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3])
         #expect(multi[path: ["startupProbe", "grpc", "port"]] == 8001 && multi[path: ["livenessProbe", "grpc", "port"]] == 8001)
-        let multiRuntime = try await env.client.get(KServe.servingRuntimes, namespace: "team-a", name: "multi")
         let largerShm: JSON = ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": "16Gi"]]
-        let multiVolumes = multiRuntime[path: ["spec", "volumes"]]?.arrayValue ?? []
+        let multiVolumes = try await env.currentPod(of: "multi")[dotted: "spec.volumes"]?.arrayValue ?? []
         #expect(multiVolumes.contains(largerShm))
     }
 
@@ -186,6 +192,8 @@ import TestSupport
             (["readinessProbe": ["probe": ["httpGet": ["path": "/", "port": 8000], "tcpSocket": ["port": 8000]]]], "exactly one of exec, httpGet, tcpSocket and grpc"),
             (["startupProbe": ["enabled": false, "probe": ["tcpSocket": ["port": 8000]]]], "a probe that is turned off (enabled false) cannot be given"),
             (["env": [["value": "x"]]], "spec.env[0].name: Required value"),
+            (["env": [["name": "A", "value": "1", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]]]], "an env entry has value or valueFrom, not both"),
+            (["livenessProbe": ["probe": ["tcpSocket": ["port": 8000], "successThreshold": 2]]], "a liveness probe's successThreshold must be 1"),
             (["env": [["name": "A", "value": "1"], ["name": "A", "value": "2"]]], "Duplicate value"),
             (["proxy": ["httpsProxy": "ftp://p"]], "spec.proxy.httpsProxy"),
             (["proxy": ["caBundle": ["key": "ca.crt"]]], "spec.proxy.caBundle.configMapName: Required value"),
@@ -273,10 +281,12 @@ import TestSupport
         }
         // The same manifest again: the server sees no change, the operator writes nothing.
         let writes = env.operatorWrites()
+        let statsBefore = env.controlPlane.requestStats
         try await env.deploy(spec: .object(spec))
         env.resyncAll()
         try await env.settleKServe(["llama"], namespace: "team-a")
-        #expect(env.operatorWrites() == writes, "an unchanged spec writes nothing")
+        let extra = (env.controlPlane.requestStats - statsBefore).counts.filter { $0.key.agent == "nim-deploy-operator" && RequestStats.writeVerbs.contains($0.key.verb) }
+        #expect(env.operatorWrites() == writes, "an unchanged spec writes nothing: \(extra)")
 
         // Every pod setting taken out again: gone from the children, in one rollout.
         let before = env.rollouts()
@@ -284,11 +294,13 @@ import TestSupport
         try await env.deploy(spec: .object(spec))
         try await env.quiesce()
         #expect(env.rollouts() == before + 1)
-        let container = try await env.runtimeContainer()
-        #expect(Self.envNames(container) == ["NIM_CACHE_PATH", "NGC_API_KEY"], "\(Self.envNames(container))")
-        #expect(container[path: ["readinessProbe", "httpGet", "path"]] == "/v1/health/ready", "the default is back")
-        #expect((container["volumeMounts"]?.arrayValue ?? []).allSatisfy { $0["name"] != "nim-ca-bundle" })
         let predictor = try await env.predictor()
+        let model = predictor["model"] ?? [:]
+        #expect(model["env"] == nil && model["volumeMounts"] == nil, "\(model)")
+        #expect(model[path: ["readinessProbe", "httpGet", "path"]] == "/v1/health/ready", "the default is back")
+        let container = try await env.podContainer()
+        #expect(Self.envNames(container) == ["NIM_CACHE_PATH", "NGC_API_KEY"], "\(Self.envNames(container))")
+        #expect((container["volumeMounts"]?.arrayValue ?? []).allSatisfy { $0["name"] != "nim-ca-bundle" })
         #expect(predictor["nodeSelector"] == nil && predictor["runtimeClassName"] == nil && predictor[path: ["labels", "team"]] == nil)
         #expect(predictor[path: ["annotations", "example.com/owner"]] == nil && predictor[path: ["securityContext", "fsGroup"]] == nil)
         #expect(predictor["tolerations"] == [["key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"]])
@@ -311,7 +323,7 @@ import TestSupport
         try await env.kserve.setPredictor(key, .loadingModel)
         try await env.waitFor("Ready", "False", reason: "ModelLoading")
         let loading = try await env.condition("Progressing")?["message"]?.stringValue ?? ""
-        #expect(loading.contains("downloading and loading the model") && loading.contains("the startup probe allows 2h"), "\(loading)")
+        #expect(loading.contains("downloading and loading the model") && loading.contains("running since ") && loading.contains("the startup probe allows 2h"), "\(loading)")
         #expect(try await env.condition("Degraded")?["status"] == "False", "loading is progress")
 
         try await env.kserve.setPredictor(key, .crashLooping(reason: "OOMKilled", exitCode: 137, message: ""))
@@ -405,7 +417,7 @@ import TestSupport
         try await env.waitFor("Ready", "True", of: "llama-70b")
         let predictor = try await env.predictor(of: "llama-70b")
         #expect(predictor[path: ["model", "resources", "limits", "nvidia.com/gpu"]] == "4")
-        #expect(Self.envValue(try await env.runtimeContainer(of: "llama-70b"), "NIM_MODEL_PROFILE") == "tensorrt_llm-h100-fp8-tp4-throughput")
+        #expect(Self.envValue(try await env.podContainer(of: "llama-70b"), "NIM_MODEL_PROFILE") == "tensorrt_llm-h100-fp8-tp4-throughput")
     }
 
     /// A rollout under way: the previous revision serves while the new one loads.
@@ -420,12 +432,11 @@ import TestSupport
             ]
             return pod
         }
-        let now = try #require(KubeTime.parse("2026-12-03T07:12:00Z"))
-        let rolling = try #require(PredictorProgress.assess(pods: [pod("old", revision: "r1", ready: true), pod("new", revision: "r2", ready: false)], revision: "r2", startupBudget: 7200, now: now))
+        let rolling = try #require(PredictorProgress.assess(pods: [pod("old", revision: "r1", ready: true), pod("new", revision: "r2", ready: false)], revision: "r2", startupBudget: 7200))
         #expect(rolling.stage == .loadingModel && rolling.previousRevisionServes)
-        #expect(rolling.message.contains("running for 12m; the startup probe allows 2h"), "\(rolling.message)")
-        let done = try #require(PredictorProgress.assess(pods: [pod("new", revision: "r2", ready: true)], revision: "r2", startupBudget: 7200, now: now))
+        #expect(rolling.message.contains("running since 2026-12-03T07:00:00Z; the startup probe allows 2h"), "\(rolling.message)")
+        let done = try #require(PredictorProgress.assess(pods: [pod("new", revision: "r2", ready: true)], revision: "r2", startupBudget: 7200))
         #expect(done.stage == .ready && !done.previousRevisionServes)
-        #expect(PredictorProgress.assess(pods: [], revision: "r2", startupBudget: nil, now: now) == nil, "no pods: KServe's word stands")
+        #expect(PredictorProgress.assess(pods: [], revision: "r2", startupBudget: nil) == nil, "no pods: KServe's word stands")
     }
 }

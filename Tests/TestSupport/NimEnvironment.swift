@@ -225,6 +225,23 @@ public final class NimEnvironment: Sendable {
         try await client.get(KServe.inferenceServices, namespace: namespace, name: name)[path: ["spec", "predictor"]] ?? [:]
     }
 
+    /// The pod of the deployment's current revision, as the KServe stand-in rendered it from the
+    /// runtime and the predictor (what the kubelet would run), once there is one.
+    public func currentPod(of name: String = "llama", namespace: String = "team-a") async throws -> KubeObject {
+        var found: KubeObject?
+        try await eventually("a pod of \(name)'s current revision") {
+            let revision = try await predictor(of: name, namespace: namespace)[path: ["annotations", DesiredState.revisionAnnotation]]?.stringValue
+            found = try await pods(of: name, namespace: namespace).first { $0.annotations[DesiredState.revisionAnnotation] == revision }
+            return found != nil
+        }
+        return found ?? KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: "")
+    }
+
+    /// That pod's `kserve-container`.
+    public func podContainer(of name: String = "llama", namespace: String = "team-a") async throws -> JSON {
+        (try await currentPod(of: name, namespace: namespace)[dotted: "spec.containers"]?.arrayValue ?? []).first { $0["name"] == "kserve-container" } ?? [:]
+    }
+
     /// The predictor pods the KServe stand-in runs for the deployment.
     public func pods(of name: String = "llama", namespace: String = "team-a") async throws -> [KubeObject] {
         try await client.list(.pods, namespace: namespace, options: ListOptions(labelSelector: LabelSelector(matching: ["serving.kserve.io/inferenceservice": name]))).items

@@ -23,10 +23,19 @@ public struct ProxySettings: Sendable, Hashable {
     }
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ProxySettings {
+        // Go's getEnvAny: the first spelling that is set and not empty.
         func value(_ name: String) -> String? {
-            (environment[name] ?? environment[name.lowercased()]).flatMap { $0.isEmpty ? nil : $0 }
+            [name, name.lowercased()].lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
         }
         return ProxySettings(httpProxy: value("HTTP_PROXY"), httpsProxy: value("HTTPS_PROXY"), noProxy: list(value("NO_PROXY") ?? ""))
+    }
+
+    /// A proxy URL fit for a log line: a user and password in it are replaced.
+    public static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
+            !url[scheme.upperBound..<at].contains("/")
+        else { return url }
+        return url[..<scheme.upperBound] + "REDACTED@" + url[url.index(after: at)...]
     }
 
     /// `a, b,c` as a list.

@@ -176,6 +176,10 @@ enum FieldPathValue {
                 let updated = remove(rest, from: child)
                 if case .object(let map) = updated, map.isEmpty, child.objectValue?.isEmpty == false {
                     object[name] = nil
+                } else if case .array(let items) = updated, items.isEmpty, child.arrayValue?.isEmpty == false {
+                    // A list whose last owned item went: a real server drops it too (the emptied
+                    // value comes out null, and a null the schema does not allow is pruned).
+                    object[name] = nil
                 } else {
                     object[name] = updated
                 }

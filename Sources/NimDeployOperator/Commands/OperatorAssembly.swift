@@ -14,9 +14,10 @@ enum OperatorAssembly {
         } else {
             catalog = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata")
         }
+        guard let fsGroup = await fsGroup(options.nimFSGroup, client: client, log: log) else { return nil }
         let reconcilerOptions = ReconcilerOptions(
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
-            keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: await fsGroup(options.nimFSGroup, client: client))
+            keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group)
         guard let transport = ngcTransport(options, log: log) else { return nil }
         let ngc = NGCClient(baseURL: options.ngcAPIURL, timeout: options.ngcTimeout, transport: transport, metrics: metrics)
         let nim = NimOperator(
@@ -41,29 +42,40 @@ enum OperatorAssembly {
             tls = TLSOptions.trusting(additional: Array(pem))
         }
         if proxy.httpsProxy != nil || options.ngcCABundle != nil {
-            log.info("NGC calls", ["proxy": .string(proxy.httpsProxy ?? "none"), "noProxy": .string(proxy.noProxy.joined(separator: ",")), "extraCA": .string(options.ngcCABundle ?? "none")])
+            log.info("NGC calls", ["proxy": .string(proxy.httpsProxy.map(ProxySettings.redacted) ?? "none"), "noProxy": .string(proxy.noProxy.joined(separator: ",")), "extraCA": .string(options.ngcCABundle ?? "none")])
         }
         return CurlTransport(tls: tls, proxy: proxy)
     }
 
+    /// The NIM pods' fsGroup as decided (nil: none).
+    struct FSGroup { var group: Int? }
+
     /// `auto`: OpenShift's restricted-v2 SCC assigns every pod an fsGroup from the namespace's
     /// range and refuses another, so none there; elsewhere the cache claim is writable only with
-    /// one (NIM images run as user 1000). OpenShift is told by the SCC API being served.
-    static func fsGroup(_ choice: OperatorOptions.FSGroupChoice, client: KubeClient) async -> Int? {
-        let log = Logger(name: "setup")
+    /// one (NIM images run as user 1000). OpenShift is told by the SCC API being served. Nil when
+    /// discovery keeps failing: guessing would roll every NIM onto pods the platform may refuse,
+    /// and roll them back at the next start, so the start fails (and is retried by the kubelet).
+    static func fsGroup(_ choice: OperatorOptions.FSGroupChoice, client: KubeClient, log: Logger) async -> FSGroup? {
         switch choice {
-        case .none: return nil
-        case .group(let group): return group
+        case .none: return FSGroup(group: nil)
+        case .group(let group): return FSGroup(group: group)
         case .auto:
-            do {
-                if try await client.serves(groupVersion: "security.openshift.io/v1") {
-                    log.info("OpenShift: the predictor pods get no fixed fsGroup (restricted-v2 assigns one)")
-                    return nil
+            var lastError = ""
+            for attempt in 0..<4 {
+                if attempt > 0 { try? await Task.sleep(nanoseconds: UInt64(500_000_000) << UInt64(attempt - 1)) }
+                do {
+                    if try await client.serves(groupVersion: "security.openshift.io/v1") {
+                        log.info("OpenShift: the predictor pods get no fixed fsGroup (restricted-v2 assigns one)")
+                        return FSGroup(group: nil)
+                    }
+                    log.info("not OpenShift: the predictor pods get fsGroup \(ReconcilerOptions.plainKubernetesFSGroup) unless a spec sets one")
+                    return FSGroup(group: ReconcilerOptions.plainKubernetesFSGroup)
+                } catch {
+                    lastError = error.description
                 }
-            } catch {
-                log.warn("cannot tell whether this is OpenShift; the predictor pods get fsGroup \(ReconcilerOptions.plainKubernetesFSGroup)", ["error": .string(error.description)])
             }
-            return ReconcilerOptions.plainKubernetesFSGroup
+            log.error("cannot tell whether this is OpenShift (--nim-fs-group auto); set --nim-fs-group none or a group id to start without asking", ["error": .string(lastError)])
+            return nil
         }
     }
 }

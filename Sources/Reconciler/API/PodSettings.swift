@@ -59,6 +59,17 @@ public struct PodSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// Whether the readiness probe asks NIM whether the model is loaded: the default, or a
+    /// replacement on its ready endpoint (gRPC health too). Turned off, KServe's own probe
+    /// checks only that the port is open.
+    public var readinessAsksTheModel: Bool {
+        switch readinessProbe {
+        case .standard: return true
+        case .disabled: return false
+        case .replaced(let probe): return probe[path: ["httpGet", "path"]]?.stringValue == PodTemplate.readyPath || probe["grpc"] != nil
+        }
+    }
+
     /// Env names the operator sets itself, given these settings: a user's value for one would
     /// be overridden or would override the operator's (the key, the cache, the proxy, the CA).
     public var reservedEnvNames: [String: String] {
@@ -117,6 +128,7 @@ public struct PodSettings: Sendable, Equatable {
             for entry in env {
                 guard let name = entry["name"]?.stringValue, !name.isEmpty else { throw .invalidSpec("every entry of spec.env needs a name") }
                 guard seen.insert(name).inserted else { throw .invalidSpec("spec.env sets \(name) twice") }
+                if entry["value"] != nil, entry["valueFrom"] != nil { throw .invalidSpec("spec.env \(name) has value and valueFrom; give one") }
             }
             self.env = env
         }
@@ -203,6 +215,9 @@ public struct PodSettings: Sendable, Equatable {
             let handlers = ["exec", "httpGet", "tcpSocket", "grpc"].filter { probe[$0] != nil }
             guard probe.objectValue != nil, handlers.count == 1 else {
                 throw .invalidSpec("spec.\(field).probe must have exactly one of exec, httpGet, tcpSocket and grpc")
+            }
+            if field != "readinessProbe", let threshold = probe["successThreshold"]?.intValue, threshold != 1 {
+                throw .invalidSpec("spec.\(field).probe.successThreshold must be 1")
             }
             return .replaced(probe)
         }

@@ -226,27 +226,25 @@ public struct DesiredState: Sendable {
             "openshift.io/display-name": "NVIDIA NIM - \(inputs.image.displayName)",
         ].merging(inputs.adopted?.annotations ?? [:]) { _, new in new }) { _, new in new }
 
-        let pod = spec.pod
-        let env = PodTemplate.env(pod, keySecret: inputs.key != nil ? names.apiKeySecret : nil, adopted: inputs.adopted?.env ?? [], cachePath: cacheMountPath)
+        let env = PodTemplate.runtimeEnv(spec.pod, keySecret: inputs.key != nil ? names.apiKeySecret : nil, adopted: inputs.adopted?.env ?? [], cachePath: cacheMountPath)
         var cacheMount: JSON = ["name": "nim-pvc", "mountPath": .string(cacheMountPath)]
         if let subPath = spec.storage.subPath { cacheMount["subPath"] = .string(subPath) }
-        let caBundle = PodTemplate.caBundle(pod)
         let mounts: [JSON] = [cacheMount, ["name": "shm", "mountPath": "/dev/shm"]]
-            + scratchMounts.map { ["name": .string($0.name), "mountPath": .string($0.path)] } + (caBundle.map { [$0.mount] } ?? [])
+            + scratchMounts.map { ["name": .string($0.name), "mountPath": .string($0.path)] }
         let ports: [JSON] = spec.servingProtocol == .grpc
             ? [["containerPort": .int(PodTemplate.grpcPort), "name": "h2c", "protocol": "TCP"]]
             : [["containerPort": .int(PodTemplate.httpPort), "protocol": "TCP"]]
         var container: JSON = [
             "name": "kserve-container", "image": .string(inputs.image.image.description), "env": .array(env), "ports": .array(ports),
-            "volumeMounts": .array(mounts), "securityContext": PodTemplate.containerSecurity,
+            "volumeMounts": .array(mounts),
         ]
-        for (field, probe) in PodTemplate.probes(pod, protocol: spec.servingProtocol) { container[field] = probe }
         // Always: a rotated key must pull with the new credentials even if the node has the image.
         if spec.forcePull { container["imagePullPolicy"] = "Always" }
+        // shm at the contract's 2Gi here; the predictor sets its size (laid over by name).
         let volumes: [JSON] = [
             ["name": "nim-pvc", "persistentVolumeClaim": ["claimName": .string(names.claim)]],
-            PodTemplate.sharedMemory(pod, gpus: spec.resources.gpus),
-        ] + scratchMounts.map { ["name": .string($0.name), "emptyDir": [:]] } + (caBundle.map { [$0.volume] } ?? [])
+            ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": .string(PodTemplate.singleGPUSharedMemory)]],
+        ] + scratchMounts.map { ["name": .string($0.name), "emptyDir": [:]] }
         var runtimeSpec: JSON = [
             "annotations": ["prometheus.io/path": "/v1/metrics", "prometheus.io/port": "8000"],
             "multiModel": false,
@@ -279,18 +277,27 @@ public struct DesiredState: Sendable {
         var resources: JSON = [:]
         if !limits.isEmpty { resources["limits"] = .object(limits.mapValues(quantity)) }
         if !requests.isEmpty { resources["requests"] = .object(requests.mapValues(quantity)) }
-        var model: JSON = ["modelFormat": ["name": .string(inputs.image.model)], "runtime": .string(names.runtime)]
+        var model: JSON = .object(PodTemplate.predictorContainer(spec.pod, protocol: spec.servingProtocol))
+        model["modelFormat"] = ["name": .string(inputs.image.model)]
+        model["runtime"] = .string(names.runtime)
         if resources.objectValue?.isEmpty == false { model["resources"] = resources }
-        var predictor: [String: JSON] = PodTemplate.scheduling(spec.pod, gpus: spec.resources.gpus)
-        predictor["securityContext"] = PodTemplate.podSecurity(spec.pod, defaultFSGroup: inputs.defaultFSGroup)
+        // Serverless (a legacy InferenceService taken over as it was): Knative refuses pod fields
+        // its feature flags have not enabled, so only what the spec asks for, no defaults.
+        let mode = service.annotations[deploymentModeAnnotation] ?? "RawDeployment"
+        let defaults = mode != "Serverless"
+        var predictor: [String: JSON] = PodTemplate.scheduling(spec.pod, gpus: defaults ? spec.resources.gpus : 0)
+        predictor["volumes"] = .array(PodTemplate.predictorVolumes(spec.pod, gpus: spec.resources.gpus))
+        if let security = PodTemplate.podSecurity(spec.pod, defaultFSGroup: defaults ? inputs.defaultFSGroup : nil, defaults: defaults) {
+            predictor["securityContext"] = security
+        }
         predictor["labels"] = .object(spec.pod.labels.mapValues(JSON.string).merging([ChildLabels.deployment: .string(names.deploymentLabel)]) { $1 })
         predictor["model"] = model
         var annotations = spec.pod.annotations.mapValues(JSON.string)
         // The pods carry the deployment's full name, as the other children do.
         annotations[ChildLabels.deploymentNameAnnotation] = .string(inputs.deployment.name)
         if let digest = inputs.caBundleDigest { annotations[caBundleDigestAnnotation] = .string(digest) }
-        annotations[revisionAnnotation] = .string(Self.revision(runtime: runtime, predictor: predictor, annotations: annotations))
         annotations[restartTokenAnnotation] = .string(inputs.restartToken.description)
+        annotations[revisionAnnotation] = .string(Self.revision(runtime: runtime, predictor: predictor, annotations: annotations))
         predictor["annotations"] = .object(annotations)
         predictor["minReplicas"] = .int(spec.suspend ? 0 : spec.minReplicas)
         predictor["maxReplicas"] = .int(spec.suspend ? 0 : spec.maxReplicas)
@@ -298,8 +305,8 @@ public struct DesiredState: Sendable {
         return service
     }
 
-    /// 16 hex digits of what shapes the predictor pods, apart from the restart token and the
-    /// replica counts (which roll nothing).
+    /// 16 hex digits of what shapes the predictor pods (the restart token among it), apart from
+    /// the replica counts, which roll nothing.
     static func revision(runtime: KubeObject, predictor: [String: JSON], annotations: [String: JSON]) -> String {
         let runtimeSpec = runtime["spec"] ?? [:]
         let shaping: JSON = [

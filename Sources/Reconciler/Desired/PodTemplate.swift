@@ -4,12 +4,14 @@ import KubeWatch
 /// What the NIM's pods get beyond the model and the key: env, probes, /dev/shm, the CA bundle,
 /// the security context and the scheduling settings, from the spec and the defaults that fit NIM.
 ///
-/// Where each lands is where KServe honours it: what belongs to the container (env, probes,
-/// mounts, its security context) and the volumes go on the ServingRuntime, which KServe merges
-/// into the predictor pod as its base; what belongs to the pod (scheduling, identity, pod
-/// security, pod labels and annotations) goes on the InferenceService's predictor, which KServe
-/// lays over the runtime's, and which is the only place it has runtimeClassName,
-/// priorityClassName, serviceAccountName and securityContext.
+/// All of it lands on the InferenceService's predictor, which KServe lays over the ServingRuntime
+/// by strategic merge (env by name, mounts by path, volumes by name): the container's settings on
+/// `predictor.model`, the pod's beside it. The runtime keeps what the contract puts there (image,
+/// port, the key and cache, the scratch mounts). One object, so a change is one write: KServe
+/// renders an InferenceService with whatever runtime its cache holds, and a change split across
+/// the two could be rendered half-done, rolling the pods twice. The predictor is also the only
+/// place KServe has runtimeClassName, priorityClassName, serviceAccountName and a pod
+/// securityContext.
 public enum PodTemplate {
     public static let httpPort = 8000
     public static let grpcPort = 8001
@@ -47,13 +49,21 @@ public enum PodTemplate {
 
     static let gpuToleration: JSON = ["key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"]
 
-    /// Env the operator sets, then what a taken-over runtime had, then the spec's (whose names
-    /// never clash with the operator's: those are refused).
-    static func env(_ settings: PodSettings, keySecret: String?, adopted: [JSON], cachePath: String) -> [JSON] {
+    /// The runtime container's env: the cache path, the key, then what a taken-over runtime had
+    /// (less what the spec's env sets, which the predictor carries).
+    static func runtimeEnv(_ settings: PodSettings, keySecret: String?, adopted: [JSON], cachePath: String) -> [JSON] {
         var env: [JSON] = [["name": "NIM_CACHE_PATH", "value": .string(cachePath)]]
         if let keySecret {
             env.append(["name": "NGC_API_KEY", "valueFrom": ["secretKeyRef": ["name": .string(keySecret), "key": "NGC_API_KEY"]]])
         }
+        let taken = Set(env.compactMap { $0["name"]?.stringValue } + settings.env.compactMap { $0["name"]?.stringValue })
+        return env + adopted.filter { !taken.contains($0["name"]?.stringValue ?? "") }
+    }
+
+    /// The predictor container's env: what the settings set, then the spec's own (whose names
+    /// never clash with the operator's: those are refused).
+    static func predictorEnv(_ settings: PodSettings) -> [JSON] {
+        var env: [JSON] = []
         if let profile = settings.modelProfile { env.append(["name": "NIM_MODEL_PROFILE", "value": .string(profile)]) }
         if let proxy = settings.proxy {
             func both(_ upper: String, _ value: String?) {
@@ -64,7 +74,7 @@ public enum PodTemplate {
             if proxy.proxies {
                 both("HTTP_PROXY", proxy.httpProxy)
                 both("HTTPS_PROXY", proxy.httpsProxy)
-                let direct = (proxy.noProxy?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []).filter { !$0.isEmpty }
+                let direct = ProxySettings.list(proxy.noProxy ?? "")
                 both("NO_PROXY", (direct + alwaysDirect.filter { !direct.contains($0) }).joined(separator: ","))
             }
             if proxy.caBundle != nil {
@@ -73,13 +83,23 @@ public enum PodTemplate {
             // NIM's downloader uses the system's trust store (and so the bundle) with this set.
             env.append(["name": "NIM_SDK_USE_NATIVE_TLS", "value": "1"])
         }
-        let userNames = Set(settings.env.compactMap { $0["name"]?.stringValue })
-        let ownNames = Set(env.compactMap { $0["name"]?.stringValue })
-        env += adopted.filter { entry in
-            let name = entry["name"]?.stringValue ?? ""
-            return !ownNames.contains(name) && !userNames.contains(name)
-        }
         return env + settings.env
+    }
+
+    /// The container fields the predictor lays over the runtime's: env, probes, the CA mounts,
+    /// the container's security context.
+    static func predictorContainer(_ settings: PodSettings, protocol serving: NimDeployment.ServingProtocol) -> [String: JSON] {
+        var container = probes(settings, protocol: serving)
+        let env = predictorEnv(settings)
+        if !env.isEmpty { container["env"] = .array(env) }
+        if let mounts = caBundle(settings)?.mounts { container["volumeMounts"] = .array(mounts) }
+        container["securityContext"] = containerSecurity
+        return container
+    }
+
+    /// The volumes the predictor lays over the runtime's: /dev/shm at its size, the CA bundle.
+    static func predictorVolumes(_ settings: PodSettings, gpus: Int) -> [JSON] {
+        [sharedMemory(settings, gpus: gpus)] + (caBundle(settings).map { [$0.volume] } ?? [])
     }
 
     /// `startupProbe`, `readinessProbe`, `livenessProbe` of the NIM container.
@@ -122,20 +142,25 @@ public enum PodTemplate {
         return ["name": "shm", "emptyDir": ["medium": "Memory", "sizeLimit": size]]
     }
 
-    /// The CA bundle's volume and mount, when there is one.
-    static func caBundle(_ settings: PodSettings) -> (volume: JSON, mount: JSON)? {
+    /// The CA bundle's volume and mounts, when there is one: its own directory (what the CA
+    /// variables point at), and over the system bundle's file where Debian and Ubuntu (NIM's
+    /// base) and Red Hat keep it, for the clients that read only the system's trust store.
+    static func caBundle(_ settings: PodSettings) -> (volume: JSON, mounts: [JSON])? {
         guard let bundle = settings.proxy?.caBundle else { return nil }
         let volume: JSON = ["name": "nim-ca-bundle", "configMap": ["name": .string(bundle.configMapName), "items": [["key": .string(bundle.key), "path": "ca-bundle.crt"]]]]
-        return (volume, ["name": "nim-ca-bundle", "mountPath": .string(caDirectory), "readOnly": true])
+        let mounts: [JSON] = [["name": "nim-ca-bundle", "mountPath": .string(caDirectory), "readOnly": true]]
+            + TLSOptions.systemBundlePaths.map { ["name": "nim-ca-bundle", "mountPath": .string($0), "subPath": "ca-bundle.crt", "readOnly": true] }
+        return (volume, mounts)
     }
 
     /// What restricted-v2 and the restricted Pod Security Standard ask of a container, and
     /// nothing NIM needs: no privilege escalation, no capabilities.
     static let containerSecurity: JSON = ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]]
 
-    /// The predictor's pod security: the spec's ids, else the operator's default fsGroup.
-    static func podSecurity(_ settings: PodSettings, defaultFSGroup: Int?) -> JSON {
-        var context: [String: JSON] = ["seccompProfile": ["type": "RuntimeDefault"]]
+    /// The predictor's pod security: the spec's ids, else the operator's default fsGroup; with
+    /// `defaults`, seccomp RuntimeDefault (what restricted-v2 and the restricted standard ask).
+    static func podSecurity(_ settings: PodSettings, defaultFSGroup: Int?, defaults: Bool = true) -> JSON? {
+        var context: [String: JSON] = defaults ? ["seccompProfile": ["type": "RuntimeDefault"]] : [:]
         let security = settings.securityContext
         if let user = security.runAsUser { context["runAsUser"] = .int(user) }
         if let group = security.runAsGroup { context["runAsGroup"] = .int(group) }
@@ -146,7 +171,7 @@ public enum PodTemplate {
             // start takes minutes. Only when the volume's root does not already match.
             context["fsGroupChangePolicy"] = "OnRootMismatch"
         }
-        return .object(context)
+        return context.isEmpty ? nil : .object(context)
     }
 
     /// Scheduling and identity of the predictor pods.

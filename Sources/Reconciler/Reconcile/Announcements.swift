@@ -31,7 +31,8 @@ extension NimReconciler {
         }
         // Pods that cannot start: said once per new reason, as the kubelet's own events are.
         if let pods = report.predictor, [.unschedulable, .crashLooping, .imagePullFailed].contains(pods.stage),
-            before(ConditionType.ready)?.reason != pods.reason, before(ConditionType.degraded)?.reason != pods.reason
+            before(ConditionType.ready)?.reason != pods.reason, before(ConditionType.degraded)?.reason != pods.reason,
+            before(ConditionType.progressing)?.message.contains(pods.message) != true
         {
             events?.record(object, type: .warning, reason: pods.reason, message: pods.message)
             log.warn("predictor pods not starting", deployment.merging(["reason": .string(pods.reason), "message": .string(pods.message)]) { $1 })

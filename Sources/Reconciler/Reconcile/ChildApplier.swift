@@ -12,9 +12,11 @@ final class ChildApplier: Sendable {
     static let log = Logger(name: "applier")
 
     let client: KubeClient
-    /// What this process last applied, by child: the cache may lag behind our own writes, and a
-    /// stale cache must not cause a second (no-op) write.
-    private let lastApplied = Mutex<[String: String]>([:])
+    /// What this process last applied, by child: the hash it stamped, a hash of the whole object
+    /// it sent, and the resourceVersion the child had before (the cache may lag behind our own
+    /// writes, and a stale cache must not cause a second, no-op write).
+    private struct Applied { var stamp: String; var body: String; var before: String? }
+    private let lastApplied = Mutex<[String: Applied]>([:])
     /// The resourceVersion each partly cached child (a Secret: metadata only) had when this
     /// process last saw its whole content match: any other version means someone else wrote it.
     private let verifiedVersions = Mutex<[String: String]>([:])
@@ -27,7 +29,14 @@ final class ChildApplier: Sendable {
 
     /// The hash this process last applied for a child, if it applied one.
     func lastAppliedHash(_ resource: ResourceType, namespace: String, name: String) -> String? {
-        lastApplied.withLock { $0["\(resource.groupResource)/\(namespace)/\(name)"] }
+        lastApplied.withLock { $0["\(resource.groupResource)/\(namespace)/\(name)"]?.stamp }
+    }
+
+    /// Forgets what was applied for a child that is gone, so it is made again.
+    func forget(_ resource: ResourceType, namespace: String, name: String) {
+        let identity = "\(resource.groupResource)/\(namespace)/\(name)"
+        lastApplied.withLock { _ = $0.removeValue(forKey: identity) }
+        verifiedVersions.withLock { _ = $0.removeValue(forKey: identity) }
     }
 
     /// Forgets what was applied for a deployment's children (it is gone).
@@ -37,26 +46,63 @@ final class ChildApplier: Sendable {
         verifiedVersions.withLock { versions in versions = versions.filter { keep($0.key) } }
     }
 
+    /// What of a child the hash leaves out: the InferenceService's replica counts. KServe copies
+    /// the InferenceService's annotations into the predictor's pod template, so a hash that
+    /// changed with them would roll every pod for a change that scales; a replica change is still
+    /// applied, as the cached InferenceService is whole and the live values are compared.
+    static func hashed(_ desired: KubeObject) -> JSON {
+        guard desired.kind == "InferenceService" else { return desired.body }
+        var body = desired.body
+        for field in ["minReplicas", "maxReplicas"] { body[path: ["spec", "predictor", field]] = nil }
+        return body
+    }
+
     /// Whether `desired` needs writing, given the live object from the cache.
     static func needsApply(_ desired: KubeObject, live: KubeObject?, liveIsComplete: Bool) -> (Bool, KubeObject) {
         var stamped = desired
-        stamped.annotations[hashAnnotation] = String(SHA256.hex(desired.body.serializedBytes()).prefix(16))
+        stamped.annotations[hashAnnotation] = String(SHA256.hex(hashed(desired).serializedBytes()).prefix(16))
         guard let live, live.annotations[hashAnnotation] == stamped.annotations[hashAnnotation] else { return (true, stamped) }
         if liveIsComplete, !Self.contains(live.body, stamped.body) { return (true, stamped) }
         return (false, stamped)
     }
 
-    /// Every leaf of `wanted` is in `actual` with the same value; lists element by element.
-    static func contains(_ actual: JSON, _ wanted: JSON) -> Bool {
+    /// The first leaf of `wanted` that `actual` lacks or holds otherwise, as a path; nil when
+    /// every leaf is there with the same value. Lists of keyed items (env and volumes by name,
+    /// mounts by path) are matched by key, as server-side apply merges them and keeps the live
+    /// order; other lists element by element.
+    static func difference(_ actual: JSON?, _ wanted: JSON, at path: String = "") -> String? {
         switch (actual, wanted) {
-        case (.object(let a), .object(let w)):
-            return w.allSatisfy { key, value in a[key].map { contains($0, value) } ?? false }
-        case (.array(let a), .array(let w)):
-            return a.count >= w.count && zip(a, w).allSatisfy { contains($0, $1) }
+        case (.object(let a)?, .object(let w)):
+            for key in w.keys.sorted() { if let found = difference(a[key], w[key] ?? .null, at: path + "." + key) { return found } }
+            return nil
+        case (.array(let a)?, .array(let w)):
+            if let key = itemKey(w) {
+                for item in w {
+                    guard let match = a.first(where: { $0[key] == item[key] }) else { return path + "[\(key)=\(item[key]?.serialized() ?? "")]" }
+                    if let found = difference(match, item, at: path + "[\(key)=\(item[key]?.serialized() ?? "")]") { return found }
+                }
+                return nil
+            }
+            if a.count < w.count { return path + " (fewer items)" }
+            for (index, item) in w.enumerated() { if let found = difference(a[index], item, at: path + "[\(index)]") { return found } }
+            return nil
         default:
-            return actual.semanticallyEquals(wanted)
+            return actual?.semanticallyEquals(wanted) == true ? nil : path
         }
     }
+
+    /// The key that tells the items of a list of objects apart, among the merge keys of the
+    /// lists the operator writes (mounts by path before name: one volume may be mounted twice).
+    static func itemKey(_ items: [JSON]) -> String? {
+        guard !items.isEmpty, items.allSatisfy({ $0.objectValue != nil }) else { return nil }
+        return ["mountPath", "name"].first { key in
+            let values = items.compactMap { $0[key] }
+            return values.count == items.count && Set(values.map { $0.serialized() }).count == values.count
+        }
+    }
+
+    /// Every leaf of `wanted` is in `actual` with the same value.
+    static func contains(_ actual: JSON, _ wanted: JSON) -> Bool { difference(actual, wanted) == nil }
 
     /// Applies; returns the object as the server stored it when a write was sent.
     func apply(_ desired: KubeObject, _ resource: ResourceType, live cached: KubeObject?, liveIsComplete cachedIsComplete: Bool) async throws(DeploymentProblem) -> KubeObject? {
@@ -76,18 +122,19 @@ final class ChildApplier: Sendable {
             }
         }
         let (needed, stamped) = Self.needsApply(desired, live: live, liveIsComplete: liveIsComplete)
-        let hash = stamped.annotations[Self.hashAnnotation]
-        // Only the cache's lag, not drift: the live object carries an older hash than the one
-        // this process just wrote.
-        let cacheIsBehind = live?.annotations[Self.hashAnnotation] != hash && lastApplied.withLock { $0[identity] } == hash
+        let hash = stamped.annotations[Self.hashAnnotation] ?? ""
+        let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
+        // Only the cache's lag, not drift: it still shows the version from before this
+        // process's last write of this very content (someone else's write is another version).
+        let cacheIsBehind = lastApplied.withLock { $0[identity] }.map { $0.body == body && $0.before == live?.resourceVersion } ?? false
         guard needed, !cacheIsBehind else {
             if liveIsComplete, !cachedIsComplete, let live { verifiedVersions.withLock { $0[identity] = live.resourceVersion } }
             return nil
         }
-        Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash ?? ""), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
+        Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, stamped.body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
-            lastApplied.withLock { $0[identity] = hash }
+            lastApplied.withLock { $0[identity] = Applied(stamp: hash, body: body, before: live?.resourceVersion) }
             if !cachedIsComplete { verifiedVersions.withLock { $0[identity] = stored.resourceVersion } }
             return stored
         } catch {

@@ -77,7 +77,9 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
     public var isTransient: Bool {
         switch self {
         case .ngcUnreachable, .apiUnavailable: return true
-        case .applyFailed(_, let status, _): return status == 429 || status >= 500 || status == 409
+        // A ResourceQuota's 403 passes once the quota is raised or something else freed, and no
+        // event of ours would say so: retried with backoff like a conflict.
+        case .applyFailed(_, let status, let message): return status == 429 || status >= 500 || status == 409 || (status == 403 && message.contains("exceeded quota"))
         default: return false
         }
     }

@@ -107,6 +107,7 @@ public final class NimOperator: Sendable {
             switch event {
             case .deleted:
                 keys.forget(secret.key)
+                reconciler.applier.forget(.secrets, namespace: secret.namespace ?? "", name: secret.name)
                 reconciler.keyChanges.forget(secret.key)
             case .added, .updated:
                 // Only Secrets deployments name are timed: the rest are not keys.
@@ -117,6 +118,7 @@ public final class NimOperator: Sendable {
         }
         controller.watch(claims) { event in
             let claim = event.object
+            if case .deleted = event { reconciler.applier.forget(.persistentVolumeClaims, namespace: claim.namespace ?? "", name: claim.name) }
             var keys = deployments.cache.byIndex(Self.byClaim, "\(claim.namespace ?? "")/\(claim.name)").map(\.key)
             if let owner = Self.owner(of: claim) { keys.append(owner) }
             return keys
@@ -126,9 +128,14 @@ public final class NimOperator: Sendable {
             if case .deleted = event { reconciler.caBundles.forget(map.key) }
             return deployments.cache.byIndex(Self.byCABundle, "\(map.namespace ?? "")/\(map.name)").map(\.key)
         }
-        for children in [runtimes, services, pods] {
-            controller.watch(children) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
+        for children in [runtimes, services] {
+            controller.watch(children) { event in
+                // A child deleted by someone is made again, not taken for the cache's lag.
+                if case .deleted(let child) = event { reconciler.applier.forget(children.resource, namespace: child.namespace ?? "", name: child.name) }
+                return Self.owner(of: event.object).map { [$0] } ?? []
+            }
         }
+        controller.watch(pods) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
         controller.watch(catalogSource) { event in
             let changed: Set<String>?
             if case .deleted = event { changed = catalog.update(nil) } else { changed = catalog.update(event.object) }

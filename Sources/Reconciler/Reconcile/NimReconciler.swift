@@ -119,7 +119,7 @@ public final class NimReconciler: Sendable {
         report.mirror(service)
         let revision = outcome.revision ?? service?[path: ["spec", "predictor", "annotations", DesiredState.revisionAnnotation]]?.stringValue
         report.predictor = PredictorProgress.assess(
-            pods: view.pods.byIndex(ClusterView.podsByDeployment, key.description), revision: revision, startupBudget: outcome.startupBudget, now: time.now)
+            pods: view.pods.byIndex(ClusterView.podsByDeployment, key.description), revision: revision, startupBudget: outcome.startupBudget)
         report.summarize()
         try await writeStatus(object, report)
         announce(object, report, since: outcome.changeSeen ?? started)
@@ -147,7 +147,7 @@ public final class NimReconciler: Sendable {
     func converge(_ object: KubeObject, started: Date, report: inout StatusReport) async throws(DeploymentProblem) -> Convergence {
         let deployment = try NimDeployment(object)
         report.suspended = deployment.spec.suspend
-        report.readinessUnchecked = deployment.spec.pod.readinessProbe == .disabled
+        report.readinessUnchecked = !deployment.spec.pod.readinessAsksTheModel
         let image = try resolve(deployment, report: &report)
         let names = ChildNames(deployment: deployment.name, existingClaim: deployment.spec.storage.existingClaim)
         let liveService = view.inferenceServices.get(namespace: deployment.namespace, name: names.inferenceService)
@@ -184,7 +184,7 @@ public final class NimReconciler: Sendable {
             let stored: KubeObject?
             do {
                 stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
-            } catch .applyFailed(_, let status, let message) where resource == .persistentVolumeClaims && (status == 422 || status == 403) {
+            } catch .applyFailed(_, 422, let message) where resource == .persistentVolumeClaims {
                 throw .claimMismatch(claim: child.name, differences: ["the API server refused the change: \(message)"], retained: isRetained(live, of: deployment))
             }
             if resource == KServe.servingRuntimes, stored != nil { wroteRuntime = true }

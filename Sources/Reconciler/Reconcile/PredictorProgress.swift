@@ -38,7 +38,7 @@ public struct PredictorProgress: Sendable, Equatable {
     /// From the deployment's predictor pods: those of `revision` decide; none of it yet means
     /// KServe has not replaced the pods yet. Nil when there are no pods at all (KServe's word
     /// stands, as with Serverless scaled to zero).
-    public static func assess(pods: [KubeObject], revision: String?, startupBudget: TimeInterval?, now: Date) -> PredictorProgress? {
+    public static func assess(pods: [KubeObject], revision: String?, startupBudget: TimeInterval?) -> PredictorProgress? {
         let live = pods.filter { !$0.isTerminating }
         guard !live.isEmpty else { return nil }
         let current = live.filter { revision == nil || $0.annotations[DesiredState.revisionAnnotation] == revision }
@@ -48,7 +48,7 @@ public struct PredictorProgress: Sendable, Equatable {
         }
         if current.contains(where: isReady) { return PredictorProgress(stage: .ready, message: "The model answers ready.", previousRevisionServes: previousServes) }
         // The pod that tells most: a crash loop before a pull failure before the scheduler.
-        let assessed = current.map { assess(pod: $0, startupBudget: startupBudget, now: now) }
+        let assessed = current.map { assess(pod: $0, startupBudget: startupBudget) }
         let order: [Stage] = [.crashLooping, .imagePullFailed, .unschedulable, .loadingModel, .pullingImage, .waitingForPods]
         var worst = assessed.min { (order.firstIndex(of: $0.stage) ?? 99) < (order.firstIndex(of: $1.stage) ?? 99) } ?? assessed[0]
         worst.previousRevisionServes = previousServes
@@ -90,7 +90,7 @@ public struct PredictorProgress: Sendable, Equatable {
         (pod[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
     }
 
-    static func assess(pod: KubeObject, startupBudget: TimeInterval?, now: Date) -> PredictorProgress {
+    static func assess(pod: KubeObject, startupBudget: TimeInterval?) -> PredictorProgress {
         let conditions = pod[dotted: "status.conditions"]?.arrayValue ?? []
         if let scheduled = conditions.first(where: { $0["type"] == "PodScheduled" }), scheduled["status"] == "False" {
             let why = scheduled["message"]?.stringValue ?? scheduled["reason"]?.stringValue ?? "no node fits"
@@ -125,9 +125,11 @@ public struct PredictorProgress: Sendable, Equatable {
                 progress.stage = .loadingModel
                 return progress
             }
+            // When it started, not for how long: a message that changed every minute would be
+            // written every minute, and one written once goes stale.
             var running = ""
-            if let started = container[path: ["state", "running", "startedAt"]]?.stringValue.flatMap(KubeTime.parse) {
-                running = " (running for \(KubeTime.humanDuration(now.timeIntervalSince(started)))"
+            if let started = container[path: ["state", "running", "startedAt"]]?.stringValue, KubeTime.parse(started) != nil {
+                running = " (running since \(started)"
                 running += startupBudget.map { budget in
                     "; the startup probe allows \(budget.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(budget / 3600))h" : KubeTime.humanDuration(budget)))"
                 } ?? ")"

@@ -36,6 +36,8 @@ struct StatusReport {
 
     static let rotationPendingReason = "KeyRotationPending"
     static let suspendedReason = "Suspended"
+    /// What KServe's Ready says while it merely waits for pods (nothing failed).
+    static let kserveWaitingReasons: Set<String> = ["", "MinimumReplicasUnavailable", "InferenceServiceNotReady", "InferenceServicePending", "InferenceServiceNotFound"]
     static let rollingOutReason = "RollingOut"
 
     init(previous status: JSON?, generation: Int, now: String) {
@@ -122,7 +124,7 @@ struct StatusReport {
             set(ConditionType.progressing, .false, Self.suspendedReason, "Scaled to zero as spec.suspend asks.")
         } else if keyValid != .false, resources == .true, service?.status == .true, predictor.map({ $0.stage == .ready || $0.previousRevisionServes }) ?? true {
             let url = fields["url"]?.stringValue.map { " at \($0)" } ?? ""
-            let unchecked = readinessUnchecked ? " spec.readinessProbe is off: Ready says the container runs, not that the model answers." : ""
+            let unchecked = readinessUnchecked ? " spec.readinessProbe does not ask NIM's /v1/health/ready: Ready says what that probe says, not that the model answers." : ""
             set(ConditionType.ready, .true, "Ready", "Serving \(fields["image"]?.stringValue ?? "the model")\(url).\(unchecked)")
             // A new revision that fails beside the one still serving: serving, but degraded.
             let starting = predictor.flatMap { $0.stage == .ready ? nil : $0 }
@@ -139,8 +141,11 @@ struct StatusReport {
                 set(ConditionType.progressing, .false, "Deployed", "The deployment is up to date.")
             }
         } else {
-            // What the pods say beats what KServe says: it says why.
-            let pods = predictor.flatMap { $0.stage == .ready ? nil : $0 }
+            // What the pods say beats what KServe says: it says why. But with no pod of this
+            // revision yet, a KServe that reports a failure (a Deployment refused, pods not
+            // admitted) says more.
+            let kserveSaysWhy = service?.status == .false && !Self.kserveWaitingReasons.contains(service?.reason ?? "")
+            let pods = predictor.flatMap { $0.stage == .ready || ($0.stage == .waitingForPods && kserveSaysWhy) ? nil : $0 }
             let reason = pods?.reason ?? service?.reason ?? "InferenceServiceNotReady"
             let message = pods?.message ?? service?.message ?? "Waiting for the InferenceService."
             set(ConditionType.ready, .false, reason, message)
