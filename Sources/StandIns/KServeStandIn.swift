@@ -109,7 +109,15 @@ public final class KServeStandIn: Sendable {
     private func podTemplate(_ service: KubeObject) async -> (spec: JSON, labels: [String: String], annotations: [String: String])? {
         let namespace = service.namespace ?? ""
         let runtimeName = service[path: ["spec", "predictor", "model", "runtime"]]?.stringValue ?? service.name
-        guard let runtime = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName) else { return nil }
+        // A runtime not there (yet, or again): KServe's reconcile fails and is requeued with
+        // backoff until it is.
+        var found: KubeObject?
+        for attempt in 0..<100 {
+            if attempt > 0 { try? await Task.sleep(nanoseconds: 100_000_000) }
+            found = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName)
+            if found != nil || Task.isCancelled { break }
+        }
+        guard let runtime = found else { return nil }
         let predictor = service[path: ["spec", "predictor"]]?.objectValue ?? [:]
         var containers = runtime[path: ["spec", "containers"]]?.arrayValue ?? []
         if !containers.isEmpty, var model = predictor["model"]?.objectValue {
@@ -213,7 +221,8 @@ public final class KServeStandIn: Sendable {
     /// would report, and, as a rolling update without unavailability does, removes the previous
     /// revision's pods once it is ready (until then they serve).
     private func runPod(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String]), digest: String, state wanted: PredictorState?) async {
-        let name = "\(service.name)-predictor-\(digest.prefix(10))"
+        // Per InferenceService (its uid) and template, as a ReplicaSet's pods are named.
+        let name = "\(service.name)-predictor-\(SHA256.hex(Array((digest + service.uid).utf8)).prefix(10))"
         var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: service.namespace, name: name)
         // KServe's pods belong to a ReplicaSet of a Deployment the InferenceService owns: they go
         // with it (and free the cache claim, which pvc-protection holds while a pod mounts it).

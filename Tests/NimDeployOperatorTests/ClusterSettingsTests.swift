@@ -6,8 +6,9 @@ import Reconciler
 import TestSupport
 
 /// The operator binary's settings for the cluster it runs in: the NIM pods' fsGroup, which it
-/// tells from the platform, and the proxy and CA of its own calls to NGC.
-@Suite struct ClusterSettingsTests {
+/// tells from the platform, and the proxy and CA of its own calls to NGC. One test at a time:
+/// each runs operator processes, and on two cores they would starve the timing tests beside them.
+@Suite(.serialized) struct ClusterSettingsTests {
     /// What OpenShift serves and plain Kubernetes does not: the SecurityContextConstraints API.
     static let openShiftSCC: JSON = [
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",

@@ -256,6 +256,10 @@ import TestSupport
         try await env.deploy()
         try await env.waitFor("Ready", "True")
         try await env.quiesce()
+        // Scaling rolls nothing (KServe copies the InferenceService's annotations into the pods).
+        let unscaled = env.rollouts()
+        try await env.quiesce()
+        #expect(env.rollouts() == unscaled, "a change of replicas rolled the pods")
         let changes: [(String, String, JSON)] = [
             ("env (runtime)", "env", [["name": "NIM_LOG_LEVEL", "value": "DEBUG"]]),
             ("modelProfile (runtime)", "modelProfile", "vllm-bf16-tp1"),
@@ -304,6 +308,23 @@ import TestSupport
         #expect(predictor["nodeSelector"] == nil && predictor["runtimeClassName"] == nil && predictor[path: ["labels", "team"]] == nil)
         #expect(predictor[path: ["annotations", "example.com/owner"]] == nil && predictor[path: ["securityContext", "fsGroup"]] == nil)
         #expect(predictor["tolerations"] == [["key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"]])
+    }
+
+    @Test func aChildSomeoneDeletesIsMadeAgain() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        try await env.deploy()
+        try await env.waitFor("Ready", "True")
+        for (resource, name) in [(KServe.inferenceServices, "llama"), (KServe.servingRuntimes, "llama"), (ResourceType.secrets, "nvidia-nim-secrets-llama")] {
+            let before = try await env.client.get(resource, namespace: "team-a", name: name)
+            _ = try await env.client.delete(resource, namespace: "team-a", name: name)
+            try await eventually("\(resource.kind) \(name) is made again") {
+                let again = try? await env.client.get(resource, namespace: "team-a", name: name)
+                return again != nil && again?.uid != before.uid
+            }
+        }
+        try await env.waitFor("Ready", "True")
     }
 
     /// Ready only when the model answers ready; until then Progressing says why, from the pods.
