@@ -27,6 +27,11 @@ import TestSupport
         try await eventually("the CRD is served") {
             (try? await cluster.client.list(ResourceType(group: "nim.opendatahub.io", version: "v1alpha1", plural: "nimdeployments", kind: "NimDeployment", namespaced: true), namespace: "team-a")) != nil
         }
+        // The Kubernetes shapes are in the schema: kubectl explain knows them.
+        let tolerations = try await Self.kubectl(cluster, "explain", "nimdeployments.spec.tolerations")
+        #expect(tolerations.status == 0 && tolerations.stdout.contains("tolerationSeconds") && tolerations.stdout.contains("Taints the predictor pods tolerate"), "\(tolerations)")
+        let probe = try await Self.kubectl(cluster, "explain", "nimdeployments.spec.readinessProbe.probe.httpGet")
+        #expect(probe.status == 0 && probe.stdout.contains("path") && probe.stdout.contains("port"), "\(probe)")
         let samples = try await Self.kubectl(cluster, "apply", "-k", Paths.repository.appendingPathComponent("config/samples").path)
         #expect(samples.status == 0, "\(samples)")
         let listed = try await Self.kubectl(cluster, "get", "nimdeployments", "-n", "team-a", "-o", "name")
