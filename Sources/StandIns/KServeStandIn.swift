@@ -44,6 +44,8 @@ public final class KServeStandIn: Sendable {
         var state: PredictorState?
         var handled: String?
         var generation: Int?
+        /// A test set the kubelet's state: render and report now, whatever changed.
+        var forced = false
         /// The InferenceService this is about: one re-created under the same name starts afresh.
         var uid: String?
     }
@@ -52,6 +54,7 @@ public final class KServeStandIn: Sendable {
     private let informer: Informer
     private let state = Mutex<[ObjectKey: Predictor]>([:])
     private let failing = Mutex<Set<String>>([])
+    private let controller = Mutex<Controller?>(nil)
     private let rendersPredictors: Bool
     private let taintsGPUNodes: Bool
 
@@ -78,26 +81,44 @@ public final class KServeStandIn: Sendable {
     /// Puts the predictor pod of an InferenceService in a state (as the kubelet would report it)
     /// and reports the InferenceService accordingly; `nil` returns to the default (ready).
     public func setPredictor(_ key: ObjectKey, _ predictorState: PredictorState?) async throws {
-        state.withLock { $0[key, default: Predictor()].state = predictorState }
-        let service = try await client.get(KServe.inferenceServices, namespace: key.namespace, name: key.name)
-        await observe(service, force: true)
+        state.withLock { states in
+            states[key, default: Predictor()].state = predictorState
+            states[key, default: Predictor()].forced = true
+        }
+        if let controller = controller.withLock({ $0 }) { controller.enqueue(key) } else { await reconcile(key) }
     }
 
+    /// A controller, as KServe is: several workers, never two on one InferenceService, each
+    /// reconcile on the latest the cache holds.
+    public static let workers = 8
+
     public func run() async {
-        let (changes, continuation) = AsyncStream<KubeObject>.makeStream()
-        informer.addHandler { [self] event in
-            if case .deleted(let service) = event {
-                self.state.withLock { _ = $0.removeValue(forKey: service.key) }
-                return
-            }
-            continuation.yield(event.object)
+        let controller = Controller(name: "kserve-stand-in", workers: Self.workers) { [self] key in
+            await self.reconcile(key)
+            return .done
         }
+        self.controller.withLock { $0 = controller }
+        controller.watch(informer) { event in [event.object.key] }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.informer.run() }
             group.addTask {
-                for await service in changes { await self.observe(service, force: false) }
+                await self.informer.waitForSync()
+                await controller.run()
             }
         }
+    }
+
+    private func reconcile(_ key: ObjectKey) async {
+        guard let service = informer.cache.get(key) else {
+            // Gone (once the cache is whole; before, not seen yet).
+            if informer.hasSynced { state.withLock { _ = $0.removeValue(forKey: key) } }
+            return
+        }
+        let force = state.withLock { states -> Bool in
+            defer { states[key]?.forced = false }
+            return states[key]?.forced ?? false
+        }
+        await observe(service, force: force)
     }
 
     // MARK: - KServe

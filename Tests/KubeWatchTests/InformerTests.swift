@@ -171,7 +171,7 @@ import TestSupport
                 try? await Task.sleep(nanoseconds: 60_000_000_000)
             }
         }
-        try await eventually("a leads") { first.isLeader }
+        try await eventually(timeout: 60, "a leads") { first.isLeader }
         let b = Task { await second.run { leading.update { $0.append("b") } } }
         let renewals = try await cluster.client.get(.leases, namespace: "default", name: "nim-deploy-operator")[path: ["spec", "renewTime"]]
         try await eventually("a renews while b tries") {
@@ -197,7 +197,7 @@ import TestSupport
                 stopped.update { $0 = true }
             }
         }
-        try await eventually("a leads") { first.isLeader }
+        try await eventually(timeout: 60, "a leads") { first.isLeader }
         cluster.controlPlane.faults.failNext(1_000, code: 500, resource: "leases.coordination.k8s.io")
         #expect(await a.value == .lost)
         #expect(stopped.value, "the work was cancelled when the lease was lost")

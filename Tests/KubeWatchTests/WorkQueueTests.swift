@@ -108,6 +108,11 @@ import TestSupport
 
 /// The controller's outcome handling, against a reconcile function the test scripts.
 @Suite struct ControllerTests {
+    /// Generous: these finish in milliseconds alone, but the whole suite starts at once on two
+    /// cores (control planes, operator processes, kubectl and the Helm engine), and a deadline
+    /// is only a bound on how long a failure takes to show.
+    static let deadline: TimeInterval = 60
+
     actor Journal {
         var calls: [String: Int] = [:]
         var concurrent = 0
@@ -138,8 +143,8 @@ import TestSupport
         let running = Task { await controller.run() }
         for name in ["flaky", "invalid", "ok"] { controller.enqueue(ObjectKey(namespace: "ns", name: name)) }
         for _ in 0..<20 { controller.enqueue(ObjectKey(namespace: "ns", name: "ok")) }
-        try await eventually("flaky succeeds on its third attempt") { await journal.count("flaky") == 3 }
-        try await eventually("the queue drains") {
+        try await eventually(timeout: Self.deadline, "flaky succeeds on its third attempt") { await journal.count("flaky") == 3 }
+        try await eventually(timeout: Self.deadline, "the queue drains") {
             let depth = await controller.queue.depth
             let inProgress = await controller.queue.inProgress
             return depth == 0 && inProgress == 0
@@ -160,7 +165,7 @@ import TestSupport
         }
         let running = Task { await controller.run() }
         controller.enqueue(ObjectKey(namespace: nil, name: "p"))
-        try await eventually("reconciled three times") { await journal.count("p") == 3 }
+        try await eventually(timeout: Self.deadline, "reconciled three times") { await journal.count("p") == 3 }
         running.cancel()
         await running.value
     }
