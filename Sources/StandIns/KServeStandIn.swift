@@ -85,7 +85,7 @@ public final class KServeStandIn: Sendable {
             states[key, default: Predictor()].state = predictorState
             states[key, default: Predictor()].forced = true
         }
-        if let controller = controller.withLock({ $0 }) { controller.enqueue(key) } else { await reconcile(key) }
+        if let controller = controller.withLock({ $0 }) { controller.enqueue(key) } else { try await reconcile(key) }
     }
 
     /// A controller, as KServe is: several workers, never two on one InferenceService, each
@@ -94,7 +94,7 @@ public final class KServeStandIn: Sendable {
 
     public func run() async {
         let controller = Controller(name: "kserve-stand-in", workers: Self.workers) { [self] key in
-            await self.reconcile(key)
+            try await self.reconcile(key)
             return .done
         }
         self.controller.withLock { $0 = controller }
@@ -108,18 +108,18 @@ public final class KServeStandIn: Sendable {
         }
     }
 
-    private func reconcile(_ key: ObjectKey) async {
+    /// Fails (and is retried with backoff, as KServe's reconciles are) when a request fails.
+    private func reconcile(_ key: ObjectKey) async throws {
         guard let service = informer.cache.get(key) else {
             // Gone (once the cache is whole; before, not seen yet).
             if informer.hasSynced { state.withLock { _ = $0.removeValue(forKey: key) } }
             return
         }
-        let force = state.withLock { states -> Bool in
-            defer { states[key]?.forced = false }
-            return states[key]?.forced ?? false
-        }
-        await observe(service, force: force)
+        let force = state.withLock { $0[key]?.forced ?? false }
+        try await observe(service, force: force)
+        if force { state.withLock { $0[key]?.forced = false } }
     }
+
 
     // MARK: - KServe
 
@@ -127,18 +127,11 @@ public final class KServeStandIn: Sendable {
     /// base, the predictor's model container and pod fields laid over them by strategic merge;
     /// labelled and annotated with the InferenceService's own labels and annotations (KServe
     /// copies them into the pod template), the runtime's pod annotations and the predictor's.
-    private func podTemplate(_ service: KubeObject) async -> (spec: JSON, labels: [String: String], annotations: [String: String])? {
+    private func podTemplate(_ service: KubeObject) async throws -> (spec: JSON, labels: [String: String], annotations: [String: String]) {
         let namespace = service.namespace ?? ""
         let runtimeName = service[path: ["spec", "predictor", "model", "runtime"]]?.stringValue ?? service.name
-        // A runtime not there (yet, or again): KServe's reconcile fails and is requeued with
-        // backoff until it is.
-        var found: KubeObject?
-        for attempt in 0..<100 {
-            if attempt > 0 { try? await Task.sleep(nanoseconds: 100_000_000) }
-            found = try? await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName)
-            if found != nil || Task.isCancelled { break }
-        }
-        guard let runtime = found else { return nil }
+        // A runtime not there (yet, or again): the reconcile fails and is retried until it is.
+        let runtime = try await client.get(KServe.servingRuntimes, namespace: namespace, name: runtimeName)
         let predictor = service[path: ["spec", "predictor"]]?.objectValue ?? [:]
         var containers = runtime[path: ["spec", "containers"]]?.arrayValue ?? []
         if !containers.isEmpty, var model = predictor["model"]?.objectValue {
@@ -185,9 +178,8 @@ public final class KServeStandIn: Sendable {
         }
     }
 
-    private func observe(_ service: KubeObject, force: Bool) async {
+    private func observe(_ service: KubeObject, force: Bool) async throws {
         let key = service.key
-        defer { state.withLock { $0[key, default: Predictor()].handled = service.resourceVersion } }
         let replicas = service[path: ["spec", "predictor", "maxReplicas"]]?.intValue ?? 1
         // As a controller that reconciles on spec changes: an event that changed only the
         // status (its own writes among them) renders nothing, so it never reads a runtime
@@ -197,7 +189,7 @@ public final class KServeStandIn: Sendable {
             return states[key]?.generation
         }
         if force || seen != service.generation {
-            guard let template = await podTemplate(service) else { return }
+            let template = try await podTemplate(service)
             let digest = SHA256.hex(template.spec.serializedBytes() + JSON.object(template.annotations.mapValues(JSON.string)).serializedBytes()
                 + JSON.object(template.labels.mapValues(JSON.string)).serializedBytes())
             let (changed, current) = state.withLock { states -> (Bool, Predictor) in
@@ -205,21 +197,23 @@ public final class KServeStandIn: Sendable {
                 let changed = predictor.template != digest
                 if changed, predictor.template != nil { predictor.rollouts += 1 }
                 predictor.template = digest
-                predictor.generation = service.generation
                 states[key] = predictor
                 return (changed, predictor)
             }
-            if changed, rendersPredictors { await renderDeployment(service, template) }
+            if changed, rendersPredictors { try await renderDeployment(service, template) }
             if replicas == 0 {
-                await deletePods(of: service, except: nil)
+                try await deletePods(of: service, except: nil)
             } else if changed || force || current.pod == nil {
-                await runPod(service, template, digest: digest, state: current.state)
+                try await runPod(service, template, digest: digest, state: current.state)
             }
+            // Only now: a reconcile that failed half-way renders again when retried.
+            state.withLock { $0[key]?.generation = service.generation }
         }
-        await report(service, ready: replicas == 0 ? true : await anyPodReady(service))
+        try await report(service, ready: replicas == 0 ? true : try await anyPodReady(service))
+        state.withLock { $0[key, default: Predictor()].handled = service.resourceVersion }
     }
 
-    private func renderDeployment(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String])) async {
+    private func renderDeployment(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String])) async throws {
         let selector: JSON = ["serving.kserve.io/inferenceservice": .string(service.name), "app": .string("isvc.\(service.name)-predictor")]
         var deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: service.namespace, name: "\(service.name)-predictor")
         deployment.ownerReferences = [Self.owner(service)]
@@ -227,13 +221,13 @@ public final class KServeStandIn: Sendable {
             "selector": ["matchLabels": selector],
             "template": ["metadata": ["labels": selector, "annotations": .object(template.annotations.mapValues(JSON.string))], "spec": template.spec],
         ]
-        _ = try? await client.apply(deployment, .deployments, fieldManager: Self.fieldManager)
+        _ = try await client.apply(deployment, .deployments, fieldManager: Self.fieldManager)
     }
 
-    private func deletePods(of service: KubeObject, except keep: String?) async {
+    private func deletePods(of service: KubeObject, except keep: String?) async throws {
         let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
-        for pod in (try? await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items) ?? [] where pod.name != keep {
-            _ = try? await client.delete(.pods, namespace: service.namespace ?? "", name: pod.name)
+        for pod in try await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items where pod.name != keep {
+            do { _ = try await client.delete(.pods, namespace: service.namespace ?? "", name: pod.name) } catch { if !error.isNotFound { throw error } }
         }
         if keep == nil { state.withLock { $0[service.key]?.pod = nil } }
     }
@@ -241,7 +235,7 @@ public final class KServeStandIn: Sendable {
     /// Starts the predictor pod of this template, in the state the scheduler and the kubelet
     /// would report, and, as a rolling update without unavailability does, removes the previous
     /// revision's pods once it is ready (until then they serve).
-    private func runPod(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String]), digest: String, state wanted: PredictorState?) async {
+    private func runPod(_ service: KubeObject, _ template: (spec: JSON, labels: [String: String], annotations: [String: String]), digest: String, state wanted: PredictorState?) async throws {
         // Per InferenceService (its uid) and template, as a ReplicaSet's pods are named.
         let name = "\(service.name)-predictor-\(SHA256.hex(Array((digest + service.uid).utf8)).prefix(10))"
         var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: service.namespace, name: name)
@@ -251,10 +245,11 @@ public final class KServeStandIn: Sendable {
         pod.labels = template.labels
         pod.annotations = template.annotations
         pod["spec"] = template.spec
-        if (try? await client.get(.pods, namespace: service.namespace ?? "", name: name)) == nil {
-            _ = try? await client.create(pod, .pods, fieldManager: Self.fieldManager)
+        do {
+            _ = try await client.create(pod, .pods, fieldManager: Self.fieldManager)
+        } catch {
+            if error.status?.code != 409 { throw error }
         }
-        state.withLock { $0[service.key]?.pod = name }
         let image = template.spec["containers"]?[0]?["image"]?.stringValue ?? ""
         let status: JSON
         var ready = false
@@ -266,27 +261,20 @@ public final class KServeStandIn: Sendable {
             ready = kubelet == .ready
             status = Self.kubeletStatus(kubelet, image: image, pod: name)
         }
-        for _ in 0..<50 {
-            do {
-                _ = try await client.patch(.pods, namespace: service.namespace, name: name, .merge(["status": status]), subresource: "status", fieldManager: Self.fieldManager)
-                break
-            } catch {
-                if error.isNotFound || Task.isCancelled { break }
-                try? await Task.sleep(nanoseconds: 100_000_000)
-            }
-        }
-        if ready { await deletePods(of: service, except: name) }
+        _ = try await client.patch(.pods, namespace: service.namespace, name: name, .merge(["status": status]), subresource: "status", fieldManager: Self.fieldManager)
+        state.withLock { $0[service.key]?.pod = name }
+        if ready { try await deletePods(of: service, except: name) }
     }
 
-    private func anyPodReady(_ service: KubeObject) async -> Bool {
+    private func anyPodReady(_ service: KubeObject) async throws -> Bool {
         let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
-        let pods = (try? await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items) ?? []
+        let pods = try await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items
         return pods.contains { pod in !pod.isTerminating && (pod[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" } }
     }
 
     /// The InferenceService's status: Ready once its predictor pod is (KServe's RawDeployment
     /// mode reports the Deployment's availability).
-    private func report(_ service: KubeObject, ready podReady: Bool) async {
+    private func report(_ service: KubeObject, ready podReady: Bool) async throws {
         let failing = failing.withLock { $0.contains(service.name) }
         let ready = podReady && !failing
         let observed = service[dotted: "status.observedGeneration"]?.intValue
@@ -309,18 +297,14 @@ public final class KServeStandIn: Sendable {
             "conditions": [["type": "PredictorReady", "status": ready ? "True" : "False", "lastTransitionTime": .string(now)], condition],
         ]
         status["url"] = .string("http://\(service.name)-\(service.namespace ?? "default").example.com")
-        // As a controller requeues: a status write the API server failed (5xx, 429, no answer)
-        // is tried again, or the operator would wait on a report that never comes.
-        for _ in 0..<100 {
-            do {
-                _ = try await client.patch(
-                    KServe.inferenceServices, namespace: service.namespace, name: service.name, .merge(["status": status]), subresource: "status",
-                    fieldManager: Self.fieldManager)
-                return
-            } catch {
-                if error.isNotFound || Task.isCancelled { return }
-                try? await Task.sleep(nanoseconds: 100_000_000)
-            }
+        // A status write the API server failed (5xx, 429, no answer) fails the reconcile, which
+        // is retried, or the operator would wait on a report that never comes.
+        do {
+            _ = try await client.patch(
+                KServe.inferenceServices, namespace: service.namespace, name: service.name, .merge(["status": status]), subresource: "status",
+                fieldManager: Self.fieldManager)
+        } catch {
+            if !error.isNotFound { throw error }
         }
     }
 
