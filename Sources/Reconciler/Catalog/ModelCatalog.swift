@@ -15,11 +15,15 @@ public struct ModelCatalog: Sendable, Equatable {
         public var euRestricted: Bool
         public var updatedDate: String?
         public var shortDescription: String?
+        /// The entry's `id` in the `models.json` shape (`nvidia/llama-3.1-8b-instruct`); its last
+        /// path part is `name`.
+        public var id: String?
 
         public init(
             name: String, displayName: String? = nil, image: ImageReference, tags: [String], latestTag: String, euRestricted: Bool = false,
-            updatedDate: String? = nil, shortDescription: String? = nil
+            updatedDate: String? = nil, shortDescription: String? = nil, id: String? = nil
         ) {
+            self.id = id
             self.name = name
             self.displayName = displayName ?? name
             self.image = image
@@ -69,7 +73,18 @@ public struct ModelCatalog: Sendable, Equatable {
 
     public init(entries: [String: Entry] = [:]) { self.entries = entries }
 
-    public subscript(model: String) -> Entry? { entries[model] }
+    /// The entry `model` names: its id (`nvidia/llama-3.1-8b-instruct`) or its id's last path
+    /// part (`llama-3.1-8b-instruct`), as the contract says; a per-model catalog has no ids, and
+    /// a path there names the model of its last part.
+    public subscript(model: String) -> Entry? {
+        let name = Self.name(of: model)
+        guard let entry = entries[name] else { return nil }
+        if model.contains("/"), let id = entry.id { return id == model ? entry : nil }
+        return entry
+    }
+
+    /// The last path part of a model reference: what entries are keyed by.
+    public static func name(of model: String) -> String { model.split(separator: "/").last.map(String.init) ?? model }
 
     public var modelNames: [String] { entries.keys.sorted() }
 
@@ -179,7 +194,8 @@ public struct ModelCatalog: Sendable, Equatable {
             image.tag = nil
             image.digest = nil
             switch entry(key: "\(label) (\(name))", name: name, displayName: model["name"]?.stringValue, image: image, json: model, problems: &problems) {
-            case .success(let entry):
+            case .success(var entry):
+                entry.id = id
                 if catalog.entries[name] != nil { problems.append(Problem(key: label, message: "model \(name) is listed twice; the first wins")) } else {
                     catalog.entries[name] = entry
                 }

@@ -9,8 +9,11 @@ public struct ResolvedImage: Sendable, Equatable {
     public var displayName: String
     /// Set when the catalog marks the model EU-restricted.
     public var euRestricted = false
+    /// The catalog entry chosen (its id, or its name in a catalog without ids); nil with spec.image.
+    public var catalogEntry: String?
 
-    public init(image: ImageReference, model: String, tag: String, displayName: String, euRestricted: Bool = false) {
+    public init(image: ImageReference, model: String, tag: String, displayName: String, euRestricted: Bool = false, catalogEntry: String? = nil) {
+        self.catalogEntry = catalogEntry
         self.image = image
         self.model = model
         self.tag = tag

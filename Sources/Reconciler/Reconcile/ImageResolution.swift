@@ -8,7 +8,7 @@ extension NimReconciler {
         if case .loaded(let catalog, _) = catalog.current, let model = spec.model { entry = catalog[model] }
         if let text = spec.image {
             guard let reference = ImageReference(parsing: text) else { throw .invalidSpec("spec.image \"\(text)\" is not an image reference") }
-            let model = spec.model ?? reference.name
+            let model = spec.model.map(ModelCatalog.name) ?? reference.name
             let resolved = ResolvedImage(
                 image: reference, model: model, tag: reference.tag ?? reference.digest ?? "latest", displayName: entry?.displayName ?? model,
                 euRestricted: entry?.euRestricted ?? false)
@@ -25,12 +25,13 @@ extension NimReconciler {
                 if catalog.entries.isEmpty {
                     throw .catalogUnavailable(catalog: source, why: "it lists no usable model: " + problems.filter { $0.severity == .error }.prefix(3).map(\.description).joined(separator: "; "))
                 }
-                throw .modelNotFound(model: model, catalog: source, suggestions: catalog.suggestions(for: model))
+                throw .modelNotFound(model: model, catalog: source, suggestions: catalog.suggestions(for: ModelCatalog.name(of: model)))
             }
             let tag = spec.tag ?? entry.latestTag
             guard entry.tags.contains(tag) else { throw .tagNotFound(model: model, tag: tag, available: entry.tags) }
             let resolved = ResolvedImage(
-                image: entry.imageReference(tag: tag), model: model, tag: tag, displayName: entry.displayName, euRestricted: entry.euRestricted)
+                image: entry.imageReference(tag: tag), model: entry.name, tag: tag, displayName: entry.displayName, euRestricted: entry.euRestricted,
+                catalogEntry: entry.id ?? entry.name)
             try checkRegion(resolved, report: &report)
             return resolved
         }

@@ -48,7 +48,8 @@ public final class NimOperator: Sendable {
                     guard let name = object[path: ["spec", "apiKeySecretRef", "name"]]?.stringValue else { return [] }
                     return ["\(object.namespace ?? "")/\(name)"]
                 },
-                Self.byModel: { object in object[path: ["spec", "model"]]?.stringValue.map { [$0] } ?? [] },
+                // By the catalog's key (an id's last path part), which catalog changes name.
+                Self.byModel: { object in object[path: ["spec", "model"]]?.stringValue.map { [ModelCatalog.name(of: $0)] } ?? [] },
                 Self.byClaim: { object in
                     object[path: ["spec", "storage", "existingClaim"]]?.stringValue.map { ["\(object.namespace ?? "")/\($0)"] } ?? []
                 },

@@ -200,6 +200,7 @@ public final class NimReconciler: Sendable {
                 + (takeover.settings.map { $0.env.isEmpty && $0.pullSecrets.isEmpty ? "" : "; its other env vars and pull secrets are kept" } ?? "") + "."
         }
         record(desired, key: key, plan: plan, deployment: deployment, report: &report)
+        report.fields["catalogEntry"] = image.catalogEntry.map(JSON.string)
         report.scaleWarning = scaleWarning(deployment)
         return Convergence(
             service: written, changeSeen: changeSeen,

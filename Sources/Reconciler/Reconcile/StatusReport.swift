@@ -46,7 +46,7 @@ struct StatusReport {
         self.now = now
         conditions = (status?["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))
         // Fields that stay true until something replaces them (what runs, which key it runs with).
-        for field in ["image", "tag", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName"] {
+        for field in ["image", "tag", "catalogEntry", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName"] {
             if let value = status?[field] { fields[field] = value }
         }
     }
