@@ -14,7 +14,7 @@ struct Bench {
     var deployments = 1000
     var namespaces = 10
     var concurrency = 4
-    var rotations = 200
+    var rotations = 50
     var settleMilliseconds = Int(ReconcilerOptions.defaultKeyRotationSettle * 1000)
     var timeout: TimeInterval = 300
 

@@ -311,11 +311,7 @@ import TestSupport
     }
 
     @Test func aChildSomeoneDeletesIsMadeAgain() async throws {
-        let env = try await NimEnvironment()
-        try await env.startOperator()
-        try await env.createKeySecret()
-        try await env.deploy()
-        try await env.waitFor("Ready", "True")
+        let env = try await NimEnvironment.serving()
         for (resource, name) in [(KServe.inferenceServices, "llama"), (KServe.servingRuntimes, "llama"), (ResourceType.secrets, "nvidia-nim-secrets-llama")] {
             let before = try await env.client.get(resource, namespace: "team-a", name: name)
             _ = try await env.client.delete(resource, namespace: "team-a", name: name)
@@ -329,12 +325,8 @@ import TestSupport
 
     /// Ready only when the model answers ready; until then Progressing says why, from the pods.
     @Test func statusFollowsThePredictorPods() async throws {
-        let env = try await NimEnvironment()
+        let env = try await NimEnvironment.serving()
         let key = ObjectKey(namespace: "team-a", name: "llama")
-        try await env.startOperator()
-        try await env.createKeySecret()
-        try await env.deploy()
-        try await env.waitFor("Ready", "True")
 
         try await env.kserve.setPredictor(key, .pullingImage)
         try await env.waitFor("Ready", "False", reason: "PullingImage")

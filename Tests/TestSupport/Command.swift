@@ -14,6 +14,8 @@ public struct CommandResult: Sendable, CustomStringConvertible {
 public func run(
     _ arguments: [String], environment: [String: String] = [:], unset: Set<String> = [], input: String? = nil, timeout: TimeInterval = 60
 ) async throws -> CommandResult {
+    let slot = await Slots.commands.acquire()
+    defer { withExtendedLifetime(slot) {} }
     let command = BackgroundCommand(arguments, environment: environment, unset: unset, input: input)
     try command.start()
     return await command.wait(timeout: timeout)

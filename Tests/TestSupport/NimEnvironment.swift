@@ -79,8 +79,19 @@ public final class NimEnvironment: Sendable {
             concurrency: 4, metrics: metrics)
         let task = Task { await nim.run() }
         running.update { $0 = (nim, task) }
-        try await eventually("the operator's caches sync") { nim.hasSynced }
+        try await eventually(timeout: 30, "the operator's caches sync") { nim.hasSynced }
         return nim
+    }
+
+    /// An environment with the operator running and the default deployment (llama in team-a,
+    /// with its key Secret) Ready: where most scenarios start.
+    public static func serving(_ options: ReconcilerOptions? = nil) async throws -> NimEnvironment {
+        let env = try await NimEnvironment()
+        try await env.startOperator(options)
+        try await env.createKeySecret()
+        try await env.deploy()
+        try await env.waitFor("Ready", "True")
+        return env
     }
 
     public func stopOperator() async {

@@ -48,8 +48,9 @@ enum Usage {
           --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)
           --concurrency N                   reconcile workers (default 4)
           --sync-period DURATION            reconcile everything this often even without changes (default 10h)
-          --key-rotation-settle DURATION    act on a changed key once its Secret has been quiet this long,
-                                            so a burst of writes rolls the pods once (default 100ms; 0: at once)
+          --key-rotation-settle DURATION    a key change is acted on at once; one within this long of the last
+                                            waits until its Secret is quiet this long, so a burst rolls the pods
+                                            twice at most, onto its first key and its last (default 2s; 0: each at once)
           --log-level LEVEL                 debug, info, warn or error; JSON lines on stderr (default info)
 
         Stops on SIGTERM or SIGINT: takes no new work, finishes what is in flight (30 s at most),

@@ -29,6 +29,8 @@ public enum CatalogManifest {
                 fields["name"] = .string(entry.name)
                 fields["displayName"] = .string(entry.displayName)
                 fields["namespace"] = .string(entry.namespace)
+                // An id the repository does not give (a models.json catalog's) is kept.
+                if let id = entry.id, id != entry.derivedID { fields["id"] = .string(id) }
                 if let description = entry.shortDescription { fields["shortDescription"] = .string(description) }
                 data[name] = JSON.object(fields).prettyPrinted() + "\n"
             }
@@ -36,7 +38,7 @@ public enum CatalogManifest {
         case .modelsJSON:
             let models: [JSON] = catalog.modelNames.compactMap { catalog[$0] }.map { entry in
                 var fields = common(entry)
-                fields["id"] = .string(entry.image.path.split(separator: "/").suffix(2).joined(separator: "/"))
+                fields["id"] = .string(entry.id ?? entry.derivedID)
                 fields["name"] = .string(entry.displayName)
                 fields["containerImage"] = .string(entry.imageReference(tag: entry.latestTag).description)
                 if let description = entry.shortDescription { fields["description"] = .string(description) }

@@ -15,9 +15,13 @@ public struct ModelCatalog: Sendable, Equatable {
         public var euRestricted: Bool
         public var updatedDate: String?
         public var shortDescription: String?
-        /// The entry's `id` in the `models.json` shape (`nvidia/llama-3.1-8b-instruct`); its last
-        /// path part is `name`.
+        /// The entry's id (`nvidia/llama-3.1-8b-instruct`): the `models.json` shape's `id`, else
+        /// the repository's team and name (`meta/llama-3.1-8b-instruct`). Its last path part is
+        /// `name`.
         public var id: String?
+
+        /// The id an entry has when its catalog gives none: the repository's last two parts.
+        public var derivedID: String { image.path.split(separator: "/").suffix(2).joined(separator: "/") }
 
         public init(
             name: String, displayName: String? = nil, image: ImageReference, tags: [String], latestTag: String, euRestricted: Bool = false,
@@ -74,12 +78,11 @@ public struct ModelCatalog: Sendable, Equatable {
     public init(entries: [String: Entry] = [:]) { self.entries = entries }
 
     /// The entry `model` names: its id (`nvidia/llama-3.1-8b-instruct`) or its id's last path
-    /// part (`llama-3.1-8b-instruct`), as the contract says; a per-model catalog has no ids, and
-    /// a path there names the model of its last part.
+    /// part (`llama-3.1-8b-instruct`), as the contract says; another id with the same last part
+    /// is not that entry.
     public subscript(model: String) -> Entry? {
-        let name = Self.name(of: model)
-        guard let entry = entries[name] else { return nil }
-        if model.contains("/"), let id = entry.id { return id == model ? entry : nil }
+        guard let entry = entries[Self.name(of: model)] else { return nil }
+        if model.contains("/") { return (entry.id ?? entry.derivedID) == model ? entry : nil }
         return entry
     }
 
@@ -158,7 +161,11 @@ public struct ModelCatalog: Sendable, Equatable {
         guard let image = ImageReference(parsing: "nvcr.io/\(namespace)/\(name)"), image.tag == nil, image.digest == nil else {
             return .failure(Problem(key: key, message: "nvcr.io/\(namespace)/\(name) is not an image reference"))
         }
-        return entry(key: key, name: name, displayName: json["displayName"]?.stringValue, image: image, json: json, problems: &problems)
+        return entry(key: key, name: name, displayName: json["displayName"]?.stringValue, image: image, json: json, problems: &problems).map { found in
+            var entry = found
+            entry.id = json["id"]?.stringValue ?? entry.derivedID
+            return entry
+        }
     }
 
     /// `{"schemaVersion","models":[{"id","name","containerImage","tags","latestTag","euRestricted"}]}`;

@@ -157,7 +157,7 @@ public final class NimReconciler: Sendable {
             live: liveToken(liveService, named: names.inferenceService, of: deployment), rotateRequest: deployment.rotateRequest, restartPods: deployment.spec.restartPods)
         let secret = deployment.spec.apiKeySecretRef.map { ObjectKey(namespace: deployment.namespace, name: $0.name) }
         if plan.keyChanged, let secret, let wait = keyChanges.remaining(secret, now: time.now) {
-            let pending = "A new key (\(plan.current)) is in Secret \(secret.name); it is validated and rolled out once the Secret has not changed for \(Self.format(options.keyRotationSettle))."
+            let pending = "A new key (\(plan.current)) is in Secret \(secret.name), moments after the last change was rolled out: it is validated and rolled out once the Secret has not changed for \(Self.format(options.keyRotationSettle)) (a burst of writes rolls the pods twice at most, onto its first key and its last)."
             report.pendingRotation = pending
             report.set(ConditionType.keyValid, .unknown, StatusReport.rotationPendingReason, pending)
             return Convergence(requeueAfter: wait)

@@ -9,10 +9,13 @@ public struct ReconcilerOptions: Sendable {
     public var disableKeyValidation = false
     /// `EU` refuses EU-restricted models.
     public var region: String?
-    /// A changed key is acted on once its Secret has been quiet this long, so a burst of writes
-    /// rolls the pods once, with the last key (`--key-rotation-settle`; 0 acts at once).
+    /// A changed key is acted on at once; one that follows within this long of a change acted on
+    /// waits until its Secret has been quiet this long, so a burst of writes rolls the pods twice
+    /// at most, onto its first key and its last (`--key-rotation-settle`; 0: every change at once).
     public var keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle
-    public static let defaultKeyRotationSettle: TimeInterval = 0.1
+    /// Two seconds: longer than the pause between a script's or a secret store's retried writes
+    /// (150 ms to a second), short enough that a corrected key follows soon.
+    public static let defaultKeyRotationSettle: TimeInterval = 2
     /// Migrate legacy deployments in every watched namespace, not only annotated ones.
     public var migrateLegacy = false
     /// The predictor pods' fsGroup when the spec sets none: makes the cache claim writable on
