@@ -109,4 +109,39 @@ import TestSupport
         let cel = try await kubectl("apply", "-f", "-", input: Self.widget.replacingOccurrences(of: "size: 2", with: "size: 11"))
         #expect(cel.stderr.contains("size over 10 needs big"), "\(cel)")
     }
+
+    /// A typo refused under fieldValidation=Strict (kubectl's default) is refused before anything
+    /// is stored, by every write path, as a real API server refuses it: 400, "strict decoding
+    /// error: unknown field", the object not created or not changed.
+    @Test func aStrictlyRefusedWriteStoresNothing() async throws {
+        try await prepare()
+        let typo = Self.widget.replacingOccurrences(of: "spec: {size: 2, mode: a}", with: "spec: {size: 2, mode: a, szie: 3}")
+        for command in [["create", "-f", "-"], ["apply", "-f", "-"], ["apply", "--server-side", "-f", "-"]] {
+            let result = try await run(["kubectl"] + command, environment: environment, input: typo, timeout: 30)
+            #expect(result.status != 0 && result.stderr.contains(#"strict decoding error: unknown field "spec.szie""#), "\(command): \(result)")
+            let get = try await kubectl("get", "widget", "traced", "-o", "name")
+            #expect(get.status != 0 && get.stderr.contains("NotFound"), "\(command) stored it: \(get)")
+        }
+        // Existing: update, merge patch and apply change nothing.
+        #expect(try await kubectl("create", "-f", "-", input: Self.widget).status == 0)
+        let before = try await kubectl("get", "widget", "traced", "-o", "jsonpath={.metadata.resourceVersion}")
+        for command in [["replace", "-f", "-"], ["apply", "--server-side", "-f", "-"]] {
+            let result = try await run(["kubectl"] + command, environment: environment, input: typo, timeout: 30)
+            #expect(result.status != 0 && result.stderr.contains("strict decoding error"), "\(command): \(result)")
+        }
+        // kubectl patch sends no fieldValidation: the merge patch as a client asking for it.
+        do {
+            _ = try await cluster.client.call(
+                verb: "patch", method: "PATCH", path: "/apis/wire.example.com/v1alpha1/namespaces/wire/widgets/traced", query: [("fieldValidation", "Strict")],
+                body: ["spec": ["szie": 3]], contentType: "application/merge-patch+json")
+            Issue.record("a strict merge patch with an unknown field was taken")
+        } catch {
+            #expect(error.status?.code == 400 && error.status?.message == #"strict decoding error: unknown field "spec.szie""#, "\(error)")
+        }
+        let after = try await kubectl("get", "widget", "traced", "-o", "jsonpath={.metadata.resourceVersion}")
+        #expect(after.stdout == before.stdout && !before.stdout.isEmpty, "nothing written: \(before.stdout) then \(after.stdout)")
+        // Asked to warn instead, it stores the object without the field, as a real server does.
+        let warned = try await run(["kubectl", "replace", "--validate=warn", "-f", "-"], environment: environment, input: typo, timeout: 30)
+        #expect(warned.status == 0 && warned.stderr.contains(#"unknown field "spec.szie""#), "\(warned)")
+    }
 }

@@ -11,6 +11,8 @@ struct WriteContext {
     var manager: String
     var dryRun: Bool
     var now: Date
+    /// `fieldValidation=Strict`: an unknown field refuses the write (400) and nothing is stored.
+    var strictFields = false
 
     var location: ObjectLocation? {
         name.map { ObjectLocation(resource: definition.groupResource, key: ObjectKey(namespace: namespace, name: $0)) }
@@ -235,6 +237,8 @@ extension StoreState {
             object = SchemaDefaulter.applyDefaults(pruned, schema: structural)
             warnings = dropped.map { "unknown field \"\($0)\"" }
         }
+        // Before anything is stored, as a real server decodes strictly before it writes.
+        if context.strictFields, !warnings.isEmpty { return .failure(.badRequest("strict decoding error: " + warnings.joined(separator: ", "))) }
         // Managed fields: recorded for every write, by the writer's name.
         if let managedFields {
             ManagedFieldsEntry.write(managedFields, into: &object)

@@ -289,10 +289,11 @@ final class APIServer: Sendable {
         if manager.isEmpty { manager = "unknown" }
         if manager.utf8.count > 128 { return respondStatus(writer, .badRequest("fieldManager: Too long: may not be more than 128 bytes")) }
         let scope: WriteScope = resource.subresource == nil ? .main(statusIsSeparate: definition.hasStatusSubresource) : .status
-        let context = WriteContext(
+        var context = WriteContext(
             definition: definition, version: resource.version, namespace: resource.namespace, name: resource.name, scope: scope,
             manager: manager, dryRun: request.queryValue("dryRun") == "All", now: Date())
         let validation = request.queryValue("fieldValidation") ?? "Warn"
+        context.strictFields = validation == "Strict"
 
         let result: Result<WriteResult, APIStatus>
         switch resource.verb {
@@ -353,9 +354,6 @@ final class APIServer: Sendable {
         case .failure(let status):
             respondStatus(writer, status)
         case .success(let written):
-            if validation == "Strict", !written.warnings.isEmpty {
-                return respondStatus(writer, .badRequest("strict decoding error: " + written.warnings.joined(separator: ", ")))
-            }
             let warnings = validation == "Ignore" ? [] : written.warnings
             respond(writer, written.created ? 201 : 200, written.object, warnings: warnings)
         }
