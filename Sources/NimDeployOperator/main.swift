@@ -20,7 +20,7 @@ func main(_ arguments: [String]) async -> Int32 {
         case "catalog":
             return try await CatalogCommand.main(rest)
         case "version":
-            print(NimDeployVersion.description)
+            StandardStreams.say(NimDeployVersion.description)
             return 0
         case "help":
             switch rest.first {
@@ -36,7 +36,7 @@ func main(_ arguments: [String]) async -> Int32 {
             throw Arguments.UsageError(message: "unknown command \"\(command)\"")
         }
     } catch {
-        FileHandle.standardError.write(Data("nim-deploy-operator: \(error)\nRun 'nim-deploy-operator --help' for usage.\n".utf8))
+        StandardStreams.write("nim-deploy-operator: \(error)\nRun 'nim-deploy-operator --help' for usage.\n", to: .error)
         return 2
     }
 }
@@ -54,7 +54,7 @@ func subcommand<Options: Sendable>(
 }
 
 func help(_ text: String) -> Int32 {
-    print(text)
+    StandardStreams.say(text)
     return 0
 }
 

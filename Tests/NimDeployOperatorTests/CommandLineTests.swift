@@ -65,6 +65,7 @@ import TestSupport
         let result = try await operatorCommand("demo", "--once", "--kubeconfig-out", kubeconfig)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("Local control plane: http://127.0.0.1:"))
+        #expect(result.stdout.contains("Model catalog:       config/catalog/nim-model-metadata.yaml (186 models)"), "the release's catalog, not a fallback: \(result.stdout.prefix(400))")
         let table = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(table.contains(["NAMESPACE", "NAME", "MODEL", "TAG", "READY", "REASON", "AGE"]), "\(result.stdout)")
         #expect(table.contains { $0.starts(with: ["team-a", "llama", "llama-3.1-8b-instruct", "latest", "True", "Ready"]) }, "\(result.stdout)")
@@ -74,6 +75,22 @@ import TestSupport
         }
         #expect(!result.stdout.contains("nvapi-demo"), "the demo key is never printed")
         #expect(FileManager.default.fileExists(atPath: kubeconfig))
+    }
+
+    /// Ctrl-C took the 30 s grace period and exited 1 (the manager's task was never told), and
+    /// the output came only at the end when piped. Now the lines arrive as they are written and
+    /// Ctrl-C ends the demo at once with 0 (a deadline of 10 s, a third of the old wait).
+    @Test func theDemoPrintsAsItGoesAndStopsOnCtrlC() async throws {
+        let kubeconfig = NSTemporaryDirectory() + "demo-\(UUID().uuidString).kubeconfig"
+        let demo = BackgroundCommand([Paths.operatorBinary, "demo", "--kubeconfig-out", kubeconfig])
+        try demo.start()
+        defer { demo.kill() }
+        try await eventually(timeout: 60, "the demo says it runs, through a pipe") { demo.stdout.contains("Running; Ctrl-C to stop") }
+        #expect(demo.stdout.contains("team-a      llama"), "the table came before: \(demo.stdout)")
+        kill(demo.processIdentifier, SIGINT)
+        let result = await demo.wait(timeout: 10)
+        #expect(result.status == 0 || result.status == 130, "\(result)")
+        #expect(!result.stderr.contains("shutdown took longer"), "\(result.stderr)")
     }
 
     /// The kinds `run` needs: the NimDeployment CRD and (small copies of) KServe's.
@@ -146,5 +163,21 @@ import TestSupport
         for line in result.stderr.split(separator: "\n") {
             #expect((try? JSON(parsing: String(line)))?["level"] != nil, "every log line is JSON: \(line)")
         }
+    }
+
+    /// `run ... 2>&1 | head` ended with SIGILL (FileHandle.write traps on EPIPE, and libcurl's
+    /// set-up ignores SIGPIPE): a closed pipe now ends it quietly, as SIGPIPE would (141).
+    @Test func aClosedPipeEndsTheOperatorQuietly() async throws {
+        let env = try await NimEnvironment()
+        let kubeconfig = try env.cluster.writeKubeconfig()
+        let script = """
+            set -o pipefail
+            "$0" run --kubeconfig "$1" --namespace \(NimEnvironment.operatorNamespace) --log-level debug \\
+                --metrics-bind-address 0 --health-probe-bind-address 0 2>&1 | head -n 1 > /dev/null
+            echo "operator ${PIPESTATUS[0]}"
+            """
+        let result = try await run(["bash", "-c", script, Paths.operatorBinary, kubeconfig], timeout: 60)
+        #expect(result.stdout.contains("operator 141"), "\(result)")
+        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Illegal instruction"), "\(result)")
     }
 }

@@ -28,7 +28,6 @@ public struct Logger: Sendable {
     public final class Sink: Sendable {
         private let minimum = Atomic<Int>(Level.info.rawValue)
         private let capture = Mutex<[String]?>(nil)
-        private let output = Mutex<FileHandle>(FileHandle.standardError)
 
         public var level: Level {
             get { Level(rawValue: minimum.load(ordering: .relaxed)) ?? .info }
@@ -42,8 +41,7 @@ public struct Logger: Sendable {
 
         func write(_ line: String) {
             capture.withLock { $0?.append(line) }
-            let bytes = Data((line + "\n").utf8)
-            output.withLock { $0.write(bytes) }
+            StandardStreams.write(line + "\n", to: .error)
         }
     }
 

@@ -142,7 +142,7 @@ enum CatalogCommand {
     /// half a catalog, and a failed run leaves the previous file in place.
     static func write(_ text: String, to path: String?) throws {
         guard let path, path != "-" else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            StandardStreams.write(text, to: .output)
             return
         }
         let url = URL(fileURLWithPath: path)
@@ -150,8 +150,8 @@ enum CatalogCommand {
         try Data(text.utf8).write(to: url, options: .atomic)
     }
 
-    static func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-    static func complain(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    static func say(_ line: String) { StandardStreams.write((line + "\n"), to: .output) }
+    static func complain(_ line: String) { StandardStreams.write((line + "\n"), to: .error) }
 
     static func plural(_ count: Int, _ noun: String) -> String {
         count == 1 ? "1 \(noun)" : "\(count) \(noun == "entry" ? "entries" : noun + "s")"

@@ -152,12 +152,12 @@ enum CatalogFetch {
             { [self] done, total in
                 guard terminal else { return }
                 drawn.withLock { $0 = true }
-                FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(done)/\(total)".utf8))
+                StandardStreams.write("\r\u{1B}[K\(label) \(done)/\(total)", to: .error)
             }
         }
 
         func finish() {
-            if drawn.withLock({ $0 }) { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if drawn.withLock({ $0 }) { StandardStreams.write("\r\u{1B}[K", to: .error) }
         }
     }
 }

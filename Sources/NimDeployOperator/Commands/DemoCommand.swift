@@ -50,19 +50,20 @@ enum DemoCommand {
         do {
             url = try plane.start()
             try plane.kubeconfig(namespace: "team-a").write(toFile: demo.kubeconfigPath, atomically: true, encoding: .utf8)
-            let catalog = try installBasics(plane)
+            let (catalog, source) = try installBasics(plane)
+            StandardStreams.say("Model catalog:       \(source) (\(catalog.entries.count) models)")
             ngc = NGCStandIn(catalog: catalog)
             try ngc.start()
         } catch {
-            print("demo: cannot set up: \(error)")
+            StandardStreams.say("demo: cannot set up: \(error)")
             return 1
         }
         defer {
             ngc.stop()
             plane.stop()
         }
-        print("Local control plane: \(url)   (kubectl: KUBECONFIG=\(demo.kubeconfigPath) kubectl get nimdeployments)")
-        print("NGC API stand-in:    \(ngc.baseURL)\n")
+        StandardStreams.say("Local control plane: \(url)   (kubectl: KUBECONFIG=\(demo.kubeconfigPath) kubectl get nimdeployments)")
+        StandardStreams.say("NGC API stand-in:    \(ngc.baseURL)\n")
 
         let metrics = MetricsRegistry()
         var client = ClientConfiguration(server: url, source: "local control plane")
@@ -87,19 +88,28 @@ enum DemoCommand {
         do {
             let samples = try await applySamples(userClient)
             let converged = try await waitForReady(userClient, samples: samples, timeout: demo.timeout)
-            print(try await report(userClient, nim: nim))
+            StandardStreams.say(try await report(userClient, nim: nim))
             if demo.once { return converged ? 0 : 1 }
         } catch {
-            print("demo: \(error)")
+            StandardStreams.say("demo: \(error)")
             return 1
         }
-        print("Running; Ctrl-C to stop. Try: KUBECONFIG=\(demo.kubeconfigPath) kubectl edit nimd llama")
-        _ = await running.value
+        StandardStreams.say("Running; Ctrl-C to stop. Try: KUBECONFIG=\(demo.kubeconfigPath) kubectl edit nimd llama")
+        // Ctrl-C cancels this task; the manager's and the stand-in's are their own, so they are
+        // told here (the manager drains in flight reconciles and returns at once when idle).
+        await withTaskCancellationHandler {
+            _ = await running.value
+        } onCancel: {
+            running.cancel()
+            standIn.cancel()
+        }
+        StandardStreams.say("demo: stopped")
         return 0
     }
 
-    /// CRDs, namespaces, the catalog and the user's key Secret. Returns the catalog installed.
-    static func installBasics(_ plane: LocalControlPlane) throws -> ModelCatalog {
+    /// CRDs, namespaces, the catalog and the user's key Secret. Returns the catalog installed
+    /// and where it came from.
+    static func installBasics(_ plane: LocalControlPlane) throws -> (ModelCatalog, String) {
         guard let crd = Manifests.config("crd/bases/nim.opendatahub.io_nimdeployments.yaml") else {
             throw DemoError(description: "config/crd/bases is not here: run the demo from the repository (scripts/demo)")
         }
@@ -113,12 +123,16 @@ enum DemoCommand {
         for namespace in [operatorNamespace, "team-a"] {
             try plane.apply([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]]])
         }
-        // The real generated catalog (186 models) when the workplace has it, else a small one.
+        // The release's catalog (config/catalog), else the workplace's generated one, else a
+        // small one.
         var catalogMap: JSON
-        if let real = Manifests.shared("ngc/nim-models-data.yaml"), let document = try Manifests.documents(real).first {
-            catalogMap = document
+        let source: String
+        if let release = Manifests.config("catalog/nim-model-metadata.yaml"), let document = try Manifests.documents(release).first {
+            (catalogMap, source) = (document, "config/catalog/nim-model-metadata.yaml")
+        } else if let real = Manifests.shared("ngc/nim-models-data.yaml"), let document = try Manifests.documents(real).first {
+            (catalogMap, source) = (document, real.path)
         } else if let small = Manifests.config("demo/nim-model-metadata.yaml"), let document = try Manifests.documents(small).first {
-            catalogMap = document
+            (catalogMap, source) = (document, "config/demo/nim-model-metadata.yaml (a small fallback)")
         } else {
             throw DemoError(description: "no model catalog found (config/demo/nim-model-metadata.yaml)")
         }
@@ -129,7 +143,7 @@ enum DemoCommand {
             "apiVersion": "v1", "kind": "Secret", "metadata": ["name": "my-ngc-key", "namespace": "team-a"], "type": "Opaque",
             "data": ["NGC_API_KEY": .string(Data(demoKey.utf8).base64EncodedString())],
         ]])
-        return ModelCatalog.parse(configMap: KubeObject(catalogMap)).catalog
+        return (ModelCatalog.parse(configMap: KubeObject(catalogMap)).catalog, source)
     }
 
     static func applySamples(_ client: KubeClient) async throws -> [ObjectKey] {

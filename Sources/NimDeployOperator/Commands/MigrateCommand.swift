@@ -50,15 +50,15 @@ enum MigrateCommand {
 
     static func execute(_ options: Options) async -> Int32 {
         Logger.sink.level = .warn
-        let report = options.adopt ? FileHandle.standardError : FileHandle.standardOutput
-        func say(_ line: String) { report.write(Data((line + "\n").utf8)) }
+        let report: StandardStreams.Stream = options.adopt ? .error : .output
+        func say(_ line: String) { StandardStreams.write(line + "\n", to: report) }
         let client: KubeClient
         do {
             var configuration = try ClientConfiguration.resolve(kubeconfig: options.kubeconfig, context: options.context)
             configuration.userAgent = "nim-deploy-operator-migrate"
             client = KubeClient(configuration: configuration)
         } catch {
-            FileHandle.standardError.write(Data("nim-deploy-operator migrate: cannot load the Kubernetes configuration: \(error.message)\n".utf8))
+            StandardStreams.write("nim-deploy-operator migrate: cannot load the Kubernetes configuration: \(error.message)\n", to: .error)
             return 1
         }
         let events = options.dryRun ? nil : EventRecorder(client: client, component: "nim-deploy-operator-migrate")
@@ -106,7 +106,7 @@ enum MigrateCommand {
             if let failure { say("error: \(failure)") }
             say(Self.summary(outcomes, cleanups, dryRun: options.dryRun))
         }
-        if options.adopt, !adoptions.isEmpty { print(YAML.emitAll(adoptions), terminator: "") }
+        if options.adopt, !adoptions.isEmpty { StandardStreams.write(YAML.emitAll(adoptions), to: .output) }
         if failure != nil || outcomes.contains(where: { $0.state == .failed }) { return 1 }
         if outcomes.contains(where: { $0.state == .blocked }) || cleanups.contains(where: { !$0.kept.isEmpty }) { return needsAttention }
         return 0

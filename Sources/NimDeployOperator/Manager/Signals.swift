@@ -1,4 +1,5 @@
 import Foundation
+import KubeWatch
 
 /// Turns SIGTERM and SIGINT into the cancellation of a task: the structured way to stop.
 /// A second signal, or a shutdown that overruns its grace period, ends the process at once.
@@ -21,7 +22,7 @@ final class SignalHandler: @unchecked Sendable {
                 onSignal(signalNumber)
                 task.cancel()
                 self.queue.asyncAfter(deadline: .now() + Self.gracePeriod) {
-                    FileHandle.standardError.write(Data("shutdown took longer than \(Int(Self.gracePeriod)) s; exiting\n".utf8))
+                    StandardStreams.write("shutdown took longer than \(Int(Self.gracePeriod)) s; exiting\n", to: .error)
                     exit(1)
                 }
             }
