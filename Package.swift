@@ -24,8 +24,11 @@ let package = Package(
         .target(name: "StandIns", dependencies: ["KubeWatch", "Reconciler"]),
         .executableTarget(
             name: "NimDeployOperator",
-            dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"]
+            dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"],
+            plugins: ["BuildInfo"]
         ),
+        // The commit the binary is built from, for `version`.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // The benchmark: the operator as its own process against the local control plane.
         .executableTarget(name: "NimBench", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"]),
         // Fixtures the test targets share: a running control plane, deadlines, paths to ../shared.

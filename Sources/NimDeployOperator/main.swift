@@ -4,6 +4,10 @@ import KubeWatch
 /// The entry point: parse, dispatch, exit with the command's status (0 done, 1 failed, 2 usage;
 /// `migrate` and `catalog` also 3: something needs a person).
 func main(_ arguments: [String]) async -> Int32 {
+    if arguments.first == "--version" || arguments.first == "-v" {
+        StandardStreams.say(NimDeployVersion.description)
+        return 0
+    }
     let command = arguments.first { !$0.hasPrefix("-") } ?? "help"
     let rest = Array(arguments.drop { $0 != command }.dropFirst())
     do {
@@ -29,17 +33,20 @@ func main(_ arguments: [String]) async -> Int32 {
             case "migrate": return help(Usage.migrate)
             case "catalog": return help(Usage.catalog)
             case "version": return help(Usage.version)
-            default: return help(Usage.main)
+            case nil: return help(Usage.main)
+            case let topic?: throw Arguments.UsageError(message: "no help for \"\(topic)\"" + Arguments.suggestion(Substring(topic), among: commands))
             }
         default:
             if arguments.contains("--help") || arguments.contains("-h") { return help(Usage.main) }
-            throw Arguments.UsageError(message: "unknown command \"\(command)\"")
+            throw Arguments.UsageError(message: "unknown command \"\(command)\"" + Arguments.suggestion(Substring(command), among: commands))
         }
     } catch {
         StandardStreams.write("nim-deploy-operator: \(error)\nRun 'nim-deploy-operator --help' for usage.\n", to: .error)
         return 2
     }
 }
+
+let commands: Set<String> = ["run", "demo", "migrate", "catalog", "version", "help"]
 
 /// Parses a command's flags (`--help` prints its usage) and runs it until done or signalled.
 func subcommand<Options: Sendable>(

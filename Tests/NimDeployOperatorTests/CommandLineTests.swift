@@ -31,6 +31,9 @@ import TestSupport
         let version = try await operatorCommand("version")
         #expect(version.status == 0)
         #expect(version.stdout.contains("nim-deploy-operator "))
+        #expect(version.stdout.contains("(commit "), "the commit it is built from: \(version.stdout)")
+        let flag = try await operatorCommand("--version")
+        #expect(flag.status == 0 && flag.stdout == version.stdout, "\(flag)")
         #expect(version.stdout.contains("libcurl/"))
         #expect(version.stdout.contains("libyaml/"))
     }
@@ -47,6 +50,11 @@ import TestSupport
         (["run", "--nim-fs-group", "-1"], "--nim-fs-group must be auto, none or a group id"),
         (["run", "--ngc-proxy", "ftp://proxy"], "--ngc-proxy must be an http:// or https:// URL"),
         (["frobnicate"], "unknown command"),
+        (["demoo"], #"unknown command "demoo"; did you mean demo?"#),
+        (["help", "bogus"], #"no help for "bogus""#),
+        (["help", "migrat"], "did you mean migrate?"),
+        (["run", "--concurency", "3"], "unknown option --concurency; did you mean --concurrency?"),
+        (["run", "--leader-elec"], "did you mean --leader-elect?"),
     ])
     func usageErrorsExitTwo(_ arguments: [String], _ message: String) async throws {
         let result = try await run([Paths.operatorBinary] + arguments, timeout: 60)
@@ -179,5 +187,22 @@ import TestSupport
         let result = try await run(["bash", "-c", script, Paths.operatorBinary, kubeconfig], timeout: 60)
         #expect(result.stdout.contains("operator 141"), "\(result)")
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Illegal instruction"), "\(result)")
+    }
+
+    /// migrate against an API server that does not answer printed "no legacy NIM deployments".
+    @Test func migrateSaysItCannotReachTheAPIServer() async throws {
+        let kubeconfig = NSTemporaryDirectory() + "unreachable-\(UUID().uuidString).kubeconfig"
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: c, cluster: {server: "http://127.0.0.1:1"}}]
+            users: [{name: u, user: {token: t}}]
+            contexts: [{name: c, context: {cluster: c, user: u}}]
+            current-context: c
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let result = try await operatorCommand("migrate", "--kubeconfig", kubeconfig, "--namespace", "team-a")
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("cannot read from the API server at http://127.0.0.1:1"), "\(result)")
+        #expect(!result.stdout.contains("summary"), "no summary of nothing: \(result)")
     }
 }

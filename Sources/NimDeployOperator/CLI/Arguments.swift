@@ -24,7 +24,7 @@ struct Arguments {
             }
             guard argument.hasPrefix("--"), argument.count > 2 else {
                 if argument.hasPrefix("-") && argument != "-" && argument != "-h" {
-                    throw UsageError(message: "unknown option \(argument)")
+                    throw UsageError(message: "unknown option \(argument)" + Self.suggestion(argument.drop { $0 == "-" }, among: valueFlags.union(switchFlags), prefix: "--"))
                 }
                 if argument == "-h" { switches.insert("help"); continue }
                 if command == nil && positional.isEmpty { command = argument } else { positional.append(argument) }
@@ -46,9 +46,39 @@ struct Arguments {
                 guard let value = inline ?? rest.popFirst() else { throw UsageError(message: "--\(name) needs a value") }
                 values[name] = value
             } else {
-                throw UsageError(message: "unknown option --\(name)")
+                throw UsageError(message: "unknown option --\(name)" + Self.suggestion(Substring(name), among: valueFlags.union(switchFlags), prefix: "--"))
             }
         }
+    }
+
+    /// "; did you mean --concurrency?" for the nearest known word, when one is near enough.
+    static func suggestion(_ word: Substring, among known: Set<String>, prefix: String = "") -> String {
+        guard let nearest = nearest(String(word), among: known) else { return "" }
+        return "; did you mean \(prefix)\(nearest)?"
+    }
+
+    /// The known word fewest edits away (insert, delete, replace, swap two neighbours), if it is
+    /// within a third of the word's length (and at least two).
+    static func nearest(_ word: String, among known: Set<String>) -> String? {
+        let limit = max(2, word.count / 3)
+        return known.map { ($0, distance(Array(word), Array($0))) }.filter { $0.1 <= limit }
+            .min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
+    }
+
+    static func distance(_ a: [Character], _ b: [Character]) -> Int {
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1) }
+            }
+        }
+        return table[a.count][b.count]
     }
 
     func value(_ name: String) -> String? { values[name] }

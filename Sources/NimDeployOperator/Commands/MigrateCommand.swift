@@ -102,6 +102,9 @@ enum MigrateCommand {
             if options.cleanup { document["cleanup"] = .array(cleanups.map(\.json)) }
             if let failure { document["error"] = .string(failure) }
             say(document.serialized())
+        } else if let failure, outcomes.isEmpty, cleanups.isEmpty {
+            // Nothing was looked at: no summary of nothing, but what went wrong and where.
+            StandardStreams.complain("nim-deploy-operator migrate: cannot read from the API server at \(client.configuration.server): \(failure)")
         } else {
             if let failure { say("error: \(failure)") }
             say(Self.summary(outcomes, cleanups, dryRun: options.dryRun))

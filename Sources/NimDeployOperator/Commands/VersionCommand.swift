@@ -7,6 +7,6 @@ enum NimDeployVersion {
     static var description: String {
         let curl = String(cString: curl_version())
         let yaml = String(cString: yaml_get_version_string())
-        return "nim-deploy-operator \(current)\n\(curl)\nlibyaml/\(yaml)"
+        return "nim-deploy-operator \(current) (commit \(BuildInfo.commit))\n\(curl)\nlibyaml/\(yaml)"
     }
 }
