@@ -38,4 +38,27 @@ import TestSupport
         let result = try await run(["git", "-C", Paths.repository.path, "check-ignore", "-q", "demo.kubeconfig"], timeout: 30)
         #expect(result.status == 0, "demo.kubeconfig is not in .gitignore: \(result)")
     }
+
+    /// Every reason of the README's table has its section in docs/troubleshooting.md.
+    @Test func everyReasonOfTheTableIsExplained() throws {
+        let readme = try String(contentsOf: Paths.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let guide = try String(contentsOf: Paths.repository.appendingPathComponent("docs/troubleshooting.md"), encoding: .utf8)
+        let table = readme.components(separatedBy: "| reason | condition | what happened |").dropFirst().first?.components(separatedBy: "\n\n").first ?? ""
+        let reasons = table.split(separator: "\n").compactMap { $0.split(separator: "|").first }.flatMap { cell in
+            cell.split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        }
+        #expect(reasons.count >= 30, "\(reasons)")
+        let headings = guide.split(separator: "\n").filter { $0.hasPrefix("### ") }.joined(separator: "\n")
+        for reason in reasons { #expect(headings.contains("`\(reason)`"), "\(reason) has no section in docs/troubleshooting.md") }
+    }
+
+    @Test func theReadmeLinksTheDocsAndTheLicenseIsThere() throws {
+        let readme = try String(contentsOf: Paths.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        for page in ["docs/troubleshooting.md", "docs/gitops.md", "docs/multicluster.md", "docs/upgrade.md", "docs/uninstall.md", "CONTRIBUTING.md", "LICENSE"] {
+            #expect(readme.contains("(\(page))"), "\(page) is linked")
+            #expect(FileManager.default.fileExists(atPath: Paths.repository.appendingPathComponent(page).path), "\(page) exists")
+        }
+        let license = try String(contentsOf: Paths.repository.appendingPathComponent("LICENSE"), encoding: .utf8)
+        #expect(license.contains("Apache License") && license.contains("Version 2.0, January 2004"))
+    }
 }
