@@ -23,6 +23,9 @@ func main(_ arguments: [String]) async -> Int32 {
                                         parse: MigrateCommand.options, execute: MigrateCommand.execute)
         case "catalog":
             return try await CatalogCommand.main(rest)
+        case "template":
+            return try await subcommand(rest, TemplateCommand.valueFlags, TemplateCommand.switchFlags, usage: Usage.template,
+                                        parse: TemplateCommand.options, execute: TemplateCommand.execute)
         case "version":
             StandardStreams.say(NimDeployVersion.description)
             return 0
@@ -33,6 +36,7 @@ func main(_ arguments: [String]) async -> Int32 {
             case "migrate": return help(Usage.migrate)
             case "catalog": return help(Usage.catalog)
             case "version": return help(Usage.version)
+            case "template": return help(Usage.template)
             case nil: return help(Usage.main)
             case let topic?: throw Arguments.UsageError(message: "no help for \"\(topic)\"" + Arguments.suggestion(Substring(topic), among: commands))
             }
@@ -46,7 +50,7 @@ func main(_ arguments: [String]) async -> Int32 {
     }
 }
 
-let commands: Set<String> = ["run", "demo", "migrate", "catalog", "version", "help"]
+let commands: Set<String> = ["run", "demo", "migrate", "catalog", "template", "version", "help"]
 
 /// Parses a command's flags (`--help` prints its usage) and runs it until done or signalled.
 func subcommand<Options: Sendable>(

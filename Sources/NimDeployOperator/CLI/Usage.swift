@@ -14,6 +14,8 @@ enum Usage {
                     per-deployment Secrets; clean up; print NimDeployments that adopt them.
           catalog   Build, check and compare the model catalog ConfigMap: generate, detect-eu,
                     validate, diff.
+          template  Print the OpenShift Templates the Open Data Hub dashboard processes to make the
+                    same ServingRuntime as the operator (nvidia-nim-http-template, -grpc-template).
           version   Print the version and the libraries it was built with.
           help      Show this help, or a command's help: nim-deploy-operator help run
 
@@ -188,6 +190,19 @@ enum Usage {
         image, other fields).
 
         Exit status, as diff(1): 0 the same, 1 different, 2 trouble (a file unreadable) or usage.
+        """
+
+    static let template = """
+        Usage: nim-deploy-operator template [--protocol http|grpc|all] [--namespace NS]
+
+        Prints the OpenShift Templates nvidia-nim-http-template and nvidia-nim-grpc-template, made
+        from the operator's own ServingRuntime code: processed with DEPLOYMENT_NAME,
+        CONTAINER_IMAGE, MODEL_NAME, MODEL_TAG and DISPLAY_NAME (oc process), they give the
+        runtime the operator makes for that NimDeployment. config/openshift and the chart ship them.
+
+        Options:
+          --protocol P     http, grpc or all (default all)
+          --namespace NS   put them in this namespace (the dashboard's: opendatahub, redhat-ods-applications)
         """
 
     static let version = """
