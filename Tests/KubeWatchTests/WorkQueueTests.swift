@@ -152,6 +152,9 @@ import TestSupport
         #expect(await journal.count("invalid") == 1, "a terminal error is not retried")
         #expect(await journal.maximumConcurrentForOneKey == 0)
         #expect(metrics.render().contains("controller_runtime_reconcile_total{controller=\"test\",result=\"error\"} 3"))
+        // Every error counts, the terminal one too (controller-runtime's meaning); it is also apart.
+        #expect(metrics.render().contains("controller_runtime_reconcile_errors_total{controller=\"test\"} 3"), "\(metrics.render())")
+        #expect(metrics.render().contains("controller_runtime_terminal_reconcile_errors_total{controller=\"test\"} 1"))
         running.cancel()
         await running.value
     }

@@ -159,9 +159,11 @@ public final class Redactor: Sendable {
         var rest = Substring(text)
         while let range = rest.range(of: prefix) {
             output += rest[..<range.lowerBound]
-            output += prefix + placeholder
             rest = rest[range.upperBound...]
-            rest = rest.drop { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." || $0 == "=" || $0 == "+" || $0 == "/" }
+            let token = rest.prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." || $0 == "=" || $0 == "+" || $0 == "/" }
+            // A key has material after its prefix; "(nvapi-...)" in a message is no key.
+            output += prefix + (token.count >= 8 ? placeholder : String(token))
+            rest = rest.dropFirst(token.count)
         }
         return output + rest
     }

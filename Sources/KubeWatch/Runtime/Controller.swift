@@ -104,6 +104,8 @@ public final class Controller: Sendable {
                 }
             } catch let error as TerminalError {
                 await queue.forget(key)
+                // controller-runtime counts every error here, terminal ones also apart.
+                metrics?.errors.inc([name])
                 metrics?.terminalErrors.inc([name])
                 outcome = "error"
                 failure = error

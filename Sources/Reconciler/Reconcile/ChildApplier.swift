@@ -15,11 +15,11 @@ final class ChildApplier: Sendable {
     /// What this process last applied, by child: the hash it stamped, a hash of the whole object
     /// it sent, and the resourceVersion the child had before (the cache may lag behind our own
     /// writes, and a stale cache must not cause a second, no-op write).
-    private struct Applied { var stamp: String; var body: String; var before: String? }
+    private struct Applied { var stamp: String; var body: String; var before: String?; var owner: ObjectKey? }
     private let lastApplied = Mutex<[String: Applied]>([:])
     /// The resourceVersion each partly cached child (a Secret: metadata only) had when this
     /// process last saw its whole content match: any other version means someone else wrote it.
-    private let verifiedVersions = Mutex<[String: String]>([:])
+    private let verifiedVersions = Mutex<[String: (version: String, owner: ObjectKey?)]>([:])
 
     init(client: KubeClient) { self.client = client }
 
@@ -39,11 +39,11 @@ final class ChildApplier: Sendable {
         verifiedVersions.withLock { _ = $0.removeValue(forKey: identity) }
     }
 
-    /// Forgets what was applied for a deployment's children (it is gone).
+    /// Forgets what was applied for a deployment's children (it is gone): those whose
+    /// deployment-name annotation names it, not every child whose name merely ends like it.
     func forget(deployment: ObjectKey) {
-        let keep: (String) -> Bool = { !$0.contains("/\(deployment.namespace)/") || !$0.hasSuffix(deployment.name) }
-        lastApplied.withLock { applied in applied = applied.filter { keep($0.key) } }
-        verifiedVersions.withLock { versions in versions = versions.filter { keep($0.key) } }
+        lastApplied.withLock { applied in applied = applied.filter { $0.value.owner != deployment } }
+        verifiedVersions.withLock { versions in versions = versions.filter { $0.value.owner != deployment } }
     }
 
     /// What of a child the hash leaves out: the InferenceService's replica counts. KServe copies
@@ -112,7 +112,7 @@ final class ChildApplier: Sendable {
         // A Secret's metadata cannot show whether someone edited its data (a key replaced by
         // hand, a wrong one pasted): when another version than the one last checked is seen,
         // read it whole once, so drift is put right rather than trusted.
-        if !cachedIsComplete, let partial = cached, verifiedVersions.withLock({ $0[identity] }) != partial.resourceVersion {
+        if !cachedIsComplete, let partial = cached, verifiedVersions.withLock({ $0[identity]?.version }) != partial.resourceVersion {
             do {
                 live = try await client.get(resource, namespace: partial.namespace, name: partial.name)
                 liveIsComplete = true
@@ -128,14 +128,14 @@ final class ChildApplier: Sendable {
         // process's last write of this very content (someone else's write is another version).
         let cacheIsBehind = lastApplied.withLock { $0[identity] }.map { $0.body == body && $0.before == live?.resourceVersion } ?? false
         guard needed, !cacheIsBehind else {
-            if liveIsComplete, !cachedIsComplete, let live { verifiedVersions.withLock { $0[identity] = live.resourceVersion } }
+            if liveIsComplete, !cachedIsComplete, let live { verifiedVersions.withLock { $0[identity] = (live.resourceVersion, NimOperator.owner(of: desired)) } }
             return nil
         }
         Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, stamped.body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
-            lastApplied.withLock { $0[identity] = Applied(stamp: hash, body: body, before: live?.resourceVersion) }
-            if !cachedIsComplete { verifiedVersions.withLock { $0[identity] = stored.resourceVersion } }
+            lastApplied.withLock { $0[identity] = Applied(stamp: hash, body: body, before: live?.resourceVersion, owner: NimOperator.owner(of: desired)) }
+            if !cachedIsComplete { verifiedVersions.withLock { $0[identity] = (stored.resourceVersion, NimOperator.owner(of: desired)) } }
             return stored
         } catch {
             throw Self.problem(error, object: "\(resource.kind) \(desired.name)")
