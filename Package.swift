@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "nim-deploy-operator", targets: ["NimDeployOperator"]),
+        .executable(name: "nim-deploy-demo", targets: ["NimDeployDemo"]),
         .executable(name: "nim-bench", targets: ["NimBench"]),
         .library(name: "KubeWatch", targets: ["KubeWatch"]),
         .library(name: "LocalControlPlane", targets: ["LocalControlPlane"]),
@@ -22,11 +23,17 @@ let package = Package(
         .target(name: "Reconciler", dependencies: ["KubeWatch"]),
         // Local stand-ins for the NGC API and for KServe: the demo's, the tests' and the benchmark's.
         .target(name: "StandIns", dependencies: ["KubeWatch", "Reconciler"]),
+        // What the operator and the demo executables share: flags, wiring, the manager (probes,
+        // metrics, leader election, signals).
+        .target(name: "NimDeployManager", dependencies: ["KubeWatch", "Reconciler"]),
+        // The operator binary (and the image): no control plane, no stand-in in it.
         .executableTarget(
             name: "NimDeployOperator",
-            dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns"],
+            dependencies: ["KubeWatch", "Reconciler", "NimDeployManager"],
             plugins: ["BuildInfo"]
         ),
+        // The demo: the operator on a local control plane with the stand-ins, in one process.
+        .executableTarget(name: "NimDeployDemo", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "NimDeployManager"]),
         // The commit the binary is built from, for `version`.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         // The benchmark: the operator as its own process against the local control plane.
@@ -37,7 +44,7 @@ let package = Package(
         .testTarget(name: "KubeWatchTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
-        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport", "NimDeployOperator"]),
+        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeWatch", "LocalControlPlane", "TestSupport", "NimDeployOperator", "NimDeployDemo"]),
         // The operator process under API server, operator, NGC and input faults (its own run in scripts/test).
         .testTarget(name: "ResilienceTests", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
     ],

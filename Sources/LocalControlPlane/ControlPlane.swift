@@ -8,7 +8,7 @@ import KubeWatch
 /// resourceVersion sequence, generation, the status subresource, 409 conflicts, 422 with causes,
 /// selectors, paging, watches with bookmarks and 410, finalizers, owner-reference garbage
 /// collection, merge, JSON and strategic merge patches, and server-side apply with per-manager
-/// field ownership. It is what `nim-deploy-operator demo` runs on and what the integration tests
+/// field ownership. It is what `nim-deploy-demo` runs on and what the integration tests
 /// use; the real `kubectl` works against it.
 ///
 /// What it simplifies compared with a real API server (see also README):

@@ -1,5 +1,6 @@
 import Foundation
 import KubeWatch
+import NimDeployManager
 
 /// The entry point: parse, dispatch, exit with the command's status (0 done, 1 failed, 2 usage;
 /// `migrate` and `catalog` also 3: something needs a person).
@@ -16,8 +17,7 @@ func main(_ arguments: [String]) async -> Int32 {
             return try await subcommand(rest, OperatorOptions.valueFlags, OperatorOptions.switchFlags, usage: Usage.run,
                                         parse: OperatorOptions.init, execute: RunCommand.execute)
         case "demo":
-            return try await subcommand(rest, DemoCommand.valueFlags, DemoCommand.switchFlags, usage: Usage.demo,
-                                        parse: DemoCommand.options, execute: DemoCommand.execute)
+            throw Arguments.UsageError(message: "the demo is its own program: nim-deploy-demo \(rest.joined(separator: " ")) (scripts/demo builds and runs it)")
         case "migrate":
             return try await subcommand(rest, MigrateCommand.valueFlags, MigrateCommand.switchFlags, usage: Usage.migrate,
                                         parse: MigrateCommand.options, execute: MigrateCommand.execute)
@@ -32,7 +32,6 @@ func main(_ arguments: [String]) async -> Int32 {
         case "help":
             switch rest.first {
             case "run": return help(Usage.run)
-            case "demo": return help(Usage.demo)
             case "migrate": return help(Usage.migrate)
             case "catalog": return help(Usage.catalog)
             case "version": return help(Usage.version)
@@ -50,36 +49,6 @@ func main(_ arguments: [String]) async -> Int32 {
     }
 }
 
-let commands: Set<String> = ["run", "demo", "migrate", "catalog", "template", "version", "help"]
-
-/// Parses a command's flags (`--help` prints its usage) and runs it until done or signalled.
-func subcommand<Options: Sendable>(
-    _ rest: [String], _ valueFlags: Set<String>, _ switchFlags: Set<String>, usage: String,
-    parse: (Arguments) throws -> Options, execute: @escaping @Sendable (Options) async -> Int32
-) async throws -> Int32 {
-    let parsed = try Arguments(rest, valueFlags: valueFlags, switchFlags: switchFlags)
-    if parsed.flag("help") { return help(usage) }
-    try rejectPositional(parsed)
-    let options = try parse(parsed)
-    return await runCancellable { await execute(options) }
-}
-
-func help(_ text: String) -> Int32 {
-    StandardStreams.say(text)
-    return 0
-}
-
-func rejectPositional(_ arguments: Arguments) throws(Arguments.UsageError) {
-    if let extra = arguments.positional.first { throw Arguments.UsageError(message: "unexpected argument \"\(extra)\"") }
-}
-
-/// Runs a command in a task that SIGTERM and SIGINT cancel.
-func runCancellable(_ body: @escaping @Sendable () async -> Int32) async -> Int32 {
-    let task = Task { await body() }
-    let handler = SignalHandler(cancelling: task)
-    let status = await task.value
-    withExtendedLifetime(handler) {}
-    return status
-}
+let commands: Set<String> = ["run", "migrate", "catalog", "template", "version", "help"]
 
 exit(await main(Array(CommandLine.arguments.dropFirst())))

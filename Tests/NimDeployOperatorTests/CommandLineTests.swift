@@ -13,7 +13,7 @@ import TestSupport
     @Test func helpExplainsEveryCommand() async throws {
         let help = try await operatorCommand("--help")
         #expect(help.status == 0)
-        for command in ["run", "demo", "migrate", "version", "help"] { #expect(help.stdout.contains("  \(command) "), "\(command) in: \(help.stdout)") }
+        for command in ["run", "migrate", "catalog", "template", "version", "help"] { #expect(help.stdout.contains("  \(command) "), "\(command) in: \(help.stdout)") }
         let runHelp = try await operatorCommand("run", "--help")
         for flag in ["--kubeconfig", "--context", "--namespace", "--watch-namespaces", "--catalog", "--ngc-api-url", "--disable-key-validation",
                      "--disconnected", "--region", "--migrate-legacy", "--leader-elect", "--metrics-bind-address", "--health-probe-bind-address",
@@ -50,7 +50,8 @@ import TestSupport
         (["run", "--nim-fs-group", "-1"], "--nim-fs-group must be auto, none or a group id"),
         (["run", "--ngc-proxy", "ftp://proxy"], "--ngc-proxy must be an http:// or https:// URL"),
         (["frobnicate"], "unknown command"),
-        (["demoo"], #"unknown command "demoo"; did you mean demo?"#),
+        (["demo", "--once"], "the demo is its own program: nim-deploy-demo --once"),
+        (["migrat"], #"unknown command "migrat"; did you mean migrate?"#),
         (["help", "bogus"], #"no help for "bogus""#),
         (["help", "migrat"], "did you mean migrate?"),
         (["run", "--concurency", "3"], "unknown option --concurency; did you mean --concurrency?"),
@@ -70,7 +71,7 @@ import TestSupport
 
     @Test func demoOnceConvergesPrintsAndExitsZero() async throws {
         let kubeconfig = NSTemporaryDirectory() + "demo-\(UUID().uuidString).kubeconfig"
-        let result = try await operatorCommand("demo", "--once", "--kubeconfig-out", kubeconfig)
+        let result = try await run([Paths.demoBinary, "--once", "--kubeconfig-out", kubeconfig], timeout: 120)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("Local control plane: http://127.0.0.1:"))
         #expect(result.stdout.contains("Model catalog:       config/catalog/nim-model-metadata.yaml (186 models)"), "the release's catalog, not a fallback: \(result.stdout.prefix(400))")
@@ -90,7 +91,7 @@ import TestSupport
     /// Ctrl-C ends the demo at once with 0 (a deadline of 10 s, a third of the old wait).
     @Test func theDemoPrintsAsItGoesAndStopsOnCtrlC() async throws {
         let kubeconfig = NSTemporaryDirectory() + "demo-\(UUID().uuidString).kubeconfig"
-        let demo = BackgroundCommand([Paths.operatorBinary, "demo", "--kubeconfig-out", kubeconfig])
+        let demo = BackgroundCommand([Paths.demoBinary, "--kubeconfig-out", kubeconfig])
         try demo.start()
         defer { demo.kill() }
         try await eventually(timeout: 60, "the demo says it runs, through a pipe") { demo.stdout.contains("Running; Ctrl-C to stop") }

@@ -93,16 +93,21 @@ public enum Paths {
     }
 
     /// The built `nim-deploy-operator`, next to the test bundle (the test target depends on it).
-    public static var operatorBinary: String {
+    public static var operatorBinary: String { built("nim-deploy-operator") }
+
+    /// The built `nim-deploy-demo`.
+    public static var demoBinary: String { built("nim-deploy-demo") }
+
+    static func built(_ name: String) -> String {
         var candidates: [URL] = []
         if let executable = Bundle.main.executableURL { candidates.append(executable.deletingLastPathComponent()) }
         candidates.append(URL(fileURLWithPath: Bundle.main.bundlePath).deletingLastPathComponent())
         candidates.append(repository.appendingPathComponent(".build/debug"))
         for directory in candidates {
-            let path = directory.appendingPathComponent("nim-deploy-operator").path
+            let path = directory.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        return repository.appendingPathComponent(".build/debug/nim-deploy-operator").path
+        return repository.appendingPathComponent(".build/debug/\(name)").path
     }
 }
 

@@ -8,8 +8,6 @@ enum Usage {
 
         Commands:
           run       Run the controller against a cluster (kubeconfig or in-cluster service account).
-          demo      Start a local Kubernetes control plane in this process and run the controller
-                    on it; no cluster needed. With --once it converges, prints what exists, exits.
           migrate   Move legacy NIM deployments (shared Secrets nvidia-nim-secrets, ngc-secret) to
                     per-deployment Secrets; clean up; print NimDeployments that adopt them.
           catalog   Build, check and compare the model catalog ConfigMap: generate, detect-eu,
@@ -19,7 +17,8 @@ enum Usage {
           version   Print the version and the libraries it was built with.
           help      Show this help, or a command's help: nim-deploy-operator help run
 
-        Run 'nim-deploy-operator <command> --help' for a command's options.
+        Run 'nim-deploy-operator <command> --help' for a command's options. The demo, the operator
+        on a local control plane with no cluster, is its own program: nim-deploy-demo (scripts/demo).
         """
 
     static let run = """
@@ -57,21 +56,6 @@ enum Usage {
 
         Stops on SIGTERM or SIGINT: takes no new work, finishes what is in flight (30 s at most),
         releases the Lease. SIGHUP reconciles every deployment once.
-        """
-
-    static let demo = """
-        Usage: nim-deploy-operator demo [options]
-
-        Starts a Kubernetes API server in this process (loopback, plain HTTP), installs the CRDs
-        and samples, runs the controller on it and prints what it made. A kubeconfig for kubectl
-        is written so you can look around while it runs.
-
-        Options:
-          --once                      converge, print, exit 0 (what CI and the README run)
-          --port N                    API server port (default: any free port)
-          --kubeconfig-out PATH       where to write the kubeconfig (default: ./demo.kubeconfig)
-          --timeout SECONDS           give up converging after this long with --once (default 60)
-          --log-level LEVEL           as for run (default warn, so the tables stay readable)
         """
 
     static let migrate = """

@@ -1,5 +1,6 @@
 import Foundation
 import KubeWatch
+import NimDeployManager
 import Reconciler
 
 /// `catalog`: the model catalog ConfigMap as a release artifact (contract section 4):

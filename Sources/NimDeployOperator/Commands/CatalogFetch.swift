@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import KubeWatch
+import NimDeployManager
 import Reconciler
 
 /// `catalog generate` and `catalog detect-eu`: they ask NGC the same questions and differ in

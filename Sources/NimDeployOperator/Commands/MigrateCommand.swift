@@ -1,5 +1,6 @@
 import Foundation
 import KubeWatch
+import NimDeployManager
 import Reconciler
 
 /// `migrate`: moves legacy NIM deployments to per-deployment Secrets from the command line, as

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import KubeWatch
+import NimDeployManager
 import Reconciler
 
 /// `run`: the controller against a real cluster.

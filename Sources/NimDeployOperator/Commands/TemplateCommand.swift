@@ -1,4 +1,5 @@
 import KubeWatch
+import NimDeployManager
 import Reconciler
 
 /// `template`: the OpenShift Templates Open Data Hub's dashboard processes to make a NIM

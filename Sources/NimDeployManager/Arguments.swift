@@ -1,21 +1,22 @@
 /// A command line: a subcommand, `--flag value` / `--flag=value` options, boolean switches and
 /// positional arguments. Hand-written because the project takes no third-party packages; the
 /// help text in `Usage` is the reference for what each command accepts.
-struct Arguments {
-    struct UsageError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+public struct Arguments {
+    public struct UsageError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+        public init(message: String) { self.message = message }
     }
 
-    var command: String?
-    var values: [String: String] = [:]
-    var switches: Set<String> = []
-    var positional: [String] = []
+    public var command: String?
+    public var values: [String: String] = [:]
+    public var switches: Set<String> = []
+    public var positional: [String] = []
 
     /// - Parameters:
     ///   - valueFlags: flags that take a value.
     ///   - switchFlags: flags that are on when present (`--flag=false` turns one off).
-    init(_ arguments: [String], valueFlags: Set<String>, switchFlags: Set<String>) throws(UsageError) {
+    public init(_ arguments: [String], valueFlags: Set<String>, switchFlags: Set<String>) throws(UsageError) {
         var rest = arguments[...]
         while let argument = rest.popFirst() {
             if argument == "--" {
@@ -52,20 +53,20 @@ struct Arguments {
     }
 
     /// "; did you mean --concurrency?" for the nearest known word, when one is near enough.
-    static func suggestion(_ word: Substring, among known: Set<String>, prefix: String = "") -> String {
+    public static func suggestion(_ word: Substring, among known: Set<String>, prefix: String = "") -> String {
         guard let nearest = nearest(String(word), among: known) else { return "" }
         return "; did you mean \(prefix)\(nearest)?"
     }
 
     /// The known word fewest edits away (insert, delete, replace, swap two neighbours), if it is
     /// within a third of the word's length (and at least two).
-    static func nearest(_ word: String, among known: Set<String>) -> String? {
+    public static func nearest(_ word: String, among known: Set<String>) -> String? {
         let limit = max(2, word.count / 3)
         return known.map { ($0, distance(Array(word), Array($0))) }.filter { $0.1 <= limit }
             .min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
     }
 
-    static func distance(_ a: [Character], _ b: [Character]) -> Int {
+    public static func distance(_ a: [Character], _ b: [Character]) -> Int {
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }
         var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
@@ -81,10 +82,10 @@ struct Arguments {
         return table[a.count][b.count]
     }
 
-    func value(_ name: String) -> String? { values[name] }
-    func flag(_ name: String) -> Bool { switches.contains(name) }
+    public func value(_ name: String) -> String? { values[name] }
+    public func flag(_ name: String) -> Bool { switches.contains(name) }
 
-    func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(UsageError) -> Int {
+    public func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(UsageError) -> Int {
         guard let text = values[name] else { return fallback }
         guard let number = Int(text), range.contains(number) else {
             throw UsageError(message: "--\(name) must be a number from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")

@@ -6,34 +6,34 @@ import KubeWatch
 /// controllers start only once the caches have synced and, with leader election, only on the
 /// leader. Readiness follows the caches. Cancelling the run stops taking work, lets reconciles
 /// in flight finish and releases the Lease.
-final class Manager: Sendable {
+public final class Manager: Sendable {
     /// What one operator assembles to run.
-    struct Parts: Sendable {
+    public struct Parts: Sendable {
         var informers: [Informer] = []
         var controllers: [Controller] = []
         /// Long-running helpers (the event recorder).
         var background: [@Sendable () async -> Void] = []
     }
 
-    enum Outcome: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
         case stopped
         case leadershipLost
     }
 
-    let client: KubeClient
-    let options: OperatorOptions
-    let operatorNamespace: String
-    let probes: ProbeServer?
-    let log = Logger(name: "manager")
+    public let client: KubeClient
+    public let options: OperatorOptions
+    public let operatorNamespace: String
+    public let probes: ProbeServer?
+    public let log = Logger(name: "manager")
 
-    init(client: KubeClient, options: OperatorOptions, operatorNamespace: String, probes: ProbeServer?) {
+    public init(client: KubeClient, options: OperatorOptions, operatorNamespace: String, probes: ProbeServer?) {
         self.client = client
         self.options = options
         self.operatorNamespace = operatorNamespace
         self.probes = probes
     }
 
-    func run(_ parts: Parts) async -> Outcome {
+    public func run(_ parts: Parts) async -> Outcome {
         await withTaskGroup(of: Outcome?.self) { group -> Outcome in
             for task in parts.background { group.addTask { await task(); return nil } }
             for informer in parts.informers { group.addTask { await informer.run(); return nil } }

@@ -3,6 +3,7 @@ import KubeWatch
 import LocalControlPlane
 import Reconciler
 import StandIns
+import NimDeployManager
 
 /// `demo`: the product with no cluster. A Kubernetes API server in this process, the CRDs
 /// (NimDeployment and KServe's), a model catalog, local stand-ins for the NGC API and for

@@ -3,15 +3,15 @@ import KubeWatch
 
 /// Turns SIGTERM and SIGINT into the cancellation of a task: the structured way to stop.
 /// A second signal, or a shutdown that overruns its grace period, ends the process at once.
-final class SignalHandler: @unchecked Sendable {
+public final class SignalHandler: @unchecked Sendable {
     /// controller-runtime's graceful shutdown timeout.
-    static let gracePeriod: TimeInterval = 30
+    public static let gracePeriod: TimeInterval = 30
 
     private var sources: [DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "signals")
     private var received = 0
 
-    init(cancelling task: Task<Int32, Never>, onSignal: @escaping @Sendable (Int32) -> Void = { _ in }) {
+    public init(cancelling task: Task<Int32, Never>, onSignal: @escaping @Sendable (Int32) -> Void = { _ in }) {
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)

@@ -2,10 +2,10 @@ import KubeWatch
 
 /// Prints resources the way `kubectl get` does, from the server's own Table representation (so
 /// the columns are the kind's printer columns).
-enum TableView {
-    static let tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+public enum TableView {
+    public static let tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
-    static func render(_ client: KubeClient, _ resource: ResourceType, namespace: String? = nil) async throws(KubeError) -> String {
+    public static func render(_ client: KubeClient, _ resource: ResourceType, namespace: String? = nil) async throws(KubeError) -> String {
         let response = try await client.call(verb: "list", method: "GET", path: resource.path(namespace: namespace), accept: tableAccept)
         let table: JSON
         do { table = try JSON(parsing: response.body) } catch { throw .decoding("\(error)") }
@@ -31,7 +31,7 @@ enum TableView {
         return format([header] + rows)
     }
 
-    static func format(_ lines: [[String]]) -> String {
+    public static func format(_ lines: [[String]]) -> String {
         var widths: [Int] = []
         for line in lines {
             for (index, cell) in line.enumerated() {

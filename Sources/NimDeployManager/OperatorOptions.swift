@@ -3,51 +3,51 @@ import KubeWatch
 import Reconciler
 
 /// The flags of `run` (contract section 8), parsed and checked once.
-struct OperatorOptions: Sendable {
-    var kubeconfig: String?
-    var context: String?
-    var namespace: String?
-    var watchNamespaces: [String]?
-    var catalog: String?
-    var ngcAPIURL = "https://api.ngc.nvidia.com"
-    var ngcTimeout = NGCClient.defaultTimeout
-    var disableKeyValidation = false
-    var disconnected = false
-    var region: String?
-    var migrateLegacy = false
-    var leaderElect = false
-    var metricsBindAddress = ":8080"
-    var healthProbeBindAddress = ":8081"
-    var concurrency = 4
-    var logLevel = Logger.Level.info
-    var syncPeriod: TimeInterval = 10 * 3600
-    var keyRotationSettle = ReconcilerOptions.defaultKeyRotationSettle
+public struct OperatorOptions: Sendable {
+    public var kubeconfig: String?
+    public var context: String?
+    public var namespace: String?
+    public var watchNamespaces: [String]?
+    public var catalog: String?
+    public var ngcAPIURL = "https://api.ngc.nvidia.com"
+    public var ngcTimeout = NGCClient.defaultTimeout
+    public var disableKeyValidation = false
+    public var disconnected = false
+    public var region: String?
+    public var migrateLegacy = false
+    public var leaderElect = false
+    public var metricsBindAddress = ":8080"
+    public var healthProbeBindAddress = ":8081"
+    public var concurrency = 4
+    public var logLevel = Logger.Level.info
+    public var syncPeriod: TimeInterval = 10 * 3600
+    public var keyRotationSettle = ReconcilerOptions.defaultKeyRotationSettle
     /// The proxy for NGC calls; nil: the environment's (HTTPS_PROXY, NO_PROXY).
-    var ngcProxy: String?
-    var ngcNoProxy: [String]?
+    public var ngcProxy: String?
+    public var ngcNoProxy: [String]?
     /// Extra CAs (a PEM file) trusted for NGC calls beside the system's.
-    var ngcCABundle: String?
-    var nimFSGroup = FSGroupChoice.auto
+    public var ngcCABundle: String?
+    public var nimFSGroup = FSGroupChoice.auto
 
     /// `--nim-fs-group`: the predictor pods' fsGroup when a spec sets none.
-    enum FSGroupChoice: Sendable, Equatable {
+    public enum FSGroupChoice: Sendable, Equatable {
         /// None on OpenShift (its SCC assigns one), 1000 elsewhere.
         case auto
         case none
         case group(Int)
     }
 
-    static let valueFlags: Set<String> = [
+    public static let valueFlags: Set<String> = [
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
         "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
         "key-rotation-settle", "ngc-timeout", "ngc-proxy", "ngc-no-proxy", "ngc-ca-bundle", "nim-fs-group",
     ]
-    static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
+    public static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
 
-    init() {}
+    public init() {}
 
     /// Go's durations as flags take them: `100ms`, `90s`, `30m`, `10h`, `1h30m`, `0`.
-    static func duration(_ text: String) -> TimeInterval? {
+    public static func duration(_ text: String) -> TimeInterval? {
         if text == "0" { return 0 }
         let units: [(String, TimeInterval)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         var rest = Substring(text)
@@ -63,7 +63,7 @@ struct OperatorOptions: Sendable {
         return text.isEmpty ? nil : total
     }
 
-    init(_ arguments: Arguments) throws(Arguments.UsageError) {
+    public init(_ arguments: Arguments) throws(Arguments.UsageError) {
         kubeconfig = arguments.value("kubeconfig")
         context = arguments.value("context")
         namespace = arguments.value("namespace")

@@ -3,9 +3,9 @@ import KubeWatch
 import Reconciler
 
 /// What `run` and `demo` run: the NimDeployment controller and its helpers.
-enum OperatorAssembly {
+public enum OperatorAssembly {
     /// The controller, wired; nil (the reason logged) when a setting cannot be used.
-    static func build(client: KubeClient, options: OperatorOptions, operatorNamespace: String, metrics: MetricsRegistry) async -> (NimOperator, Manager.Parts)? {
+    public static func build(client: KubeClient, options: OperatorOptions, operatorNamespace: String, metrics: MetricsRegistry) async -> (NimOperator, Manager.Parts)? {
         let log = Logger(name: "setup")
         let catalog: ObjectKey
         if let configured = options.catalog {
@@ -29,7 +29,7 @@ enum OperatorAssembly {
 
     /// The transport for NGC calls: the flags' proxy and extra CAs, else the environment's proxy
     /// and the system's CAs.
-    static func ngcTransport(_ options: OperatorOptions, log: Logger) -> CurlTransport? {
+    public static func ngcTransport(_ options: OperatorOptions, log: Logger) -> CurlTransport? {
         var proxy = ProxySettings.fromEnvironment()
         if let url = options.ngcProxy { proxy = ProxySettings(url: url, noProxy: options.ngcNoProxy ?? proxy.noProxy) }
         if let list = options.ngcNoProxy { proxy.noProxy = list }
@@ -48,14 +48,14 @@ enum OperatorAssembly {
     }
 
     /// The NIM pods' fsGroup as decided (nil: none).
-    struct FSGroup { var group: Int? }
+    public struct FSGroup { var group: Int? }
 
     /// `auto`: OpenShift's restricted-v2 SCC assigns every pod an fsGroup from the namespace's
     /// range and refuses another, so none there; elsewhere the cache claim is writable only with
     /// one (NIM images run as user 1000). OpenShift is told by the SCC API being served. Nil when
     /// discovery keeps failing: guessing would roll every NIM onto pods the platform may refuse,
     /// and roll them back at the next start, so the start fails (and is retried by the kubelet).
-    static func fsGroup(_ choice: OperatorOptions.FSGroupChoice, client: KubeClient, log: Logger) async -> FSGroup? {
+    public static func fsGroup(_ choice: OperatorOptions.FSGroupChoice, client: KubeClient, log: Logger) async -> FSGroup? {
         switch choice {
         case .none: return FSGroup(group: nil)
         case .group(let group): return FSGroup(group: group)

@@ -4,13 +4,13 @@ import KubeWatch
 
 /// `/healthz`, `/readyz` and `/metrics`, on the project's one HTTP server. Ready means every
 /// informer cache has synced: before that a reconcile would act on an empty view of the cluster.
-final class ProbeServer: Sendable {
+public final class ProbeServer: Sendable {
     private let servers: [HTTPServer]
     private let readiness: Ready
     /// What each server serves, in the order of `start()`'s ports.
-    let roles: [String]
+    public let roles: [String]
 
-    init(metricsAddress: String, healthAddress: String, metrics: MetricsRegistry) throws(HTTPServerError) {
+    public init(metricsAddress: String, healthAddress: String, metrics: MetricsRegistry) throws(HTTPServerError) {
         var servers: [HTTPServer] = []
         var roles: [String] = []
         let readiness = Ready()
@@ -32,21 +32,21 @@ final class ProbeServer: Sendable {
         self.readiness = readiness
     }
 
-    final class Ready: Sendable {
+    public final class Ready: Sendable {
         let flag = Atomic<Bool>(false)
     }
 
-    func start() throws(HTTPServerError) -> [UInt16] {
+    public func start() throws(HTTPServerError) -> [UInt16] {
         var ports: [UInt16] = []
         for server in servers { ports.append(try server.start()) }
         return ports
     }
 
-    func stop() { for server in servers { server.stop() } }
+    public func stop() { for server in servers { server.stop() } }
 
-    func setReady(_ value: Bool) { readiness.flag.store(value, ordering: .relaxed) }
+    public func setReady(_ value: Bool) { readiness.flag.store(value, ordering: .relaxed) }
 
-    static func serve(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, metrics: MetricsRegistry?, ready: Ready?) {
+    public static func serve(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, metrics: MetricsRegistry?, ready: Ready?) {
         let text = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")])
         switch request.path {
         case "/healthz", "/livez":
