@@ -22,7 +22,7 @@ let package = Package(
         // NimDeployment types, model catalog, desired state, reconcile, key rotation, migration.
         .target(name: "Reconciler", dependencies: ["KubeWatch"]),
         // Local stand-ins for the NGC API and for KServe: the demo's, the tests' and the benchmark's.
-        .target(name: "StandIns", dependencies: ["KubeWatch", "Reconciler"]),
+        .target(name: "StandIns", dependencies: ["KubeWatch", "LocalControlPlane", "Reconciler"]),
         // What the operator and the demo executables share: flags, wiring, the manager (probes,
         // metrics, leader election, signals).
         .target(name: "NimDeployManager", dependencies: ["KubeWatch", "Reconciler"]),

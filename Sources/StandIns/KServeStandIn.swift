@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import KubeWatch
+import LocalControlPlane
 import Reconciler
 
 /// Plays the part of KServe's RawDeployment mode, the scheduler and the kubelet where none run.
@@ -136,7 +137,7 @@ public final class KServeStandIn: Sendable {
         var containers = runtime[path: ["spec", "containers"]]?.arrayValue ?? []
         if !containers.isEmpty, var model = predictor["model"]?.objectValue {
             for field in ["modelFormat", "runtime", "storageUri", "storage", "protocolVersion", "runtimeVersion"] { model[field] = nil }
-            containers[0] = Self.merged(containers[0], .object(model))
+            containers[0] = PodSpecMerge.container(containers[0], with: .object(model))
         }
         var base: JSON = [:]
         for field in ["imagePullSecrets", "volumes", "nodeSelector", "tolerations", "affinity"] { base[field] = runtime[path: ["spec", field]] }
@@ -146,7 +147,7 @@ public final class KServeStandIn: Sendable {
             "imagePullSecrets", "volumes",
         ]
         for field in podFields { overrides[field] = predictor[field] }
-        var spec = Self.merged(base, overrides)
+        var spec = PodSpecMerge.podSpec(base, with: overrides)
         spec["containers"] = .array(containers)
         var labels = service.labels.merging(KubeObject.stringMap(predictor["labels"])) { $1 }
         labels["serving.kserve.io/inferenceservice"] = service.name
@@ -155,27 +156,6 @@ public final class KServeStandIn: Sendable {
             .merging(KubeObject.stringMap(runtime[path: ["spec", "annotations"]])) { $1 }
             .merging(KubeObject.stringMap(predictor["annotations"])) { $1 }
         return (spec, labels, annotations)
-    }
-
-    /// The merge keys of the PodSpec and Container lists KServe's strategic merge uses.
-    static let mergeKeys = ["env": "name", "volumeMounts": "mountPath", "volumes": "name", "ports": "containerPort", "imagePullSecrets": "name", "containers": "name"]
-
-    /// `patch` laid over `base` as a strategic merge patch does: objects key by key, keyed lists
-    /// item by item (new items appended), other lists and scalars replaced.
-    static func merged(_ base: JSON, _ patch: JSON, field: String? = nil) -> JSON {
-        switch (base, patch) {
-        case (.object(var result), .object(let changes)):
-            for (key, value) in changes { result[key] = result[key].map { merged($0, value, field: key) } ?? value }
-            return .object(result)
-        case (.array(var result), .array(let changes)):
-            guard let field, let key = mergeKeys[field] else { return patch }
-            for item in changes {
-                if let index = result.firstIndex(where: { $0[key] == item[key] }) { result[index] = merged(result[index], item) } else { result.append(item) }
-            }
-            return .array(result)
-        default:
-            return patch
-        }
     }
 
     private func observe(_ service: KubeObject, force: Bool) async throws {

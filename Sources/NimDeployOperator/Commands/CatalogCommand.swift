@@ -51,16 +51,16 @@ enum CatalogCommand {
     static func validate(_ path: String) -> Int32 {
         let read: (configMap: KubeObject, catalog: ModelCatalog, problems: [ModelCatalog.Problem])
         do { read = try CatalogManifest.read(try readText(path)) } catch {
-            say("\(path): \(error)")
+            StandardStreams.say("\(path): \(error)")
             return 1
         }
         let shape = read.configMap["data"]?["models.json"] != nil ? CatalogManifest.Shape.modelsJSON : .perModel
-        say("\(path): ConfigMap \(read.configMap.name.isEmpty ? "(no name)" : read.configMap.name), \(shape.rawValue)")
-        for problem in read.problems { say("\(problem.severity.rawValue): \(problem.key): \(problem.message)") }
+        StandardStreams.say("\(path): ConfigMap \(read.configMap.name.isEmpty ? "(no name)" : read.configMap.name), \(shape.rawValue)")
+        for problem in read.problems { StandardStreams.say("\(problem.severity.rawValue): \(problem.key): \(problem.message)") }
         let errors = read.problems.filter { $0.severity == .error }.count
         let warnings = read.problems.count - errors
         let usable = errors == 0 && !read.catalog.entries.isEmpty
-        say("\(usable ? "valid" : "invalid"): \(read.catalog.entries.count) models usable, \(plural(errors, "error")), \(plural(warnings, "warning"))")
+        StandardStreams.say("\(usable ? "valid" : "invalid"): \(read.catalog.entries.count) models usable, \(plural(errors, "error")), \(plural(warnings, "warning"))")
         return usable ? 0 : 1
     }
 
@@ -73,31 +73,31 @@ enum CatalogCommand {
                 let read = try CatalogManifest.read(try readText(path))
                 let errors = read.problems.filter { $0.severity == .error }
                 if !errors.isEmpty {
-                    complain("\(path): \(plural(errors.count, "entry")) left out as the controller would: " + errors.prefix(3).map(\.description).joined(separator: "; "))
+                    StandardStreams.complain("\(path): \(plural(errors.count, "entry")) left out as the controller would: " + errors.prefix(3).map(\.description).joined(separator: "; "))
                 }
                 catalogs.append(read.catalog)
             } catch {
-                complain("\(path): \(error)")
+                StandardStreams.complain("\(path): \(error)")
                 return 2
             }
         }
         let difference = CatalogDiff(from: catalogs[0], to: catalogs[1])
         if json {
-            say(diffJSON(difference).prettyPrinted())
+            StandardStreams.say(diffJSON(difference).prettyPrinted())
         } else {
             if !difference.added.isEmpty {
-                say("added (\(difference.added.count)):")
-                for entry in difference.added { say("  + \(entry.name): \(entry.image.path), latestTag \(entry.latestTag), tags \(entry.tags.joined(separator: " "))\(entry.euRestricted ? ", EU-restricted" : "")") }
+                StandardStreams.say("added (\(difference.added.count)):")
+                for entry in difference.added { StandardStreams.say("  + \(entry.name): \(entry.image.path), latestTag \(entry.latestTag), tags \(entry.tags.joined(separator: " "))\(entry.euRestricted ? ", EU-restricted" : "")") }
             }
             if !difference.removed.isEmpty {
-                say("removed (\(difference.removed.count)):")
-                for entry in difference.removed { say("  - \(entry.name): \(entry.image.path)") }
+                StandardStreams.say("removed (\(difference.removed.count)):")
+                for entry in difference.removed { StandardStreams.say("  - \(entry.name): \(entry.image.path)") }
             }
             if !difference.changed.isEmpty {
-                say("changed (\(difference.changed.count)):")
-                for change in difference.changed { say("  ~ \(change.name): \(change.summary)") }
+                StandardStreams.say("changed (\(difference.changed.count)):")
+                for change in difference.changed { StandardStreams.say("  ~ \(change.name): \(change.summary)") }
             }
-            say("summary: \(difference.added.count) added, \(difference.removed.count) removed, \(difference.changed.count) changed, \(difference.unchanged) unchanged")
+            StandardStreams.say("summary: \(difference.added.count) added, \(difference.removed.count) removed, \(difference.changed.count) changed, \(difference.unchanged) unchanged")
         }
         return difference.isEmpty ? 0 : 1
     }
@@ -151,8 +151,6 @@ enum CatalogCommand {
         try Data(text.utf8).write(to: url, options: .atomic)
     }
 
-    static func say(_ line: String) { StandardStreams.write((line + "\n"), to: .output) }
-    static func complain(_ line: String) { StandardStreams.write((line + "\n"), to: .error) }
 
     static func plural(_ count: Int, _ noun: String) -> String {
         count == 1 ? "1 \(noun)" : "\(count) \(noun == "entry" ? "entries" : noun + "s")"

@@ -52,7 +52,7 @@ enum CatalogFetch {
     static func execute(_ options: Options) async -> Int32 {
         let command = options.generate ? "catalog generate" : "catalog detect-eu"
         func fail(_ message: String, status: Int32 = 1) -> Int32 {
-            CatalogCommand.complain("\(command): \(message)")
+            StandardStreams.complain("\(command): \(message)")
             return status
         }
         let key: APIKey
@@ -85,14 +85,14 @@ enum CatalogFetch {
             if summary.found == 0 { return fail("the catalog search lists no models; nothing written") }
             if summary.written == 0 && options.generate { return fail("no model could be read; nothing written (\(summary.line()))") }
             do { try CatalogCommand.write(text, to: options.output) } catch { return fail("cannot write \(options.output ?? "-"): \(error.localizedDescription)") }
-            for skip in summary.skipped { CatalogCommand.complain("  skipped \(skip.model): \(skip.reason.rawValue): \(skip.detail)") }
-            for note in summary.notes { CatalogCommand.complain("  note: \(note)") }
+            for skip in summary.skipped { StandardStreams.complain("  skipped \(skip.model): \(skip.reason.rawValue): \(skip.detail)") }
+            for note in summary.notes { StandardStreams.complain("  note: \(note)") }
             if options.generate && euRestricted == nil {
-                CatalogCommand.complain("  note: no --eu-restricted list: every model is written with euRestricted false")
+                StandardStreams.complain("  note: no --eu-restricted list: every model is written with euRestricted false")
             }
             let result = options.generate ? "written" : "EU-restricted"
             let destination = options.output.map { $0 == "-" ? "" : " to \($0)" } ?? ""
-            CatalogCommand.complain("\(command): \(summary.line(written: result))\(destination)")
+            StandardStreams.complain("\(command): \(summary.line(written: result))\(destination)")
             if summary.isIncomplete {
                 return fail("incomplete: \(summary.failed.count) of \(summary.found) models could not be read; see the skipped lines", status: CatalogCommand.incomplete)
             }
