@@ -73,28 +73,4 @@ import KubeWatch
         #expect(!plan.keyChanged && plan.restartsPods)
         #expect(plan.outcome(restartPods: true) == .podsRestarted(fingerprint: RestartToken.disconnected, requested: false))
     }
-
-    @Test func theFirstChangeIsActedOnAtOnceAndTheRestOfItsBurstOnceQuiet() {
-        let window = SettleWindow(quiet: 1)
-        let key = ObjectKey(namespace: "team-a", name: "my-ngc-key")
-        let start = Date(timeIntervalSince1970: 1_000)
-        #expect(window.remaining(key, now: start) == nil, "nothing seen: act")
-        window.observe(key, version: "1", at: start)
-        #expect(window.remaining(key, now: start) == nil, "a first change: at once")
-        // Writes 150 ms apart: within the window of the one acted on, so held until quiet.
-        for step in 1...4 { window.observe(key, version: "\(step + 1)", at: start.addingTimeInterval(0.15 * Double(step))) }
-        #expect(abs((window.remaining(key, now: start.addingTimeInterval(0.8)) ?? 0) - 0.8) < 1e-6, "quiet counts from the last change")
-        #expect(window.remaining(key, now: start.addingTimeInterval(1.5)) != nil)
-        #expect(window.remaining(key, now: start.addingTimeInterval(1.6)) == nil, "the last, once quiet: a second rollout")
-        #expect(window.lastChange(key) == start.addingTimeInterval(0.6))
-        // The same version again is no change; a change long after is a first change again.
-        window.observe(key, version: "5", at: start.addingTimeInterval(2))
-        #expect(window.remaining(key, now: start.addingTimeInterval(2)) == nil)
-        window.observe(key, version: "6", at: start.addingTimeInterval(10))
-        #expect(window.remaining(key, now: start.addingTimeInterval(10)) == nil, "after a quiet spell: at once")
-        let off = SettleWindow(quiet: 0)
-        off.observe(key, version: "1", at: start)
-        off.observe(key, version: "2", at: start.addingTimeInterval(0.01))
-        #expect(off.remaining(key, now: start.addingTimeInterval(0.01)) == nil, "0: every change at once")
-    }
 }

@@ -12,38 +12,13 @@ final class ChildApplier: Sendable {
     static let log = Logger(name: "applier")
 
     let client: KubeClient
-    /// What this process last applied, by child: the hash it stamped, a hash of the whole object
-    /// it sent, and the resourceVersion the child had before (the cache may lag behind our own
-    /// writes, and a stale cache must not cause a second, no-op write).
-    private struct Applied { var stamp: String; var body: String; var before: String?; var owner: ObjectKey? }
-    private let lastApplied = Mutex<[String: Applied]>([:])
-    /// The resourceVersion each partly cached child (a Secret: metadata only) had when this
-    /// process last saw its whole content match: any other version means someone else wrote it.
-    private let verifiedVersions = Mutex<[String: (version: String, owner: ObjectKey?)]>([:])
+    /// What this process applied: the cache may lag behind its own writes, and a stale cache
+    /// must not cause a second, no-op write.
+    let ledger: WriteLedger
 
-    init(client: KubeClient) { self.client = client }
-
-    static func identity(_ resource: ResourceType, _ object: KubeObject) -> String {
-        "\(resource.groupResource)/\(object.namespace ?? "")/\(object.name)"
-    }
-
-    /// The hash this process last applied for a child, if it applied one.
-    func lastAppliedHash(_ resource: ResourceType, namespace: String, name: String) -> String? {
-        lastApplied.withLock { $0["\(resource.groupResource)/\(namespace)/\(name)"]?.stamp }
-    }
-
-    /// Forgets what was applied for a child that is gone, so it is made again.
-    func forget(_ resource: ResourceType, namespace: String, name: String) {
-        let identity = "\(resource.groupResource)/\(namespace)/\(name)"
-        lastApplied.withLock { _ = $0.removeValue(forKey: identity) }
-        verifiedVersions.withLock { _ = $0.removeValue(forKey: identity) }
-    }
-
-    /// Forgets what was applied for a deployment's children (it is gone): those whose
-    /// deployment-name annotation names it, not every child whose name merely ends like it.
-    func forget(deployment: ObjectKey) {
-        lastApplied.withLock { applied in applied = applied.filter { $0.value.owner != deployment } }
-        verifiedVersions.withLock { versions in versions = versions.filter { $0.value.owner != deployment } }
+    init(client: KubeClient, ledger: WriteLedger) {
+        self.client = client
+        self.ledger = ledger
     }
 
     /// What of a child the hash leaves out: the InferenceService's replica counts. KServe copies
@@ -106,13 +81,14 @@ final class ChildApplier: Sendable {
 
     /// Applies; returns the object as the server stored it when a write was sent.
     func apply(_ desired: KubeObject, _ resource: ResourceType, live cached: KubeObject?, liveIsComplete cachedIsComplete: Bool) async throws(DeploymentProblem) -> KubeObject? {
-        let identity = Self.identity(resource, desired)
+        let identity = WriteLedger.identity(resource, namespace: desired.namespace, name: desired.name)
+        let owner = NimOperator.owner(of: desired)
         var live = cached
         var liveIsComplete = cachedIsComplete
         // A Secret's metadata cannot show whether someone edited its data (a key replaced by
         // hand, a wrong one pasted): when another version than the one last checked is seen,
         // read it whole once, so drift is put right rather than trusted.
-        if !cachedIsComplete, let partial = cached, verifiedVersions.withLock({ $0[identity]?.version }) != partial.resourceVersion {
+        if !cachedIsComplete, let partial = cached, ledger.verifiedVersion(identity) != partial.resourceVersion {
             do {
                 live = try await client.get(resource, namespace: partial.namespace, name: partial.name)
                 liveIsComplete = true
@@ -126,16 +102,19 @@ final class ChildApplier: Sendable {
         let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
         // Only the cache's lag, not drift: it still shows the version from before this
         // process's last write of this very content (someone else's write is another version).
-        let cacheIsBehind = lastApplied.withLock { $0[identity] }.map { $0.body == body && $0.before == live?.resourceVersion } ?? false
+        let cacheIsBehind = ledger.childWrite(identity).map { $0.body == body && $0.before == live?.resourceVersion } ?? false
         guard needed, !cacheIsBehind else {
-            if liveIsComplete, !cachedIsComplete, let live { verifiedVersions.withLock { $0[identity] = (live.resourceVersion, NimOperator.owner(of: desired)) } }
+            if liveIsComplete, !cachedIsComplete, let live { ledger.recordVerified(identity, version: live.resourceVersion, owner: owner) }
             return nil
         }
         Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, stamped.body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
-            lastApplied.withLock { $0[identity] = Applied(stamp: hash, body: body, before: live?.resourceVersion, owner: NimOperator.owner(of: desired)) }
-            if !cachedIsComplete { verifiedVersions.withLock { $0[identity] = (stored.resourceVersion, NimOperator.owner(of: desired)) } }
+            let token = desired.kind == "InferenceService" ? RestartToken(service: desired) : nil
+            ledger.recordChild(
+                identity,
+                .init(stamp: hash, body: body, before: live?.resourceVersion, owner: owner, ownerUID: desired.controllerReference?.uid, token: token))
+            if !cachedIsComplete { ledger.recordVerified(identity, version: stored.resourceVersion, owner: owner) }
             return stored
         } catch {
             throw Self.problem(error, object: "\(resource.kind) \(desired.name)")

@@ -108,18 +108,18 @@ public final class NimOperator: Sendable {
             switch event {
             case .deleted:
                 keys.forget(secret.key)
-                reconciler.applier.forget(.secrets, namespace: secret.namespace ?? "", name: secret.name)
-                reconciler.keyChanges.forget(secret.key)
+                reconciler.ledger.forget(.secrets, namespace: secret.namespace ?? "", name: secret.name)
+                reconciler.ledger.forgetKeySecret(secret.key)
             case .added, .updated:
                 // Only Secrets deployments name are timed: the rest are not keys.
-                if !keysToReconcile.isEmpty { reconciler.keyChanges.observe(secret.key, version: secret.resourceVersion, at: time.now) }
+                if !keysToReconcile.isEmpty { reconciler.ledger.sawKeySecret(secret.key, version: secret.resourceVersion, at: time.now) }
             }
             if let owner = Self.owner(of: secret) { keysToReconcile.append(owner) }
             return keysToReconcile
         }
         controller.watch(claims) { event in
             let claim = event.object
-            if case .deleted = event { reconciler.applier.forget(.persistentVolumeClaims, namespace: claim.namespace ?? "", name: claim.name) }
+            if case .deleted = event { reconciler.ledger.forget(.persistentVolumeClaims, namespace: claim.namespace ?? "", name: claim.name) }
             var keys = deployments.cache.byIndex(Self.byClaim, "\(claim.namespace ?? "")/\(claim.name)").map(\.key)
             if let owner = Self.owner(of: claim) { keys.append(owner) }
             return keys
@@ -132,7 +132,7 @@ public final class NimOperator: Sendable {
         for children in [runtimes, services] {
             controller.watch(children) { event in
                 // A child deleted by someone is made again, not taken for the cache's lag.
-                if case .deleted(let child) = event { reconciler.applier.forget(children.resource, namespace: child.namespace ?? "", name: child.name) }
+                if case .deleted(let child) = event { reconciler.ledger.forget(children.resource, namespace: child.namespace ?? "", name: child.name) }
                 return Self.owner(of: event.object).map { [$0] } ?? []
             }
         }

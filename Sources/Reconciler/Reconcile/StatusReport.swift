@@ -31,8 +31,6 @@ struct StatusReport {
     var forcePull = true
     /// The key read from the user's Secret, valid or not.
     var candidateFingerprint: String?
-    /// Objects of a legacy deployment taken over by this reconcile, for the Event.
-    var adopted: String?
 
     static let rotationPendingReason = "KeyRotationPending"
     static let suspendedReason = "Suspended"

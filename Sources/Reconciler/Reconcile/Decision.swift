@@ -1,0 +1,166 @@
+import Foundation
+import KubeWatch
+
+/// What a reconcile does, decided from an `Observation` alone: the objects to apply, in order;
+/// the status to report; what to announce; when to come back.
+public struct Decision: Sendable {
+    /// Applied in this order: the claim first (one that cannot grow stops the rest before
+    /// anything else is made), then the Secrets, the InferenceService (its restart token) last,
+    /// so pods restarted by it find the new key. Empty when something stands in the way: never
+    /// a half-built deployment, never a working key replaced by a bad one.
+    public var writes: [(resource: ResourceType, object: KubeObject)]
+    /// The status to report; nil leaves it as it is.
+    public var status: JSON?
+    /// What stands in the way, if anything.
+    public var problem: DeploymentProblem?
+    public var announcements: [Announcement]
+    public var requeueAfter: TimeInterval?
+    /// The key Secret whose pending change this decision acts on (the settle rule's memory).
+    public var actsOnKeyChange: ObjectKey?
+    /// Ready's status, for `nim_deployments{ready}`.
+    public var ready: String
+
+    /// Conditions by type, for reading a decision.
+    public var conditions: [String: (status: String, reason: String)] {
+        var byType: [String: (String, String)] = [:]
+        for condition in status?["conditions"]?.arrayValue ?? [] {
+            guard let type = condition["type"]?.stringValue else { continue }
+            byType[type] = (condition["status"]?.stringValue ?? "", condition["reason"]?.stringValue ?? "")
+        }
+        return byType
+    }
+}
+
+/// The reconcile's rules, composed: each step a small pure function, in the order they stop a
+/// deployment. `need` says what must be read first; `decision` says what to do.
+public enum Decide {
+    /// What must be read before the decision can be made; nil when nothing more.
+    public static func need(_ observation: Observation) -> Observation.Need? { facts(observation).need }
+
+    /// What to do. `failedWrite`: a write of an earlier decision from this observation failed,
+    /// and the status says so (nothing more is written).
+    public static func decision(_ observation: Observation, failedWrite: DeploymentProblem? = nil) -> Decision {
+        // Deleting: the children go by their owner references (the collector's job); a
+        // retained cache claim stays for a deployment of the same name. Nothing to say.
+        if observation.object.isTerminating {
+            let ready = StatusRules.previous(observation.status, ConditionType.ready)?.status.rawValue ?? "Unknown"
+            return Decision(writes: [], status: nil, problem: nil, announcements: [], requeueAfter: nil, actsOnKeyChange: nil, ready: ready)
+        }
+        var facts = facts(observation)
+        if let need = facts.need, facts.problem == nil { facts.problem = .apiUnavailable("\(need) could not be read") }
+        if let failedWrite { facts.problem = failedWrite }
+        let applied = facts.desired != nil && facts.problem == nil
+        let report = StatusRules.report(observation, facts, applied: applied)
+        let takeover = applied ? facts.takeover?.announcement : nil
+        return Decision(
+            writes: applied && failedWrite == nil ? facts.desired?.objects.map { ($0.0, $0.1) } ?? [] : [],
+            status: report.statusJSON, problem: facts.problem,
+            announcements: Announcements.of(report, deployment: observation.object.key, options: observation.options, takeover: takeover, since: facts.changeSeen ?? observation.now),
+            requeueAfter: facts.problem == nil ? facts.requeueAfter : nil, actsOnKeyChange: facts.actsOnKeyChange,
+            ready: report.conditions[ConditionType.ready]?.status.rawValue ?? "Unknown")
+    }
+
+    /// What the rules found, up to where they stopped.
+    struct Facts {
+        var need: Observation.Need?
+        var problem: DeploymentProblem?
+        var deployment: NimDeployment?
+        var image: ResolvedImage?
+        var regionWarning: String?
+        var keyCondition: Condition?
+        /// The key read from the user's Secret, valid or not.
+        var candidateFingerprint: String?
+        var key: APIKey?
+        var plan: RotationPlan?
+        var pendingRotation: String?
+        var requeueAfter: TimeInterval?
+        var actsOnKeyChange: ObjectKey?
+        /// When the key change acted on was seen.
+        var changeSeen: Date?
+        var takeover: Takeover?
+        var desired: DesiredState?
+        var scaleWarning: String?
+    }
+
+    static func facts(_ observation: Observation) -> Facts {
+        var facts = Facts()
+        do {
+            try converge(observation, into: &facts)
+        } catch {
+            facts.problem = error
+        }
+        return facts
+    }
+
+    /// The rules in the order they stop a deployment: spec, image, key, settle window, NGC's
+    /// verdict, claims, CA bundle, takeover; then the desired objects.
+    static func converge(_ o: Observation, into facts: inout Facts) throws(DeploymentProblem) {
+        guard !o.object.isTerminating else { return }
+        let deployment = try NimDeployment(o.object)
+        facts.deployment = deployment
+        let spec = deployment.spec
+        let names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
+        (facts.image, facts.regionWarning) = try ImageRules.resolve(spec, catalog: o.catalog, source: o.catalogSource, options: o.options)
+        guard let image = facts.image else { return }
+
+        // The key: read, then (past the settle window) judged by NGC.
+        var key: APIKey?
+        let secret = spec.apiKeySecretRef.map { ObjectKey(namespace: deployment.namespace, name: $0.name) }
+        if o.options.disconnected {
+            facts.keyCondition = KeyRules.notRequired
+        } else {
+            guard let reference = spec.apiKeySecretRef else { throw .keyRequired }
+            guard let reading = o.key else { facts.need = .key(reference); return }
+            if case .read(let candidate, _) = reading { facts.candidateFingerprint = candidate.fingerprint }
+            key = try KeyRules.accept(reading, secret: reference.name)
+        }
+        facts.key = key
+        let previous = o.status?["keyFingerprint"]?.stringValue
+        let plan = RotationPlan(
+            previous: previous, current: key?.fingerprint ?? RestartToken.disconnected, live: o.liveToken, rotateRequest: deployment.rotateRequest,
+            restartPods: spec.restartPods)
+        facts.plan = plan
+        if plan.keyChanged, let secret {
+            if let wait = SettleRule.wait(o.keySighting, now: o.now, quiet: o.options.keyRotationSettle) {
+                let pending = SettleRule.pendingMessage(current: plan.current, secret: secret.name, quiet: o.options.keyRotationSettle)
+                facts.pendingRotation = pending
+                facts.keyCondition = KeyRules.condition(.unknown, StatusReport.rotationPendingReason, pending)
+                facts.requeueAfter = wait
+                return
+            }
+            if o.keySighting?.firstPending != nil { facts.actsOnKeyChange = secret }
+        }
+        // A new key, or pods about to restart: NGC must have said so since.
+        facts.changeSeen = plan.keyChanged ? o.keySighting?.last ?? o.now : nil
+        let answeredSince = facts.changeSeen ?? (plan.restartsPods ? o.now : nil)
+        if let key {
+            if o.options.disableKeyValidation {
+                facts.keyCondition = KeyRules.notValidated(key)
+            } else {
+                guard let verdict = o.verdict else { facts.need = .verdict(key, repository: image.image, answeredSince: answeredSince); return }
+                let trusted = answeredSince == nil && previous == key.fingerprint && StatusRules.previous(o.status, ConditionType.keyValid)?.status == .true
+                facts.keyCondition = try KeyRules.judge(verdict, key: key, secret: secret?.name ?? "", image: image, trusted: trusted)
+            }
+        }
+
+        // The claims, the CA bundle, what others left under the children's names.
+        let claimSize = try ClaimRules.check(deployment, names: names, children: o.children)
+        var caBundleDigest: String?
+        if let bundle = spec.pod.proxy?.caBundle {
+            guard let reading = o.caBundle else { facts.need = .caBundle(bundle); return }
+            caBundleDigest = try reading.get()
+        }
+        guard let takeover = try TakeoverRules.takeover(names: names, children: o.children) else {
+            facts.need = .unlistedInferenceService(names.inferenceService)
+            return
+        }
+        facts.takeover = takeover
+
+        facts.desired = DesiredState(
+            DesiredInputs(
+                deployment: deployment, image: image, key: key, restartToken: plan.token,
+                existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
+                caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize))
+        facts.scaleWarning = ClaimRules.scaleWarning(deployment, existingClaim: o.children.existingClaim)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Synchronization
+import KubeWatch
+
+/// What this process wrote and saw, per object, in one place: the informers' caches lag behind
+/// the process's own writes, and without this a reconcile that runs before its watch event
+/// would write again, announce again, or undo a rotation it just made. Each answer is "has the
+/// cache seen my write yet?": once it has, the cache is the truth again.
+///
+/// Memory of this process only. After a restart the cluster alone says what was done: the
+/// hash annotation on each child, the restart token on the InferenceService, the status.
+public final class WriteLedger: Sendable {
+    /// A child this process applied.
+    struct ChildWrite: Sendable {
+        /// The applied-hash annotation it stamped.
+        var stamp: String
+        /// A digest of the whole object sent (the hash leaves the InferenceService's replicas out).
+        var body: String
+        /// The child's resourceVersion before the write: a cache still showing it lags.
+        var before: String?
+        /// The deployment it belongs to, and that deployment's UID.
+        var owner: ObjectKey?
+        var ownerUID: String?
+        /// The restart token an InferenceService was written with.
+        var token: RestartToken?
+    }
+
+    /// A status this process wrote.
+    struct StatusWrite: Sendable {
+        var uid: String
+        /// The resourceVersion the write returned: a cache at it has seen the write.
+        var after: String
+        var status: JSON
+    }
+
+    /// The sightings of a key Secret's versions, for the settle rule.
+    public struct KeySighting: Sendable, Equatable {
+        public var version: String
+        /// When the first change not yet acted on was seen; nil when there is none.
+        public var firstPending: Date?
+        /// When the Secret last changed.
+        public var last: Date
+        /// When a change of it was last acted on.
+        public var acted: Date?
+
+        public init(version: String, firstPending: Date?, last: Date, acted: Date? = nil) {
+            self.version = version
+            self.firstPending = firstPending
+            self.last = last
+            self.acted = acted
+        }
+    }
+
+    private struct State {
+        var children: [String: ChildWrite] = [:]
+        /// Children cached as metadata only (Secrets): the version last read whole and found
+        /// as applied. Any other version means someone else wrote it.
+        var verified: [String: (version: String, owner: ObjectKey?)] = [:]
+        var statuses: [ObjectKey: StatusWrite] = [:]
+        var keySightings: [ObjectKey: KeySighting] = [:]
+        /// The Ready status each deployment was last reported with, for `nim_deployments`.
+        var ready: [ObjectKey: String] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    static func identity(_ resource: ResourceType, namespace: String?, name: String) -> String {
+        "\(resource.groupResource)/\(namespace ?? "")/\(name)"
+    }
+
+    // MARK: - Children
+
+    func childWrite(_ identity: String) -> ChildWrite? { state.withLock { $0.children[identity] } }
+
+    func recordChild(_ identity: String, _ write: ChildWrite) { state.withLock { $0.children[identity] = write } }
+
+    func verifiedVersion(_ identity: String) -> String? { state.withLock { $0.verified[identity]?.version } }
+
+    func recordVerified(_ identity: String, version: String, owner: ObjectKey?) { state.withLock { $0.verified[identity] = (version, owner) } }
+
+    /// The hash this process last applied to a child, if it applied one.
+    public func lastAppliedHash(_ resource: ResourceType, namespace: String, name: String) -> String? {
+        childWrite(Self.identity(resource, namespace: namespace, name: name))?.stamp
+    }
+
+    /// The restart token the InferenceService holds: the one this process wrote last, while the
+    /// cache (`cached`) has not seen that write; the cache's otherwise.
+    func restartToken(_ cached: KubeObject?, namespace: String, name: String, ownerUID: String) -> RestartToken? {
+        let written = childWrite(Self.identity(KServe.inferenceServices, namespace: namespace, name: name))
+        if let written, written.ownerUID == ownerUID, let token = written.token, cached?.annotations[ChildApplier.hashAnnotation] != written.stamp {
+            return token
+        }
+        return RestartToken(service: cached)
+    }
+
+    /// Forgets a child that is gone, so it is made again rather than taken for the cache's lag.
+    public func forget(_ resource: ResourceType, namespace: String, name: String) {
+        let identity = Self.identity(resource, namespace: namespace, name: name)
+        state.withLock { state in
+            state.children[identity] = nil
+            state.verified[identity] = nil
+        }
+    }
+
+    // MARK: - Status
+
+    /// The deployment's status as it is: what this process wrote last, while the cached object
+    /// does not show it yet; the cache's once it does (and the entry goes).
+    func status(of object: KubeObject) -> JSON? {
+        let cached = object["status"]
+        return state.withLock { state -> JSON? in
+            guard let written = state.statuses[object.key], written.uid == object.uid else { return cached }
+            if object.resourceVersion == written.after || cached.map({ $0.semanticallyEquals(written.status) }) == true {
+                state.statuses[object.key] = nil
+                return cached
+            }
+            return written.status
+        }
+    }
+
+    func recordStatus(_ key: ObjectKey, uid: String, after: String, status: JSON) {
+        state.withLock { $0.statuses[key] = StatusWrite(uid: uid, after: after, status: status) }
+    }
+
+    // MARK: - Key Secrets
+
+    /// `secret` is at `version` at `time`: a version not seen before is a change.
+    public func sawKeySecret(_ secret: ObjectKey, version: String, at time: Date) {
+        state.withLock { state in
+            guard var sighting = state.keySightings[secret] else {
+                state.keySightings[secret] = KeySighting(version: version, firstPending: time, last: time)
+                return
+            }
+            guard sighting.version != version else { return }
+            sighting.version = version
+            sighting.last = time
+            if sighting.firstPending == nil { sighting.firstPending = time }
+            state.keySightings[secret] = sighting
+        }
+    }
+
+    public func keySighting(_ secret: ObjectKey) -> KeySighting? { state.withLock { $0.keySightings[secret] } }
+
+    /// The pending change of `secret` was acted on at `time`.
+    public func actedOnKeyChange(_ secret: ObjectKey, at time: Date) {
+        state.withLock { state in
+            guard state.keySightings[secret]?.firstPending != nil else { return }
+            state.keySightings[secret]?.firstPending = nil
+            state.keySightings[secret]?.acted = time
+        }
+    }
+
+    public func forgetKeySecret(_ secret: ObjectKey) { state.withLock { $0.keySightings[secret] = nil } }
+
+    // MARK: - Readiness
+
+    /// Records the Ready status reported for a deployment (nil: it is gone); returns the count
+    /// of deployments by Ready status.
+    func report(ready: String?, for key: ObjectKey) -> [String: Int] {
+        state.withLock { state in
+            state.ready[key] = ready
+            var counts = ["True": 0, "False": 0, "Unknown": 0]
+            for value in state.ready.values { counts[value, default: 0] += 1 }
+            return counts
+        }
+    }
+
+    // MARK: - A deployment that is gone
+
+    /// Forgets a deployment and what was applied for its children: those it owns, not every
+    /// child whose name merely ends like one of its children's.
+    public func forget(deployment: ObjectKey) {
+        state.withLock { state in
+            state.statuses[deployment] = nil
+            state.children = state.children.filter { $0.value.owner != deployment }
+            state.verified = state.verified.filter { $0.value.owner != deployment }
+        }
+    }
+
+    /// How many entries it holds (memory tests and the benchmark).
+    public var count: Int { state.withLock { $0.children.count + $0.verified.count + $0.statuses.count + $0.keySightings.count } }
+}
