@@ -226,7 +226,7 @@ import TestSupport
         try await eventually("aggregated into one event with count 3") {
             try await events(cluster).first { $0["reason"] == "Reconciled" }?["count"] == 3
         }
-        Redactor.shared.register("nvapi-supersecret-value")
+        Redactor.current.register("nvapi-supersecret-value")
         recorder.record(subject, type: .warning, reason: "InvalidKey", message: "the key nvapi-supersecret-value was refused " + String(repeating: "é", count: 2000))
         try await eventually("the warning is written") { try await events(cluster).contains { $0["reason"] == "InvalidKey" } }
         let warning = try #require(try await events(cluster).first { $0["reason"] == "InvalidKey" })

@@ -10,11 +10,11 @@ import TestSupport
     @Test func aKeyTheRedactorNoLongerHoldsIsStillMaskedByItsPrefix() {
         _ = APIKey("nvapi-any-key-registers-the-prefix-0001")
         // Never seen by value (as one seen more than the last 4096 keys ago).
-        let line = Redactor.shared.scrub("rotated from nvapi-never-registered-key-material-42 to the new one")
+        let line = Redactor.current.scrub("rotated from nvapi-never-registered-key-material-42 to the new one")
         #expect(!line.contains("never-registered-key-material"), "\(line)")
         #expect(line.contains("nvapi-\(Redactor.placeholder)"))
         // What a message says of keys is no key.
-        #expect(Redactor.shared.scrub("Put your NGC personal API key (nvapi-...) there.") == "Put your NGC personal API key (nvapi-...) there.")
+        #expect(Redactor.current.scrub("Put your NGC personal API key (nvapi-...) there.") == "Put your NGC personal API key (nvapi-...) there.")
     }
 
     @Test func forgettingADeploymentForgetsOnlyItsOwnChildren() async throws {
@@ -32,5 +32,46 @@ import TestSupport
         ledger.forget(deployment: ObjectKey(namespace: "team-a", name: "b"))
         #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-b") == nil)
         #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-ab") != nil, "ab's memory is ab's")
+    }
+
+    @Test func everyKeyLearnedIsHeldHoweverMany() {
+        let redactor = Redactor()
+        // Not nvapi- keys: only holding them by value masks them.
+        let keys = (0..<20_000).map { "org-key-\(String($0, radix: 16))-0123456789abcdef" }
+        for key in keys { redactor.register(key) }
+        #expect(redactor.count == keys.count)
+        let line = redactor.scrub("first \(keys[0]), last \(keys[keys.count - 1]); org-key-not-held-0123456789abcdef")
+        #expect(line == "first \(Redactor.placeholder), last \(Redactor.placeholder); org-key-not-held-0123456789abcdef")
+        #expect(redactor.scrub("\(keys[7])\(keys[8])") == Redactor.placeholder + Redactor.placeholder, "back to back")
+    }
+
+    @Test func parallelTasksCaptureOnlyTheirOwnLogs() async {
+        let captured = await withTaskGroup(of: (Int, [String]).self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    let sink = Logger.Sink(level: .debug, capturing: true, echo: false)
+                    await Logger.$sink.withValue(sink) {
+                        // A child task (as an informer's) logs into its parent's sink.
+                        await Task { Logger(name: "test").debug("line of task \(task)") }.value
+                    }
+                    return (task, sink.captured())
+                }
+            }
+            var all: [Int: [String]] = [:]
+            for await (task, lines) in group { all[task] = lines }
+            return all
+        }
+        for (task, lines) in captured {
+            #expect(lines.count == 1 && lines[0].contains("line of task \(task)"), "\(lines)")
+        }
+    }
+
+    @Test func aTaskMayKeepItsSecretsFromAnother() {
+        let mine = Redactor()
+        Redactor.$current.withValue(mine) {
+            Redactor.current.register("only-this-task-knows-it")
+            #expect(Redactor.current.scrub("only-this-task-knows-it") == Redactor.placeholder)
+        }
+        #expect(Redactor.current !== mine)
     }
 }

@@ -266,7 +266,7 @@ public final class NimEnvironment: Sendable {
 
     /// Everything a key could leak into, as text, by place: the deployment's status (if there is
     /// one), the namespace's Events and ConfigMaps (the migration summary), the runtimes'
-    /// annotations, the log lines captured since `Logger.sink.startCapturing()`, the metrics.
+    /// annotations, the log lines `capturingLogs` kept, the metrics.
     public func placesAKeyCouldLeak(deployment name: String = "llama", namespace: String = "team-a") async throws -> [String: String] {
         let status: String
         do {

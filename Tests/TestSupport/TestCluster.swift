@@ -119,12 +119,8 @@ public final class Locked<Value: Sendable>: Sendable {
     public func update<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }
 
-/// Runs `body` with every log line, debug included, kept for assertions (other tests running
-/// meanwhile log into the same capture: assert on what only this test can have written).
+/// Runs `body` with every log line it and the tasks it starts write, debug included, kept for
+/// assertions (`Logger.sink.captured()`); tests running meanwhile log into their own.
 public func capturingLogs<T>(_ body: () async throws -> T) async rethrows -> T {
-    Logger.sink.startCapturing()
-    let previousLevel = Logger.sink.level
-    Logger.sink.level = .debug
-    defer { Logger.sink.level = previousLevel }
-    return try await body()
+    try await Logger.$sink.withValue(Logger.Sink(level: .debug, capturing: true, echo: false)) { try await body() }
 }

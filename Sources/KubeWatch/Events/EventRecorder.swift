@@ -75,7 +75,7 @@ public final class EventRecorder: Sendable {
     }
 
     public func record(_ regarding: ObjectReference, type: EventType, reason: String, message: String) {
-        queue.yield(Pending(regarding: regarding, type: type, reason: reason, message: Self.shorten(Redactor.shared.scrub(message)), at: time.now))
+        queue.yield(Pending(regarding: regarding, type: type, reason: reason, message: Self.shorten(Redactor.current.scrub(message)), at: time.now))
     }
 
     /// Takes no more events: `run` returns once the queued ones are sent (a command that exits).

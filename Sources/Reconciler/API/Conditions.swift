@@ -30,7 +30,7 @@ public struct Condition: Sendable, Equatable {
     var json: JSON {
         [
             "type": .string(type), "status": .string(status.rawValue), "reason": .string(reason),
-            "message": .string(Redactor.shared.scrub(message)), "lastTransitionTime": .string(lastTransitionTime),
+            "message": .string(Redactor.current.scrub(message)), "lastTransitionTime": .string(lastTransitionTime),
             "observedGeneration": .int(observedGeneration),
         ]
     }

@@ -11,10 +11,10 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
 
     public init(_ value: String) {
         self.value = value
-        Redactor.shared.register(value)
+        Redactor.current.register(value)
         // Keys the redactor no longer holds by value (it keeps the last few thousand) are still
         // masked by their prefix, if one ever shows up again.
-        Redactor.shared.registerPrefix(Self.personalPrefix)
+        Redactor.current.registerPrefix(Self.personalPrefix)
     }
 
     /// `sha256:` and the first 12 hex digits of the key's SHA-256: enough to tell keys apart in

@@ -51,7 +51,7 @@ struct NGCCatalogAPI: Sendable {
     /// The caller-info answer's `type`, or why the key is not usable.
     func checkKey(_ key: APIKey) async throws(CatalogGenerator.Failure) {
         switch await send(NGCRequests.callerInfo(baseURL: baseURL, key: key, timeout: timeout)) {
-        case .failure(let error): throw .unreachable("get-caller-info: \(Redactor.shared.scrub(error.message))")
+        case .failure(let error): throw .unreachable("get-caller-info: \(Redactor.current.scrub(error.message))")
         case .success(let response) where response.status >= 500 || response.status == 429:
             throw .unreachable("get-caller-info answered \(response.status)")
         case .success(let response) where response.status != 200:
@@ -107,7 +107,7 @@ struct NGCCatalogAPI: Sendable {
     func repository(_ listing: Listing, key: APIKey) async -> RepositoryAnswer {
         let request = NGCRequests.repository(baseURL: baseURL, org: listing.org, team: listing.team, name: listing.name, key: key, timeout: timeout, resolveLabels: true)
         switch await send(request) {
-        case .failure(let error): return .unreachable(Redactor.shared.scrub(error.message))
+        case .failure(let error): return .unreachable(Redactor.current.scrub(error.message))
         case .success(let response) where response.status == 200:
             guard let json = try? JSON(parsing: response.body), json.objectValue != nil else { return .malformed("the answer is not a JSON object") }
             return .metadata(json)

@@ -116,7 +116,7 @@ public actor NGCClient {
             return .success(response.status)
         } catch {
             calls?.inc([endpoint, error.isTimeout ? "timeout" : "error"])
-            return .failure(TransportError(message: Redactor.shared.scrub(error.message), isTimeout: error.isTimeout))
+            return .failure(TransportError(message: Redactor.current.scrub(error.message), isTimeout: error.isTimeout))
         }
     }
 }
