@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import HTTPServing
 
 /// A Kubernetes API server in-process, on loopback, speaking the real wire protocol.
 ///

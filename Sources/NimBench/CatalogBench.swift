@@ -1,5 +1,4 @@
 import Foundation
-import KubeWatch
 import Reconciler
 import StandIns
 

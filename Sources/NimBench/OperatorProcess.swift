@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// `nim-deploy-operator run` as a child process, with its probes and metrics on free ports.
 struct OperatorProcess {

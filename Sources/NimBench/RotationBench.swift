@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
+import KubeRuntime
 import Reconciler
 
 /// Key rotation latency: the user's Secret written (just before the request is sent) to the

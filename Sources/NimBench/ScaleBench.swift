@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeRuntime
 import LocalControlPlane
 import Reconciler
 

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeRuntime
 import Reconciler
 
 /// `swift run -c release nim-bench soak [--deployments 1000] [--warmup 10] [--minutes 10] [--rate 5]`

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 import Reconciler
 
 /// `swift run -c release nim-bench catalog ...`: see CatalogBench; `nim-bench soak ...`: SoakBench.

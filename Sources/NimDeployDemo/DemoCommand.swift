@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 import LocalControlPlane
 import Reconciler
 import StandIns

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Where the demo finds the project's manifests (`config/`) and the workplace's shared material
 /// (`../shared`): next to the current directory or to the executable (`.build/<config>/`).

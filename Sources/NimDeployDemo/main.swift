@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 import NimDeployManager
 
 /// `nim-deploy-demo`: the operator with no cluster. Its own program, so the operator binary (and

@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// Runs what an operator process runs, the way controller-runtime's manager does: informer
 /// caches start at once on every replica (a follower that takes over has a warm cache);

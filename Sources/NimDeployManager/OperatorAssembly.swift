@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 import Reconciler
 
 /// What `run` and `demo` run: the NimDeployment controller and its helpers.

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 import Reconciler
 
 /// The flags of `run` (contract section 8), parsed and checked once.

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
+import HTTPServing
 
 /// `/healthz`, `/readyz` and `/metrics`, on the project's one HTTP server. Ready means every
 /// informer cache has synced: before that a reconcile would act on an empty view of the cluster.

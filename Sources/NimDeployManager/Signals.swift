@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Turns SIGTERM and SIGINT into the cancellation of a task: the structured way to stop.
 /// A second signal, or a shutdown that overruns its grace period, ends the process at once.

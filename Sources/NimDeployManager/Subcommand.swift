@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Parses a command's flags (`--help` prints its usage) and runs it until done or signalled.
 public func subcommand<Options: Sendable>(

@@ -1,4 +1,5 @@
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// Prints resources the way `kubectl get` does, from the server's own Table representation (so
 /// the columns are the kind's printer columns).

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 import NimDeployManager
 
 /// The entry point: parse, dispatch, exit with the command's status (0 done, 1 failed, 2 usage;

@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 import LocalControlPlane
 import Reconciler
 

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
+import HTTPServing
 import Reconciler
 
 /// A local NGC API that answers as the real one does (../shared/ngc has the recorded shapes):

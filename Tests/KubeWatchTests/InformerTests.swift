@@ -1,7 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 import LocalControlPlane
 import TestSupport
 

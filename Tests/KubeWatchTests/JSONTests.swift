@@ -1,5 +1,5 @@
 import Testing
-@testable import KubeWatch
+@testable import KubeCore
 
 @Suite struct JSONTests {
     @Test func roundTripsEveryKindOfValue() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import KubeWatch
+@testable import KubeCore
+@testable import KubeAPI
 import TestSupport
 
 /// The client reads what a real kube-apiserver sends: every recorded error as a typed Status,

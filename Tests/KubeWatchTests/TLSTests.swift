@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeAPI
 import TestSupport
 
 /// The libcurl transport over real TLS: a proxy that demands a client certificate, in front

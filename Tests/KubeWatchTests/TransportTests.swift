@@ -1,7 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
-import KubeWatch
+import KubeCore
+import KubeAPI
+import HTTPServing
 import TestSupport
 
 /// The libcurl transport's bookkeeping, against a plain HTTP server in the test.

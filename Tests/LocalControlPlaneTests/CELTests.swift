@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 import Testing
 
 @testable import LocalControlPlane

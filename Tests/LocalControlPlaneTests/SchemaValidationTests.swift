@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalControlPlane
-import KubeWatch
+import KubeCore
 import TestSupport
 
 // MARK: - Fixtures: the recorded kube-apiserver exchanges and the KServe CRDs

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeCore
+import KubeAPI
+import HTTPServing
 import LocalControlPlane
 import TestSupport
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeCore
 import Reconciler
 import TestSupport
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeCore
 import LocalControlPlane
 import TestSupport
 

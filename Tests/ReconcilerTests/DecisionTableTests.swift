@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeCore
 import Reconciler
 
 /// The reconcile's decisions, from observations made by hand: every reason of the README's

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeCore
 @testable import Reconciler
 
 /// Desired state is data: these tests build it from inputs and read it, with no cluster.

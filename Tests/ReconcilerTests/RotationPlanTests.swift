@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import KubeWatch
 @testable import Reconciler
 
 /// The rotation decisions are pure: from the fingerprint in status, the key now and the token

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeCore
+import KubeAPI
 import LocalControlPlane
 @testable import Reconciler
 import StandIns

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import KubeWatch
+import KubeAPI
 import LocalControlPlane
 import Reconciler
 import TestSupport

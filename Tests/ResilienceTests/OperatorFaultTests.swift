@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import KubeWatch
 import LocalControlPlane
 import Reconciler
 import TestSupport

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// `nim-deploy-operator run` as its own process against a test environment: what is killed,
 /// restarted and raced in this suite.

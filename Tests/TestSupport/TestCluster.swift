@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
+import KubeAPI
 import LocalControlPlane
 
 /// A local control plane on a free port and a client for it, for one test.

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// One exchange recorded from a real kube-apiserver (`../shared/kube-wire/NNN-name.json`).
 public struct WireRecording: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KubeCore
 
 /// What a reconcile asks for next.
 public struct ReconcileResult: Sendable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import KubeCore
+import KubeAPI
 
 /// A change the informer saw, after its cache has been updated.
 public enum InformerEvent: Sendable {

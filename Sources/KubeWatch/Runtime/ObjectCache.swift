@@ -1,4 +1,5 @@
 import Synchronization
+import KubeCore
 
 /// An object as the cache keeps it: its serialized bytes, a few times smaller than the parsed
 /// tree (a thousand deployments' objects fit in a few megabytes), parsed again when read.

@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// The queue between event handlers and reconcile workers (client-go's rate-limited delaying
 /// queue, in an actor):

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// What kube-controller-manager does on a real cluster and an API server alone does not: the
 /// garbage collector (owner references, background/foreground/orphan), the namespace lifecycle,

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// Why a patch could not be applied; the server answers 422 (JSON patch) or 400.
 struct PatchError: Error, Sendable {

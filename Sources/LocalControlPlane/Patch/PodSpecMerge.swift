@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// A strategic merge of pod specs as Kubernetes' `strategicpatch` does it with PodSpec's merge
 /// keys (containers, env and volumes by name, mounts by path): what KServe does to lay an

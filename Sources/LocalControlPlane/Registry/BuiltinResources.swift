@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The built-in kinds an operator touches, with the parts of their real strategies that
 /// controllers observe: defaults, validation, status subresources, generation, table columns.

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The checks of the built-in kinds' strategies that a controller can trip over, worded as the
 /// real server words them.

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Turns a CustomResourceDefinition into a served resource: names, versions, schema, printer
 /// columns. Also the CRD's own validation and the status the establishing controller writes.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// `rbac.authorization.k8s.io/v1` and core Services: what an operator's install (kustomize, a
 /// Helm chart) creates beside its Deployment, so that applying one is checked end to end.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// `group` + `plural`: a resource independent of the version it is served at. Storage is keyed by
 /// this, so an object written at one version is read at another (CRDs with several versions).

@@ -1,4 +1,3 @@
-import KubeWatch
 
 /// The other workload kinds with pod templates: what a cleanup must look through before it
 /// deletes a Secret (a StatefulSet scaled to zero, a CronJob between runs, have no Pod).

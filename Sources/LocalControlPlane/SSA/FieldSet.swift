@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// One step of a field path, as `fieldsV1` spells it: `f:name` (a field), `k:{"name":"x"}` (an
 /// item of a map-keyed list), `v:"a"` (an item of a set), `i:0` (an index in a plain list).

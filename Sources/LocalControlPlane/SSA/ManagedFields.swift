@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Which parts of an object a write is about: the main resource ignores `status` when the kind
 /// has a status subresource, and `/status` writes only `status`.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// Server-side apply (`PATCH` with `application/apply-patch+yaml`), after structured-merge-diff:
 /// the applied configuration is merged into the live object; fields another manager owns with a

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import HTTPServing
 
 /// A DELETE's `DeleteOptions`, from the body or the query.
 struct DeleteRequest {

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// `metadata` rules every kind shares (apimachinery's `ValidateObjectMeta`), worded as the real
 /// server words them.

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Who writes what, where: the parts of a request every write needs.
 struct WriteContext {

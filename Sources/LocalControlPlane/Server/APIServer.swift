@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
+import HTTPServing
 
 /// A request for a resource, parsed from its path.
 struct ResourceRequest {

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
 
 /// Who a request is from: the kube-apiserver's user info.
 struct Identity: Sendable, Hashable {

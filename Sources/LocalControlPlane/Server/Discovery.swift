@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// `/api`, `/apis`, group and group-version documents, legacy and aggregated (v2), built from
 /// whatever is registered at the moment, so a CRD is discoverable as soon as it is established.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The OpenAPI v3 index and per-group-version documents. kubectl reads them before `apply` to
 /// learn that the server validates fields itself (`fieldValidation` on the PATCH operation of

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Decodes the Kubernetes protobuf encoding (`application/vnd.kubernetes.protobuf`) of the few
 /// built-in kinds `kubectl create` sends that way (namespace, secret, configmap,

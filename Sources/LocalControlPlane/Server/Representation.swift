@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// What the client asked for in `Accept`: the object, its metadata only, a Table, or (for
 /// discovery) the aggregated document.

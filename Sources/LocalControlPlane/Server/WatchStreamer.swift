@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import HTTPServing
 
 /// Serves one watch: the events since the requested resourceVersion (or the current objects as
 /// ADDED), then live events, bookmarks, and the end at `timeoutSeconds`.

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
 
 /// The state behind one lock, plus the collector thread that plays kube-controller-manager.
 final class ObjectStore: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Where an object lives: its resource and its namespace/name.
 struct ObjectLocation: Hashable, Sendable {

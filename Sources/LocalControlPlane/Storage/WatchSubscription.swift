@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// What a watch asked for: its namespace and selectors.
 struct WatchFilter: Sendable {

@@ -1,5 +1,5 @@
 import Synchronization
-import KubeWatch
+import KubeCore
 
 /// Evaluates `x-kubernetes-validations` rules for the schema validator. Rules are compiled once
 /// and cached: the same few rules run for every object of a kind.

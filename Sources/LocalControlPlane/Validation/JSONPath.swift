@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The JSONPath subset CRD printer columns use: `.spec.size`, `.a['dotted.key']`, `[0]`, `[*]`,
 /// and filters `[?(@.type=="Ready")]` (also `!=`, and bare `[?(@.field)]` for presence).

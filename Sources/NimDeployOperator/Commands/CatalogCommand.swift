@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 import NimDeployManager
 import Reconciler
 

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
 import NimDeployManager
 import Reconciler
 

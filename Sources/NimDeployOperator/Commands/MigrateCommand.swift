@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 import NimDeployManager
 import Reconciler
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 import NimDeployManager
 import Reconciler
 

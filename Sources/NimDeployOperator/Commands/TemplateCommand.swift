@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 import NimDeployManager
 import Reconciler
 

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// A `metav1.Condition`.
 public struct Condition: Sendable, Equatable {

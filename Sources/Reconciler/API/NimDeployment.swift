@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// `nim.opendatahub.io/v1alpha1 NimDeployment`, read from the object the API server stored.
 /// Parsing is defensive: the CRD's schema catches most mistakes, but an operator must also cope

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// What a platform needs to say about the NIM's pods: where they may run, what they are told,
 /// how they are probed, who they run as, how they reach NGC. All optional, nothing defaulted

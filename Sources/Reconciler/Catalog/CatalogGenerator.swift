@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// Builds the model catalog from NVIDIA's API at release time (`catalog generate`) and finds
 /// the models NVIDIA does not serve from here (`catalog detect-eu`): what the design documents'

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// A catalog as the ConfigMap an administrator applies: written by `catalog generate`, read by
 /// `catalog validate` and `catalog diff` with the controller's own parser.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The models NVIDIA does not serve in the EU, as `catalog detect-eu` finds them (run from an
 /// EU location: they answer 451) and `catalog generate --eu-restricted` merges them: a JSON array

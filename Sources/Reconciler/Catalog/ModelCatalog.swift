@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The models an administrator offers, from a ConfigMap in one of the two shapes that exist:
 /// one key per model (what `nim_metadata.sh generate` writes) or a single `models.json`. The

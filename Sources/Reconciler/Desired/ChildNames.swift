@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The names of what one NimDeployment makes (contract section 2), fitted to Kubernetes limits
 /// by one rule: a name that fits is used as is; one that does not keeps a prefix and gains a

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The OpenShift Templates Open Data Hub's dashboard processes to make a NIM ServingRuntime
 /// (`nvidia-nim-http-template`, `nvidia-nim-grpc-template`), made from the operator's own

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The image a deployment runs and the model name KServe knows it by.
 public struct ResolvedImage: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// What the NIM's pods get beyond the model and the key: env, probes, /dev/shm, the CA bundle,
 /// the security context and the scheduling settings, from the spec and the defaults that fit NIM.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The value of the predictor annotation `nim.opendatahub.io/key-fingerprint`: KServe replaces
 /// the pods whenever it changes, and nothing else restarts them (KServe undoes a `kubectl

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// A NimDeployment that takes over a migrated deployment as it runs: the same name (so the
 /// ServingRuntime and InferenceService are adopted, not duplicated), the image pinned, the

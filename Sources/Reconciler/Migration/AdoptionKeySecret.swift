@@ -1,4 +1,5 @@
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 extension Migrator {
     /// The Secret an adopting NimDeployment names in `apiKeySecretRef`: the user's own copy of

@@ -1,4 +1,5 @@
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// What a cleanup did (or, dry, would do) in one namespace.
 public struct CleanupOutcome: Sendable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// Legacy migration in the controller, per namespace: off unless the namespace is annotated
 /// `nim.opendatahub.io/migrate-legacy: "true"` or the operator runs with `--migrate-legacy`.

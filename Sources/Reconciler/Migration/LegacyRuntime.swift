@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The Secret names of NIM deployments made before per-deployment keys (contract section 6 and
 /// the migration notes): shared per namespace, or per deployment from the hand-migration script.

@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// One namespace's migration: observe (is it on, which runtimes are legacy, what the summary
 /// said before), migrate each, report (the summary ConfigMap, Warning Events on transitions).

@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// What became of one legacy deployment.
 public struct MigrationOutcome: Sendable, Equatable {

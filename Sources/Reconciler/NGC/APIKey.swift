@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// An NGC API key. It prints, logs and reflects as its fingerprint only; the value leaves only
 /// through `secretValue`, into Secret data and the Authorization header.

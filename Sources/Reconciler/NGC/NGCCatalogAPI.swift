@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// The NGC calls that build a catalog: key check, catalog search pages, one repository per
 /// model. Each is retried on 429, 5xx and no answer (every one of them is a read), so a

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// What NGC says about a key (and, when a repository is given, about the key and that model).
 public enum KeyVerdict: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// The NGC API requests (../shared/design/ngc-api.md), built in one place for the controller's
 /// key checks and the `catalog` commands.

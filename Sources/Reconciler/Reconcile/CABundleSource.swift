@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// Reads the CA bundles deployments name in spec.proxy.caBundle: ConfigMaps, held as metadata
 /// only by the informer and read whole once per resourceVersion. Of each, only which keys it has

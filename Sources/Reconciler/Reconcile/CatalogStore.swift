@@ -1,5 +1,5 @@
 import Synchronization
-import KubeWatch
+import KubeCore
 
 /// The catalog as last read from its ConfigMap. A missing or unreadable catalog is a state to
 /// report, not a reason to stop: deployments that set `spec.image` still work.

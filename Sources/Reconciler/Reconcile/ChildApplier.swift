@@ -1,5 +1,6 @@
 import Synchronization
-import KubeWatch
+import KubeCore
+import KubeAPI
 
 /// Writes a child by server-side apply, only when it differs from what this operator last
 /// applied: a hash of the desired object rides along as an annotation, and (where the cache

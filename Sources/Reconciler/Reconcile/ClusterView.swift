@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeRuntime
 
 /// The caches a reconcile reads: the cluster as the informers last saw it.
 public struct ClusterView: Sendable {

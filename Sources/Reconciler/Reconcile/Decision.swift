@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// What a reconcile does, decided from an `Observation` alone: the objects to apply, in order;
 /// the status to report; what to announce; when to come back.

@@ -1,4 +1,3 @@
-import KubeWatch
 
 /// Why a deployment cannot be what its spec asks for. One type, mapped in one place to the
 /// condition it sets, the reason users search for, the Event, the metric label, and whether

@@ -1,4 +1,6 @@
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// Reads a deployment's API key from the user's Secret (held as metadata only by the informer,
 /// read whole once per resourceVersion).

@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// The whole controller, wired: informers for NimDeployments, their children, the Secrets
 /// they name and the catalog; the mapping from each watched event to the deployments it

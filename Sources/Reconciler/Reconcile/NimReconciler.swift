@@ -1,5 +1,7 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// Turns a NimDeployment into its five objects and reports on them, in three steps a reader
 /// sees on one screen: observe (a value: the deployment, its children, what was read on

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Everything one reconcile decides from, as a value: the deployment, its children as the
 /// caches hold them, what was read on purpose (the key, NGC's verdict on it, the CA bundle, an

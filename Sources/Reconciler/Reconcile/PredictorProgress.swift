@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Where the predictor's pods stand, read from the pods themselves: what `Ready` waits for and
 /// what `Progressing` says meanwhile. KServe's Ready says the Deployment is available; the pods

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The operator's settings that shape what a deployment becomes (flags of `run`).
 public struct ReconcilerOptions: Sendable {

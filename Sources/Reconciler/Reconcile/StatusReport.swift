@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The status one reconcile arrives at, built on the previous one so that conditions that say
 /// the same thing keep their transition times and an unchanged status is not written again.

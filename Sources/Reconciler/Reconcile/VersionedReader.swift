@@ -1,5 +1,7 @@
 import Synchronization
-import KubeWatch
+import KubeCore
+import KubeAPI
+import KubeRuntime
 
 /// Reads objects the informers hold as metadata only (Secrets, ConfigMaps) whole, once per
 /// resourceVersion: what the reconcile needs of one is kept, keyed by the version it was read

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import KubeWatch
+import KubeCore
 
 /// What this process wrote and saw, per object, in one place: the informers' caches lag behind
 /// the process's own writes, and without this a reconcile that runs before its watch event

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The CEL macros that iterate a list (or a map's keys), with how many arguments may follow
 /// the iteration variable.

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The built-in functions: the CEL standard library subset CRD rules use, plus the Kubernetes
 /// string and list extensions. Macros are expanded by the parser and run by the evaluator.

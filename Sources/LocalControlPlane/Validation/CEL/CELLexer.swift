@@ -1,4 +1,3 @@
-import KubeWatch
 
 /// One lexical token of a CEL expression, with the scalar offset it starts at (for error positions).
 struct CELToken: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// A node of the checked CEL syntax tree. Macros (`has`, `all`, `exists`, ...) are already
 /// expanded into their own node kinds, so the evaluator never sees them as calls.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// A compile or evaluation failure. CEL treats errors as values, so everything a hostile or
 /// mistaken rule can cause ends up here rather than in a crash.

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Fills in `default`s the way kube-apiserver does after pruning (apiextensions' structural
 /// defaulting): a missing property, or a `null` where the schema is not nullable, takes the

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// kube-apiserver's field errors, worded byte for byte: apimachinery's `field.Error.ErrorBody`
 /// rendering of kube-openapi's messages (`spec.size in body should be greater than or equal to 1`).

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The uniqueness kube-apiserver enforces for `x-kubernetes-list-type: set` (whole items) and
 /// `map` (the `x-kubernetes-list-map-keys` of each item), after the OpenAPI checks. Server-side

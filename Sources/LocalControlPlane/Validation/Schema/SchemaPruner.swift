@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Drops what a structural schema does not describe, as kube-apiserver does when it decodes a
 /// custom resource (apiextensions' structural pruning, then its removal of nulls the schema neither

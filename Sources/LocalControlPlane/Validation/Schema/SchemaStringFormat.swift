@@ -1,5 +1,4 @@
 import Foundation
-import KubeWatch
 
 /// The string formats kube-apiserver checks in CRD schemas (apiextensions' `supportedFormats`, as
 /// implemented by kube-openapi's strfmt registry). Any other format (`int32`, `int64`,

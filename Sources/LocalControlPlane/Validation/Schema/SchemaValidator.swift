@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Validates custom resources against a CRD schema with the causes kube-apiserver returns: the
 /// kube-openapi checks in kube-openapi's order and wording, then the `x-kubernetes-validations`

@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// Why a CRD's `openAPIV3Schema` cannot be compiled, with the schema path of the offending node.
 public struct SchemaError: Error, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
-import KubeWatch
+import KubeCore
+import KubeRuntime
 
 /// An Event, a log line or a rotation metric a decision makes: said after the status is
 /// written, so a reconcile that must be repeated does not say it twice.

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// Whether a cache claim that already exists under the deployment's claim name can serve the
 /// spec's storage: a claim kept from an earlier deployment (Retain), or the deployment's own

@@ -1,4 +1,4 @@
-import KubeWatch
+import KubeCore
 
 /// The claims a deployment mounts, and what its replicas can do with them.
 enum ClaimRules {

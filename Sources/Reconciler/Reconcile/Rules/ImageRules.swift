@@ -1,4 +1,3 @@
-import KubeWatch
 
 /// The image to run: spec.image as given, or the catalog's entry for spec.model and tag; and
 /// the warning an EU-restricted model gets where this operator does not serve the EU.

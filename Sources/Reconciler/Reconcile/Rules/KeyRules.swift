@@ -1,5 +1,4 @@
 import Foundation
-import KubeWatch
 
 /// What the key a deployment names is worth: read (a personal key, or why not) and judged by
 /// NGC (good for the image, or why not). A key NGC accepted before is trusted while NGC cannot

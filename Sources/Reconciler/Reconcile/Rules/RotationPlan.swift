@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// What a reconcile does about the key the pods run with, decided from the cluster alone: the
 /// fingerprint in status (the key the Secrets were last known to hold), the key in the user's

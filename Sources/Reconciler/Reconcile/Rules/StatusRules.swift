@@ -1,5 +1,5 @@
 import Foundation
-import KubeWatch
+import KubeCore
 
 /// The status a decision reports, built in one place from what the rules found: the previous
 /// status (so conditions that say the same keep their transition times), the facts, and what

@@ -1,4 +1,3 @@
-import KubeWatch
 
 /// What a deployment finds under its children's names that this operator did not make.
 struct Takeover: Sendable, Equatable {

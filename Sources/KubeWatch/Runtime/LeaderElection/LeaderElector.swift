@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import KubeCore
+import KubeAPI
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, with client-go's rules: the lease is
 /// taken when free or expired, renewed every retry period, and given up when it could not be

@@ -1,3 +1,4 @@
+import KubeCore
 /// One line of a watch stream.
 public enum WatchEvent: Sendable {
     case added(KubeObject)

@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import KubeCore
+import KubeAPI
 
 /// Records core/v1 Events about objects without flooding the API server or blocking the caller:
 /// - the same event (object, type, reason, message) within ten minutes bumps the count of the

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import Synchronization
+import KubeCore
 
 /// HTTP over libcurl's multi interface. One thread per transport drives every transfer, so
 /// requests and long-lived watch streams never block each other or Swift's cooperative pool;

@@ -1,3 +1,4 @@
+import KubeCore
 /// Everything a KubeWatch call can fail with. One type at the module's edge, so callers switch
 /// on cases instead of guessing.
 public enum KubeError: Error, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KubeCore
 
 /// A kubeconfig `exec` credential plugin (`client.authentication.k8s.io/v1` or `v1beta1`): runs
 /// the command, reads an `ExecCredential` from its output, caches the token until it expires or

@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// What a watcher reports. A relist is bracketed: `initStart`, the listed objects as
 /// `initApply`, then `initDone` — anything applied before and not listed again is gone.

@@ -1,3 +1,4 @@
+import KubeCore
 /// `?labelSelector=&fieldSelector=&limit=&continue=&resourceVersion=` for a list.
 public struct ListOptions: Sendable {
     public var labelSelector: LabelSelector?

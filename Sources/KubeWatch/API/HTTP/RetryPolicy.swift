@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// How often and how patiently a call that failed in a way worth repeating (429, 5xx, no
 /// answer) is tried again: exponential backoff with jitter, a server's `Retry-After` honoured up

@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// Reads kubeconfig files (`clientcmd/api/v1`): clusters, users and contexts, with several files
 /// merged the way client-go merges `$KUBECONFIG` — the first file to define a name wins, and the

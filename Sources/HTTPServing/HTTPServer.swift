@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 import Synchronization
 
 #if canImport(Glibc)

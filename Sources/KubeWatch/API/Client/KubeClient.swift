@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// A Kubernetes REST client over any resource, typed or not: get, list, create, update, the four
 /// patches, delete, the status subresource and metadata-only reads. Errors come back as

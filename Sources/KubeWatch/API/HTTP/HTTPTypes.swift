@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// A request as the client sends it.
 public struct HTTPRequest: Sendable {
