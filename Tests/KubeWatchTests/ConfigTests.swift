@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-@testable import KubeCore
-@testable import KubeAPI
+import KubeCore
+import KubeAPI
 import TestSupport
 
 /// kubeconfig files as users have them, one per auth style, and their mistakes.

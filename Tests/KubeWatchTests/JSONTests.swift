@@ -1,5 +1,5 @@
 import Testing
-@testable import KubeCore
+import KubeCore
 
 @Suite struct JSONTests {
     @Test func roundTripsEveryKindOfValue() throws {

@@ -1,9 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import KubeCore
-@testable import KubeAPI
-@testable import KubeRuntime
+import KubeCore
+import KubeAPI
+import KubeRuntime
 import TestSupport
 
 /// The work queue's promises, on manual time: no waiting in these tests, time moves when told.

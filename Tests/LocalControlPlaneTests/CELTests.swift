@@ -1,7 +1,7 @@
 import KubeCore
 import Testing
 
-@testable import LocalControlPlane
+import LocalControlPlane
 
 /// One expression, the values it runs with, and what it must produce.
 struct CELCase: Sendable, CustomTestStringConvertible {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import KubeCore
-@testable import Reconciler
+import Reconciler
 
 /// Desired state is data: these tests build it from inputs and read it, with no cluster.
 @Suite struct DesiredStateTests {

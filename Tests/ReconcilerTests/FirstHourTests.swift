@@ -43,27 +43,4 @@ import TestSupport
             return status?["observedGeneration"]?.intValue == 2 && status?["catalogEntry"] == nil && status?["image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.1"
         }
     }
-
-    /// Five writes to the key Secret 150 ms apart (a script, a secret store retrying) rolled the
-    /// pods five times in under a second. Now: the first key at once, then the last, whatever
-    /// the length of the burst.
-    @Test func fiveQuickWritesRollThePodsTwiceAtMost() async throws {
-        let env = try await NimEnvironment.serving()
-        try await env.quiesce()
-        let before = env.rollouts()
-        let keys = (1...5).map { "nvapi-first-hour-burst-\($0)-0123456789" }
-        for (index, key) in keys.enumerated() {
-            // The writer's cadence (the scenario), not a wait for the operator.
-            if index > 0 { try await Task.sleep(nanoseconds: 150_000_000) }
-            try await env.setKey(key)
-        }
-        try await eventually("the last key runs") {
-            let token = try await env.restartToken()
-            return try await env.status("keyFingerprint") == .string(APIKey(keys[4]).fingerprint) && token == APIKey(keys[4]).fingerprint
-        }
-        try await env.quiesce()
-        #expect(env.rollouts() - before == 2, "rolled \(env.rollouts() - before) times")
-        #expect(try await env.keysInSecrets() == (keys[4], keys[4]))
-        #expect(keys[1...3].allSatisfy { env.ngc.validations(of: $0) == 0 }, "the keys between are never validated")
-    }
 }

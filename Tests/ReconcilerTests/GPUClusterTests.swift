@@ -401,22 +401,6 @@ import TestSupport
         #expect(claim[path: ["spec", "resources", "requests", "storage"]] == "200Gi")
     }
 
-    @Test func moreReplicasThanAReadWriteOnceClaimAllowsAreFlagged() async throws {
-        let env = try await NimEnvironment()
-        try await env.startOperator()
-        try await env.createKeySecret()
-        try await env.deploy(spec: Self.spec(["replicas": ["min": 1, "max": 3]]))
-        try await env.waitFor("ScaleLimited", "True", reason: "ReadWriteOnceCache")
-        #expect(try await env.condition("ScaleLimited")?["message"]?.stringValue?.contains("replicas.max is 3 but the cache claim nim-cache-llama is ReadWriteOnce") == true)
-        try await env.waitFor("Ready", "True")
-        try await eventually("a Warning event") { try await !env.events("ReadWriteOnceCache").isEmpty }
-        try await env.deploy(spec: Self.spec(["replicas": ["min": 1, "max": 3], "storage": ["accessMode": "ReadWriteMany"]]))
-        try await eventually("no longer flagged") {
-            let observed = try await env.deployment()[dotted: "status.observedGeneration"]?.intValue
-            return try await env.condition("ScaleLimited") == nil && observed == 2
-        }
-    }
-
     @Test func theGPUClusterSampleConverges() async throws {
         let env = try await NimEnvironment()
         try await env.startOperator()

@@ -3,7 +3,7 @@ import Testing
 import KubeCore
 import KubeAPI
 import LocalControlPlane
-@testable import Reconciler
+import Reconciler
 import StandIns
 import TestSupport
 
