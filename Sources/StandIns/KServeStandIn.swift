@@ -145,7 +145,7 @@ public final class KServeStandIn: Sendable {
         for field in ["imagePullSecrets", "volumes", "nodeSelector", "tolerations", "affinity"] { base[field] = runtime[path: ["spec", field]] }
         var overrides: JSON = [:]
         let podFields = [
-            "nodeSelector", "tolerations", "affinity", "runtimeClassName", "priorityClassName", "serviceAccountName", "securityContext", "initContainers",
+            "nodeSelector", "tolerations", "affinity", "runtimeClassName", "priorityClassName", "schedulerName", "serviceAccountName", "securityContext", "initContainers",
             "imagePullSecrets", "volumes",
         ]
         for field in podFields { overrides[field] = predictor[field] }

@@ -536,6 +536,15 @@ import Reconciler
         #expect(Self.seen(world).condition("ScaleLimited") == "absent")
     }
 
+    @Test func aGPUSchedulerIsHandedThePredictorPods() {
+        var world = World()
+        world.spec["schedulerName"] = "kai-scheduler"
+        #expect(Self.seen(world).written("InferenceService")?[path: ["spec", "predictor", "schedulerName"]] == "kai-scheduler")
+        #expect(Self.seen(World()).written("InferenceService")?[path: ["spec", "predictor", "schedulerName"]] == nil, "unset: the default scheduler")
+        world.spec["schedulerName"] = "Kai Scheduler"
+        Self.refused(Self.seen(world), "ResourcesReady", "False InvalidSpec")
+    }
+
     // MARK: - What others left under the children's names
 
     static func legacyRuntime(nim: Bool = true) -> KubeObject {

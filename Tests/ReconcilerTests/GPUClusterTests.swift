@@ -44,7 +44,7 @@ import TestSupport
             "nodeSelector": ["nvidia.com/gpu.present": "true"],
             "tolerations": [["key": "dedicated", "operator": "Equal", "value": "inference", "effect": "NoSchedule"]],
             "affinity": affinity,
-            "runtimeClassName": "nvidia", "priorityClassName": "inference", "serviceAccountName": "nim-runner",
+            "runtimeClassName": "nvidia", "priorityClassName": "inference", "serviceAccountName": "nim-runner", "schedulerName": "kai-scheduler",
             "podLabels": ["team": "a"], "podAnnotations": ["example.com/cost-center": "42"],
             "sharedMemorySize": "32Gi",
             "startupProbe": ["enabled": false], "readinessProbe": ["probe": readiness],
@@ -93,6 +93,7 @@ import TestSupport
         ], "the spec's, and the GPU taint's as GPUs are requested")
         #expect(predictor["affinity"] == affinity)
         #expect(predictor["runtimeClassName"] == "nvidia" && predictor["priorityClassName"] == "inference" && predictor["serviceAccountName"] == "nim-runner")
+        #expect(predictor["schedulerName"] == "kai-scheduler")
         #expect(predictor["securityContext"] == [
             "runAsUser": 1001, "runAsGroup": 1001, "fsGroup": 2000, "runAsNonRoot": true, "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": ["type": "RuntimeDefault"],
@@ -105,6 +106,7 @@ import TestSupport
         let pod = try await env.currentPod()
         #expect(pod.labels["team"] == "a" && pod.annotations["example.com/cost-center"] == "42")
         #expect(pod[dotted: "spec.runtimeClassName"] == "nvidia" && pod[dotted: "spec.nodeSelector"] == ["nvidia.com/gpu.present": "true"])
+        #expect(pod[dotted: "spec.schedulerName"] == "kai-scheduler")
     }
 
     @Test func theDefaultsFitNIM() async throws {
@@ -200,6 +202,7 @@ import TestSupport
             (["securityContext": ["runAsUser": -1]], "spec.securityContext.runAsUser"),
             (["sharedMemorySize": "lots"], "spec.sharedMemorySize"),
             (["runtimeClassName": "Not_A_Name"], "spec.runtimeClassName"),
+            (["schedulerName": "Kai Scheduler"], "spec.schedulerName"),
         ]
         for (bad, message) in cases {
             var object = KubeObject(apiVersion: NimDeployment.resource.apiVersion, kind: NimDeployment.resource.kind, namespace: "team-a", name: "bad")

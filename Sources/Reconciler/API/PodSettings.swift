@@ -47,6 +47,8 @@ public struct PodSettings: Sendable, Equatable {
     public var affinity: JSON?
     public var runtimeClassName: String?
     public var priorityClassName: String?
+    /// A GPU scheduler (kai-scheduler, volcano) instead of the default one.
+    public var schedulerName: String?
     public var serviceAccountName: String?
     public var labels: [String: String] = [:]
     public var annotations: [String: String] = [:]
@@ -143,7 +145,11 @@ public struct PodSettings: Sendable, Equatable {
             guard affinity.objectValue != nil else { throw .invalidSpec("spec.affinity must be an object") }
             self.affinity = affinity
         }
-        for (field, target) in [("runtimeClassName", \PodSettings.runtimeClassName), ("priorityClassName", \.priorityClassName), ("serviceAccountName", \.serviceAccountName)] {
+        let names: [(String, WritableKeyPath<PodSettings, String?>)] = [
+            ("runtimeClassName", \.runtimeClassName), ("priorityClassName", \.priorityClassName), ("schedulerName", \.schedulerName),
+            ("serviceAccountName", \.serviceAccountName),
+        ]
+        for (field, target) in names {
             guard let name = try text(spec[field], field) else { continue }
             if let problem = NameValidation.dns1123SubdomainProblem(name) { throw .invalidSpec("spec.\(field) \"\(name)\": \(problem)") }
             self[keyPath: target] = name

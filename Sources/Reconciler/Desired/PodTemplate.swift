@@ -185,6 +185,7 @@ public enum PodTemplate {
         if let affinity = settings.affinity { fields["affinity"] = affinity }
         if let name = settings.runtimeClassName { fields["runtimeClassName"] = .string(name) }
         if let name = settings.priorityClassName { fields["priorityClassName"] = .string(name) }
+        if let name = settings.schedulerName { fields["schedulerName"] = .string(name) }
         if let name = settings.serviceAccountName { fields["serviceAccountName"] = .string(name) }
         return fields
     }
