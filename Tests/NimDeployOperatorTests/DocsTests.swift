@@ -54,11 +54,53 @@ import TestSupport
 
     @Test func theReadmeLinksTheDocsAndTheLicenseIsThere() throws {
         let readme = try String(contentsOf: Paths.repository.appendingPathComponent("README.md"), encoding: .utf8)
-        for page in ["docs/troubleshooting.md", "docs/gitops.md", "docs/multicluster.md", "docs/upgrade.md", "docs/uninstall.md", "CONTRIBUTING.md", "LICENSE"] {
+        for page in ["docs/troubleshooting.md", "docs/gitops.md", "docs/multicluster.md", "docs/upgrade.md", "docs/uninstall.md", "CONTRIBUTING.md", "ARCHITECTURE.md", "LICENSE"] {
             #expect(readme.contains("(\(page))"), "\(page) is linked")
             #expect(FileManager.default.fileExists(atPath: Paths.repository.appendingPathComponent(page).path), "\(page) exists")
         }
         let license = try String(contentsOf: Paths.repository.appendingPathComponent("LICENSE"), encoding: .utf8)
         #expect(license.contains("Apache License") && license.contains("Version 2.0, January 2004"))
+    }
+
+    /// ARCHITECTURE.md names code: every type, `Type.member` and file it names exists, so the
+    /// map does not drift from the territory.
+    @Test func whatTheArchitectureNamesExists() throws {
+        let text = try String(contentsOf: Paths.repository.appendingPathComponent("ARCHITECTURE.md"), encoding: .utf8)
+        func swiftFiles(_ directory: String) throws -> String {
+            try FileManager.default.subpathsOfDirectory(atPath: Paths.repository.appendingPathComponent(directory).path).filter { $0.hasSuffix(".swift") }
+                .map { try String(contentsOf: Paths.repository.appendingPathComponent("\(directory)/\($0)"), encoding: .utf8) }.joined(separator: "\n")
+        }
+        let code = try swiftFiles("Sources") + swiftFiles("Tests")
+        let manifest = try String(contentsOf: Paths.repository.appendingPathComponent("Package.swift"), encoding: .utf8)
+        // Prose only: the fenced blocks are diagrams and sketches.
+        let prose = text.components(separatedBy: "```").enumerated().filter { $0.offset % 2 == 0 }.map(\.element).joined()
+        let quoted = prose.split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        func declares(_ name: String, as kinds: [String]) -> Bool { kinds.contains { code.contains("\($0) \(name)") } }
+        let types = ["struct", "enum", "class", "actor", "protocol", "extension"]
+        var checked = 0
+        for name in Set(quoted) {
+            if name.contains("/") {
+                let path = ["Sources/", "scripts/", "config/", "docs/"].contains(where: name.hasPrefix) ? name : "Sources/Reconciler/\(name)"
+                #expect(FileManager.default.fileExists(atPath: Paths.repository.appendingPathComponent(path).path), "\(name) exists")
+                checked += 1
+                continue
+            }
+            var parts = name.split(separator: ".").map(String.init)
+            guard let first = parts.first, first.first?.isUppercase == true, parts.count <= 2, first.allSatisfy({ $0.isLetter || $0.isNumber }),
+                !["md", "swift"].contains(parts.last ?? "")
+            else { continue }
+            // A module, or a type of a module.
+            if manifest.contains("name: \"\(first)\"") {
+                parts.removeFirst()
+                if parts.isEmpty { checked += 1; continue }
+            }
+            #expect(declares(parts[0], as: types), "\(name): \(parts[0]) is declared")
+            if parts.count == 2 {
+                let member = String(parts[1].prefix { $0 != "(" })
+                #expect(declares(member, as: ["func", "var", "let", "case"] + types), "\(name) is declared")
+            }
+            checked += 1
+        }
+        #expect(checked >= 30, "\(checked) names checked")
     }
 }
