@@ -18,7 +18,8 @@ public enum OperatorAssembly {
         guard let fsGroup = await fsGroup(options.nimFSGroup, client: client, log: log) else { return nil }
         let reconcilerOptions = ReconcilerOptions(
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
-            keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group)
+            keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group,
+            registryMirrors: options.registryMirrors, mirrorPullSecret: options.mirrorPullSecret)
         guard let transport = ngcTransport(options, log: log) else { return nil }
         let ngc = NGCClient(baseURL: options.ngcAPIURL, timeout: options.ngcTimeout, transport: transport, metrics: metrics)
         let nim = NimOperator(

@@ -29,6 +29,9 @@ public struct OperatorOptions: Sendable {
     /// Extra CAs (a PEM file) trusted for NGC calls beside the system's.
     public var ngcCABundle: String?
     public var nimFSGroup = FSGroupChoice.auto
+    /// `--image-registry-mirror`, `--mirror-pull-secret`.
+    public var registryMirrors: [RegistryMirror] = []
+    public var mirrorPullSecret = MirrorPullSecret.ngcKey
 
     /// `--nim-fs-group`: the predictor pods' fsGroup when a spec sets none.
     public enum FSGroupChoice: Sendable, Equatable {
@@ -42,6 +45,7 @@ public struct OperatorOptions: Sendable {
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
         "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
         "key-rotation-settle", "ngc-timeout", "ngc-proxy", "ngc-no-proxy", "ngc-ca-bundle", "nim-fs-group",
+        "image-registry-mirror", "mirror-pull-secret",
     ]
     public static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
 
@@ -129,6 +133,21 @@ public struct OperatorOptions: Sendable {
                 }
                 nimFSGroup = .group(group)
             }
+        }
+        if let list = arguments.value("image-registry-mirror") {
+            registryMirrors = []
+            for entry in list.split(separator: ",").map(String.init) where !entry.trimmingCharacters(in: .whitespaces).isEmpty {
+                switch RegistryMirror.parse(entry) {
+                case .success(let mirror): registryMirrors.append(mirror)
+                case .failure(let error): throw Arguments.UsageError(message: "--image-registry-mirror: \(error)")
+                }
+            }
+        }
+        if let choice = arguments.value("mirror-pull-secret") {
+            guard let parsed = MirrorPullSecret.parse(choice) else {
+                throw Arguments.UsageError(message: "--mirror-pull-secret must be ngc-key, none or the name of a Secret, not \"\(choice)\"")
+            }
+            mirrorPullSecret = parsed
         }
         if let level = arguments.value("log-level") {
             guard let parsed = Logger.Level(name: level) else {

@@ -232,6 +232,17 @@ import TestSupport
         #expect(arguments.filter { $0.hasPrefix("--nim-fs-group") } == [expected], "\(arguments)")
     }
 
+    @Test func registryMirrorsBecomeTheirFlags() async throws {
+        #expect(Self.arguments(try await Self.documents()).filter { $0.contains("mirror") }.isEmpty, "none by default")
+        let arguments = Self.arguments(try await Self.documents([
+            "imageRegistryMirrors": [["source": "nvcr.io", "mirror": "registry.corp:5000/nvidia"], ["source": "docker.io", "mirror": "registry.corp:5000/hub"]],
+            "mirrorPullSecret": "none",
+        ]))
+        #expect(arguments.filter { $0.contains("mirror") } == [
+            "--image-registry-mirror=nvcr.io=registry.corp:5000/nvidia,docker.io=registry.corp:5000/hub", "--mirror-pull-secret=none",
+        ], "\(arguments)")
+    }
+
     @Test(arguments: ["EU", ""])
     func theSchemaAcceptsEachRegion(_ region: String) async throws {
         let result = try await Self.render(["region": .string(region)])
@@ -258,6 +269,9 @@ import TestSupport
         (["keyValidation": ["caBundle": ["key": "certs/ca.pem"]]] as JSON, "at '/keyValidation/caBundle/key'"),
         (["fullnameOverride": .string(String(repeating: "n", count: 64))] as JSON, "at '/fullnameOverride'"),
         (["nameOverride": 7] as JSON, "at '/nameOverride'"),
+        (["imageRegistryMirrors": [["source": "nvcr.io"]]] as JSON, "at '/imageRegistryMirrors/0'"),
+        (["imageRegistryMirrors": [["source": "nvcr.io", "mirror": "https://registry.corp"]]] as JSON, "at '/imageRegistryMirrors/0/mirror'"),
+        (["mirrorPullSecret": "No_Secret"] as JSON, "at '/mirrorPullSecret'"),
     ])
     func theSchemaRefusesBadValues(_ values: JSON, _ path: String) async throws {
         let result = try await Self.render(values)

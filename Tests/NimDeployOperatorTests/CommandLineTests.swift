@@ -19,7 +19,7 @@ import TestSupport
         for flag in ["--kubeconfig", "--context", "--namespace", "--watch-namespaces", "--catalog", "--ngc-api-url", "--disable-key-validation",
                      "--disconnected", "--region", "--migrate-legacy", "--leader-elect", "--metrics-bind-address", "--health-probe-bind-address",
                      "--concurrency", "--log-level", "--sync-period", "--key-rotation-settle", "--ngc-timeout", "--ngc-proxy", "--ngc-no-proxy",
-                     "--ngc-ca-bundle", "--nim-fs-group"] {
+                     "--ngc-ca-bundle", "--nim-fs-group", "--image-registry-mirror", "--mirror-pull-secret"] {
             #expect(runHelp.stdout.contains(flag), "\(flag)")
         }
         let migrateHelp = try await operatorCommand("help", "migrate")
@@ -49,6 +49,9 @@ import TestSupport
         (["run", "--sync-period", "100ms"], "--sync-period must be a duration"),
         (["run", "--nim-fs-group", "sometimes"], "--nim-fs-group must be auto, none or a group id"),
         (["run", "--nim-fs-group", "-1"], "--nim-fs-group must be auto, none or a group id"),
+        (["run", "--image-registry-mirror", "nvcr.io"], "--image-registry-mirror: \"nvcr.io\" is not SOURCE=MIRROR"),
+        (["run", "--image-registry-mirror", "nvcr.io=not a host"], "has a mirror that is no registry host"),
+        (["run", "--mirror-pull-secret", "Not_A_Secret"], "--mirror-pull-secret must be ngc-key, none or the name of a Secret"),
         (["run", "--ngc-proxy", "ftp://proxy"], "--ngc-proxy must be an http:// or https:// URL"),
         (["frobnicate"], "unknown command"),
         (["demo", "--once"], "the demo is its own program: nim-deploy-demo --once"),

@@ -545,6 +545,54 @@ import Reconciler
         Self.refused(Self.seen(world), "ResourcesReady", "False InvalidSpec")
     }
 
+    // MARK: - Mirrors
+
+    static func mirrored(_ pullSecret: MirrorPullSecret, disconnected: Bool = false) -> Seen {
+        var world = World()
+        world.options.registryMirrors = [RegistryMirror(source: "nvcr.io", mirror: "registry.corp:5000/nvidia")]
+        world.options.mirrorPullSecret = pullSecret
+        if disconnected {
+            world.options.disconnected = true
+            world.spec["apiKeySecretRef"] = nil
+        }
+        return seen(world)
+    }
+
+    static func pullSecrets(_ seen: Seen) -> [String] {
+        (seen.written("ServingRuntime")?[path: ["spec", "imagePullSecrets"]]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+    }
+
+    @Test func aMirroredImageIsPulledFromTheMirrorWithThePullSecretAsked() throws {
+        let withKey = Self.mirrored(.ngcKey)
+        #expect(withKey.written("ServingRuntime")?[path: ["spec", "containers"]]?[0]?["image"] == "registry.corp:5000/nvidia/nim/meta/llama-3.1-8b-instruct:1.1.2")
+        #expect(withKey.field("image") == "registry.corp:5000/nvidia/nim/meta/llama-3.1-8b-instruct:1.1.2", "status says what runs")
+        let data = try #require(withKey.decision.writes.first { $0.object.name == "nvidia-nim-image-pull-llama" }?.object[path: ["data", ".dockerconfigjson"]]?.stringValue)
+        let config = try JSON(parsing: Array(try #require(Data(base64Encoded: data))))
+        #expect(config["auths"]?.objectValue.map { Array($0.keys) } == ["registry.corp:5000"], "the pull secret is for the mirror's host")
+        #expect(Self.pullSecrets(withKey) == ["nvidia-nim-image-pull-llama"])
+        #expect(withKey.needs.contains(.verdict(Self.working, repository: ImageReference(parsing: "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.2")!, answeredSince: nil)),
+            "the key is judged for NGC's repository")
+        let none = Self.mirrored(.none)
+        #expect(none.kinds == ["PersistentVolumeClaim", "Secret", "ServingRuntime", "InferenceService"] && Self.pullSecrets(none).isEmpty)
+        let named = Self.mirrored(.named("corp-registry"))
+        #expect(Self.pullSecrets(named) == ["corp-registry"] && named.field("secretNames")?["imagePull"] == "corp-registry")
+        let disconnected = Self.mirrored(.named("corp-registry"), disconnected: true)
+        #expect(Self.pullSecrets(disconnected) == ["corp-registry"] && disconnected.kinds == ["PersistentVolumeClaim", "ServingRuntime", "InferenceService"])
+    }
+
+    @Test func theLongestSourceWinsAndOtherRegistriesAreLeftAlone() {
+        let mirrors = [RegistryMirror(source: "nvcr.io", mirror: "a.corp/all"), RegistryMirror(source: "nvcr.io/nim/meta", mirror: "b.corp:5000")]
+        func pulled(_ text: String) -> String { RegistryMirror.pulled(ImageReference(parsing: text)!, mirrors: mirrors).description }
+        #expect(pulled("nvcr.io/nim/meta/llama:1") == "b.corp:5000/llama:1")
+        #expect(pulled("nvcr.io/nim/nvidia/embed@sha256:" + String(repeating: "a", count: 64)) == "a.corp/all/nim/nvidia/embed@sha256:" + String(repeating: "a", count: 64))
+        #expect(pulled("nvcr.io/nim/metadata/x:1") == "a.corp/all/nim/metadata/x:1", "a source matches whole path components")
+        #expect(pulled("quay.io/x/y:1") == "quay.io/x/y:1")
+        #expect((try? RegistryMirror.parse("nvcr.io=registry.corp:5000/nvidia").get()) == RegistryMirror(source: "nvcr.io", mirror: "registry.corp:5000/nvidia"))
+        for bad in ["nvcr.io", "nvcr.io=", "=b.corp", "nvcr.io=https://b.corp", "nvcr.io=b.corp/", "library=b.corp"] {
+            #expect((try? RegistryMirror.parse(bad).get()) == nil, "\(bad)")
+        }
+    }
+
     // MARK: - What others left under the children's names
 
     static func legacyRuntime(nim: Bool = true) -> KubeObject {

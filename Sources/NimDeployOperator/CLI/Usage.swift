@@ -40,6 +40,8 @@ enum Usage {
           --ngc-no-proxy LIST               hosts, .domains and CIDRs NGC calls reach directly (default: NO_PROXY)
           --ngc-ca-bundle FILE              PEM certificates trusted for NGC calls beside the system's (a TLS-inspecting proxy)
           --nim-fs-group auto|none|GID      the NIM pods' fsGroup when a spec sets none; auto: none on OpenShift, else 1000 (default auto)
+          --image-registry-mirror SRC=MIRROR[,...]  pull images under SRC (nvcr.io) from MIRROR (registry.corp:5000/nvidia)
+          --mirror-pull-secret ngc-key|none|NAME    mirrored images' pull secret: the NGC key for the mirror's host, none, or a Secret (default ngc-key)
           --disable-key-validation          never call NGC to validate keys
           --disconnected                    air-gapped: no key collection, no Secrets, no NGC
           --region REGION                   EU refuses EU-restricted models

@@ -44,11 +44,17 @@ public struct DesiredInputs: Sendable {
     /// The size to request for the cache claim when the claim that exists is larger than the
     /// spec asks (a claim cannot shrink; a larger one fits).
     public var claimSize: JSON?
+    /// Where images are pulled from instead of their registry, and with which pull secret.
+    public var mirrors: [RegistryMirror] = []
+    public var mirrorPullSecret: MirrorPullSecret = .ngcKey
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
-        adopted: AdoptedSettings? = nil, caBundleDigest: String? = nil, defaultFSGroup: Int? = nil, claimSize: JSON? = nil
+        adopted: AdoptedSettings? = nil, caBundleDigest: String? = nil, defaultFSGroup: Int? = nil, claimSize: JSON? = nil,
+        mirrors: [RegistryMirror] = [], mirrorPullSecret: MirrorPullSecret = .ngcKey
     ) {
+        self.mirrors = mirrors
+        self.mirrorPullSecret = mirrorPullSecret
         self.deployment = deployment
         self.image = image
         self.key = key
@@ -62,6 +68,21 @@ public struct DesiredInputs: Sendable {
             self.deployment.spec.storage.existingClaim = claim
             if deployment.spec.storage.subPath == nil { self.deployment.spec.storage.subPath = adopted?.subPath }
         }
+    }
+}
+
+extension DesiredInputs {
+    /// The image as the pods pull it: from its mirror, if it has one.
+    var pulledImage: ImageReference { RegistryMirror.pulled(image.image, mirrors: mirrors) }
+    var isMirrored: Bool { pulledImage != image.image }
+
+    /// The per-deployment pull secret is written with the key for the registry the image comes
+    /// from, unless a mirrored image is pulled with none or with the admin's.
+    var writesPullSecret: Bool { key != nil && (!isMirrored || mirrorPullSecret == .ngcKey) }
+
+    func pullSecretNames(_ names: ChildNames) -> [String] {
+        if isMirrored, case .named(let name) = mirrorPullSecret { return [name] }
+        return writesPullSecret ? [names.pullSecret] : []
     }
 }
 
@@ -171,10 +192,12 @@ public struct DesiredState: Sendable {
             secret["data"] = Self.apiKeyData(key)
             apiKeySecret = secret
 
-            var pull = metadata("v1", "Secret", names.pullSecret)
-            pull["type"] = "kubernetes.io/dockerconfigjson"
-            pull["data"] = Self.pullSecretData(registry: inputs.image.image.registry, key: key)
-            pullSecret = pull
+            if inputs.writesPullSecret {
+                var pull = metadata("v1", "Secret", names.pullSecret)
+                pull["type"] = "kubernetes.io/dockerconfigjson"
+                pull["data"] = Self.pullSecretData(registry: inputs.pulledImage.registry, key: key)
+                pullSecret = pull
+            }
         }
 
         if spec.storage.existingClaim == nil {
@@ -238,7 +261,7 @@ public struct DesiredState: Sendable {
             ? [["containerPort": .int(PodTemplate.grpcPort), "name": "h2c", "protocol": "TCP"]]
             : [["containerPort": .int(PodTemplate.httpPort), "protocol": "TCP"]]
         var container: JSON = [
-            "name": "kserve-container", "image": .string(inputs.image.image.description), "env": .array(env), "ports": .array(ports),
+            "name": "kserve-container", "image": .string(inputs.pulledImage.description), "env": .array(env), "ports": .array(ports),
             "volumeMounts": .array(mounts),
         ]
         // Always: a rotated key must pull with the new credentials even if the node has the image.
@@ -256,7 +279,7 @@ public struct DesiredState: Sendable {
             "containers": [container],
             "volumes": .array(volumes),
         ]
-        let pullSecrets = (inputs.key != nil ? [names.pullSecret] : []) + (inputs.adopted?.pullSecrets ?? []).filter { $0 != names.pullSecret }
+        let pullSecrets = inputs.pullSecretNames(names) + (inputs.adopted?.pullSecrets ?? []).filter { $0 != names.pullSecret }
         if !pullSecrets.isEmpty { runtimeSpec["imagePullSecrets"] = .array(pullSecrets.map { ["name": .string($0)] }) }
         runtime["spec"] = runtimeSpec
         return runtime

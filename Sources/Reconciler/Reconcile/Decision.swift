@@ -160,7 +160,8 @@ public enum Decide {
             DesiredInputs(
                 deployment: deployment, image: image, key: key, restartToken: plan.token,
                 existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
-                caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize))
+                caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
+                mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret))
         facts.scaleWarning = ClaimRules.scaleWarning(deployment, existingClaim: o.children.existingClaim)
     }
 }

@@ -24,11 +24,18 @@ public struct ReconcilerOptions: Sendable {
     /// NIM images run as user 1000 and the nim-llm chart gives them fsGroup 1000.
     public static let plainKubernetesFSGroup = 1000
     public static let fieldManager = "nim-deploy-operator"
+    /// Registries whose images are pulled from a mirror (`--image-registry-mirror`), and the pull
+    /// secret mirrored images use (`--mirror-pull-secret`).
+    public var registryMirrors: [RegistryMirror] = []
+    public var mirrorPullSecret: MirrorPullSecret = .ngcKey
 
     public init(
         catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
-        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil,
+        registryMirrors: [RegistryMirror] = [], mirrorPullSecret: MirrorPullSecret = .ngcKey
     ) {
+        self.registryMirrors = registryMirrors
+        self.mirrorPullSecret = mirrorPullSecret
         self.defaultFSGroup = defaultFSGroup
         self.catalog = catalog
         self.disconnected = disconnected

@@ -47,7 +47,9 @@ enum StatusRules {
         if let key {
             if plan.keyChanged { report.fields["lastKeyRotationTime"] = .string(report.now) }
             report.fields["keyFingerprint"] = .string(key.fingerprint)
-            report.fields["secretNames"] = ["apiKey": .string(desired.names.apiKeySecret), "imagePull": .string(desired.names.pullSecret)]
+            // The pull secret the pods use: the per-deployment one, an admin's for a mirror, or none.
+            let pull = desired.pullSecret?.name ?? desired.runtime[path: ["spec", "imagePullSecrets"]]?[0]?["name"]?.stringValue
+            report.fields["secretNames"] = .object(["apiKey": .string(desired.names.apiKeySecret), "imagePull": pull.map(JSON.string)].compactMapValues { $0 })
             if !plan.podsRunCurrentKey, let valid = report.conditions[ConditionType.keyValid] {
                 report.set(
                     ConditionType.keyValid, valid.status, valid.reason,
