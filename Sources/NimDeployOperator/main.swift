@@ -23,6 +23,9 @@ func main(_ arguments: [String]) async -> Int32 {
                                         parse: MigrateCommand.options, execute: MigrateCommand.execute)
         case "catalog":
             return try await CatalogCommand.main(rest)
+        case "airgap":
+            return try await subcommand(rest, AirGapCommand.valueFlags, AirGapCommand.switchFlags, usage: Usage.airgap,
+                                        parse: AirGapCommand.options, execute: AirGapCommand.execute)
         case "template":
             return try await subcommand(rest, TemplateCommand.valueFlags, TemplateCommand.switchFlags, usage: Usage.template,
                                         parse: TemplateCommand.options, execute: TemplateCommand.execute)
@@ -36,6 +39,7 @@ func main(_ arguments: [String]) async -> Int32 {
             case "catalog": return help(Usage.catalog)
             case "version": return help(Usage.version)
             case "template": return help(Usage.template)
+            case "airgap": return help(Usage.airgap)
             case nil: return help(Usage.main)
             case let topic?: throw Arguments.UsageError(message: "no help for \"\(topic)\"" + Arguments.suggestion(Substring(topic), among: commands))
             }
@@ -49,6 +53,6 @@ func main(_ arguments: [String]) async -> Int32 {
     }
 }
 
-let commands: Set<String> = ["run", "migrate", "catalog", "template", "version", "help"]
+let commands: Set<String> = ["run", "migrate", "catalog", "airgap", "template", "version", "help"]
 
 exit(await main(Array(CommandLine.arguments.dropFirst())))

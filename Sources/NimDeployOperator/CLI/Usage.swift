@@ -12,6 +12,9 @@ enum Usage {
                     per-deployment Secrets; clean up; print NimDeployments that adopt them.
           catalog   Build, check and compare the model catalog ConfigMap: generate, detect-eu,
                     validate, diff.
+          airgap    Write what an air-gapped install needs: the images to mirror, a skopeo script,
+                    an oc-mirror ImageSetConfiguration, ImageTagMirrorSet/ImageDigestMirrorSet, the
+                    catalog of what was mirrored, Helm values and NimDeployments.
           template  Print the OpenShift Templates the Open Data Hub dashboard processes to make the
                     same ServingRuntime as the operator (nvidia-nim-http-template, -grpc-template).
           version   Print the version and the libraries it was built with.
@@ -195,5 +198,27 @@ enum Usage {
         Usage: nim-deploy-operator version
 
         Prints the version and the libcurl and libyaml it runs with.
+        """
+
+    static let airgap = """
+        Usage: nim-deploy-operator airgap --catalog FILE --mirror HOST[:PORT][/PATH] [options]
+
+        Writes, to one directory, what a cluster with no route to NGC needs: images.txt (what to
+        mirror), mirror.sh (skopeo copy --all --preserve-digests, credentials from auth files
+        only), imageset-config.yaml (oc-mirror v2), mirror-sets.yaml (ImageTagMirrorSet and
+        ImageDigestMirrorSet, OpenShift), catalog.yaml (the catalog ConfigMap of what was
+        mirrored), values-openshift.yaml and values-kubernetes.yaml (Helm), nimdeployments.yaml.
+
+        Options:
+          --catalog FILE            the catalog: a ConfigMap (per-model or models.json) or - for stdin
+          --mirror HOST/PATH        the registry the images go to (registry.corp:5000/nvidia)
+          --models a,b              models to mirror, by name or id (default: every model of the catalog)
+          --tags latest|all|T1,T2   tags of each model (default latest)
+          --output DIR              where to write (default ./airgap)
+          --namespace NS            the operator's namespace, for catalog.yaml (default nim-deploy-operator-system)
+          --operator-image IMAGE    mirror the operator's image too, and name it in the Helm values
+
+        Exit status: 0 written; 3 written, but some models or tags asked for are not in the catalog;
+        1 nothing written; 2 usage error.
         """
 }
