@@ -146,6 +146,26 @@ enum Usage {
         Exit status: 0 every listed model written or skipped as EU-restricted or untagged;
         3 written, but some models could not be read (403, 404, malformed, no answer);
         1 nothing written (key refused, NGC unreachable, search unreadable); 2 usage.
+
+        Usage: nim-deploy-operator catalog generate --from-registry URL [options]
+
+        The catalog of what a mirror holds, read through the OCI distribution API (tags/list,
+        paged; Basic or the token flow of the distribution spec). URL is the mirror with the path
+        the images sit under: https://registry.corp:5000/nvidia.
+
+        Options:
+          --source-catalog FILE   ask only for its models' repositories, and keep their names,
+                                  descriptions, ids and EU flags; report what the mirror lacks
+                                  (without: every nim/ repository of /v2/_catalog)
+          --registry-auth FILE    credentials: an auth file (containers-auth.json, Docker's config.json)
+          --registry-ca-bundle F  PEM certificates trusted for the mirror beside the system's
+          --image-names source|mirror  images as NGC names them (default; the mirror sets or
+                                  --image-registry-mirror redirect) or as the mirror does
+          --registry-page-size N  entries per page asked for (default 100)
+          --format, --name, --namespace, --output  as above (default format models-json)
+
+        Exit status: 0 written; 3 written, but the source catalog lists models or tags the mirror
+        lacks; 1 nothing written (mirror unreachable, credentials refused, no NIM image); 2 usage.
         """
 
     static let catalogDetectEU = """

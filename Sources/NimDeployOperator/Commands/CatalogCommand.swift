@@ -17,6 +17,12 @@ enum CatalogCommand {
         let verb = arguments.first { !$0.hasPrefix("-") }
         let rest = verb.map { verb in Array(arguments.drop { $0 != verb }.dropFirst()) } ?? arguments
         switch verb {
+        case "generate" where rest.contains { $0 == "--from-registry" || $0.hasPrefix("--from-registry=") }:
+            let parsed = try Arguments(rest, valueFlags: RegistryFetch.valueFlags, switchFlags: ["help"])
+            if parsed.flag("help") { return help(Usage.catalogGenerate) }
+            try rejectPositional(parsed)
+            let options = try RegistryFetch.Options(parsed)
+            return await runCancellable { await RegistryFetch.execute(options) }
         case "generate", "detect-eu":
             let parsed = try Arguments(rest, valueFlags: CatalogFetch.valueFlags.union(verb == "generate" ? CatalogFetch.generateFlags : []), switchFlags: ["help"])
             if parsed.flag("help") { return help(verb == "generate" ? Usage.catalogGenerate : Usage.catalogDetectEU) }
