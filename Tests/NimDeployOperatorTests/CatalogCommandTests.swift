@@ -316,6 +316,14 @@ import TestSupport
         let parsed = try JSON(parsing: json.stdout)
         #expect(parsed["changed"]?[0]?["tagsAdded"] == ["9.9.9"] && parsed["unchanged"] == 22, "\(json)")
 
+        // The report a pull request and QE read.
+        let markdown = try await run([Paths.operatorBinary, "catalog", "diff", old.path("catalog.yaml"), new.path("catalog.yaml"), "--output", "markdown"])
+        #expect(markdown.status == 1, "\(markdown)")
+        #expect(markdown.stdout.hasPrefix("## Model catalog changes\n\n1 added, 1 removed, 1 changed, 22 unchanged."))
+        #expect(markdown.stdout.contains("### Added\n\n| model | image | latest tag | tags | EU-restricted |\n|---|---|---|---|---|\n| \(added.name) | `\(added.image.path)` |"))
+        #expect(markdown.stdout.contains("### Removed\n\n| model | image |\n|---|---|\n| \(names[0]) |"))
+        #expect(markdown.stdout.contains("| \(names[2]) | 9.9.9 |  | \(previous.latestTag) → 9.9.9 |"), "\(markdown.stdout)")
+
         let same = try await run([Paths.operatorBinary, "catalog", "diff", old.path("catalog.yaml"), old.path("catalog.yaml")])
         #expect(same.status == 0 && same.stdout.contains("summary: 0 added, 0 removed, 0 changed, 24 unchanged"), "\(same)")
         let trouble = try await run([Paths.operatorBinary, "catalog", "diff", old.path("catalog.yaml"), old.path("missing.yaml")])
@@ -357,5 +365,84 @@ import TestSupport
         _ = try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "tag": "1.15.5", "apiKeySecretRef": ["name": "my-ngc-key"]])
         try await env.waitFor("Ready", "True")
         #expect(try await env.deployment()[dotted: "status.image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.15.5")
+    }
+
+    // MARK: - The catalog in CI
+
+    /// A copy of the repository's two catalog files to update, and the script's environment.
+    static func updateWorkspace(_ world: World) throws -> (catalog: String, chart: String, report: String, environment: [String: String]) {
+        let catalog = world.path("nim-model-metadata.yaml")
+        let chart = world.path("catalog-data.yaml")
+        for (from, to) in [("config/catalog/nim-model-metadata.yaml", catalog), ("charts/nim-deploy-operator/files/catalog-data.yaml", chart)] {
+            try FileManager.default.copyItem(atPath: Paths.repository.appendingPathComponent(from).path, toPath: to)
+        }
+        let report = world.path("report.md")
+        return (catalog, chart, report, [
+            "NIM_DEPLOY_OPERATOR": Paths.operatorBinary, "NGC_API_URL": world.ngc.baseURL, "NGC_API_KEY": Self.key,
+            "CATALOG": catalog, "CHART_CATALOG": chart, "REPORT": report,
+        ])
+    }
+
+    @Test func theCIScriptUpdatesBothCopiesWritesTheReportAndChangesNothingWhenNGCIsDown() async throws {
+        let world = try World()
+        let (catalog, chart, report, environment) = try Self.updateWorkspace(world)
+        let script = Paths.repository.appendingPathComponent("scripts/catalog-update").path
+        let before = try String(contentsOfFile: catalog, encoding: .utf8)
+
+        let updated = try await run(["bash", script], environment: environment, timeout: 120)
+        #expect(updated.status == 0, "\(updated)")
+        #expect(!updated.stdout.contains(Self.key) && !updated.stderr.contains(Self.key))
+        let text = try String(contentsOfFile: catalog, encoding: .utf8)
+        #expect(text.hasPrefix("# The model catalog the controller reads"), "the header comment is kept")
+        #expect(try CatalogManifest.read(text).catalog == Self.withoutRegion(Self.sample))
+        // The chart's copy holds the same data.
+        let chartData = try YAML.parse(try String(contentsOfFile: chart, encoding: .utf8))["data"]
+        let configData = try YAML.parse(text)["data"]
+        #expect(chartData != nil && chartData == configData)
+        #expect(try String(contentsOfFile: chart, encoding: .utf8).hasPrefix("# The model catalog's data"))
+        let markdown = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(markdown.hasPrefix("## Model catalog changes") && markdown.contains("### Removed"), "\(markdown.prefix(300))")
+        #expect(before != text)
+
+        let again = try await run(["bash", script], environment: environment, timeout: 120)
+        #expect(again.status == 10 && again.stderr.contains("unchanged"), "\(again)")
+
+        world.ngc.stop()
+        try Data(before.utf8).write(to: URL(fileURLWithPath: catalog))
+        let down = try await run(["bash", script], environment: environment, timeout: 120)
+        #expect(down.status == 1 && down.stderr.contains("nothing changed"), "\(down)")
+        #expect(try String(contentsOfFile: catalog, encoding: .utf8) == before, "nothing changed")
+        let noKey = try await run(["bash", script], environment: environment.filter { $0.key != "NGC_API_KEY" }, unset: ["NGC_API_KEY"], timeout: 30)
+        #expect(noKey.status != 0 && noKey.stderr.contains("set NGC_API_KEY"), "\(noKey)")
+    }
+
+    /// The workflow and the Tekton Task: well-formed, every shell step parses, they run the
+    /// script and take the key from the secret store. actionlint checks the workflow too when
+    /// it is installed.
+    @Test func theWorkflowAndTheTektonTaskRunTheScriptWithTheKeyFromTheSecretStore() async throws {
+        let workflowPath = Paths.repository.appendingPathComponent(".github/workflows/catalog.yml").path
+        let workflow = try YAML.parse(try String(contentsOfFile: workflowPath, encoding: .utf8))
+        #expect(workflow["on"]?["workflow_dispatch"] != nil && workflow[path: ["on", "push", "branches"]] == ["release-*"])
+        #expect(workflow["permissions"] == ["contents": "write", "pull-requests": "write"])
+        let steps = workflow[path: ["jobs", "update", "steps"]]?.arrayValue ?? []
+        let generate = try #require(steps.first { $0["id"] == "generate" })
+        #expect(generate[path: ["env", "NGC_API_KEY"]] == "${{ secrets.NGC_API_KEY }}")
+        #expect(generate["run"]?.stringValue?.contains("scripts/catalog-update") == true)
+        #expect(steps.contains { $0["run"]?.stringValue?.contains("gh pr create") == true && $0["if"] == "steps.generate.outputs.changed == 'true'" })
+        #expect(steps.contains { $0["uses"]?.stringValue?.hasPrefix("actions/upload-artifact@") == true })
+        let task = try YAML.parse(try String(contentsOf: Paths.repository.appendingPathComponent("config/tekton/catalog-update-task.yaml"), encoding: .utf8))
+        #expect(task["apiVersion"] == "tekton.dev/v1" && task["kind"] == "Task")
+        #expect(task[path: ["spec", "volumes"]]?[0]?[path: ["secret", "secretName"]] == "ngc-api-key")
+        let taskScripts = (task[path: ["spec", "steps"]]?.arrayValue ?? []).compactMap { $0["script"]?.stringValue }
+        #expect(taskScripts.first?.contains("scripts/catalog-update") == true && taskScripts.last?.contains("gh pr create --base") == true)
+        #expect(!(task[path: ["spec", "params"]]?.arrayValue ?? []).contains { ["key", "token"].contains(where: ($0["name"]?.stringValue ?? "").contains) }, "no secret as a parameter")
+        for script in steps.compactMap({ $0["run"]?.stringValue }) + taskScripts {
+            let parsed = try await run(["bash", "-n"], input: script, timeout: 30)
+            #expect(parsed.status == 0, "\(parsed)\n\(script)")
+        }
+        if (try? await run(["sh", "-c", "command -v actionlint"], timeout: 10))?.status == 0 {
+            let linted = try await run(["actionlint", workflowPath], timeout: 60)
+            #expect(linted.status == 0, "\(linted)")
+        }
     }
 }

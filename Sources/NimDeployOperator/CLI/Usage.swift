@@ -192,7 +192,7 @@ enum Usage {
         """
 
     static let catalogDiff = """
-        Usage: nim-deploy-operator catalog diff OLD NEW [--output text|json]
+        Usage: nim-deploy-operator catalog diff OLD NEW [--output text|json|markdown]
 
         Compares two catalog ConfigMaps (either shape, each read as the controller reads it):
         models added, removed, and changed (tags added and removed, latestTag, euRestricted,

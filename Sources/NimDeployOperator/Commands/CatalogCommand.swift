@@ -41,8 +41,8 @@ enum CatalogCommand {
             let files = [parsed.command].compactMap { $0 } + parsed.positional
             guard files.count == 2 else { throw Arguments.UsageError(message: "catalog diff takes two files: OLD NEW") }
             let format = parsed.value("output") ?? "text"
-            guard format == "text" || format == "json" else { throw Arguments.UsageError(message: "--output must be text or json, not \"\(format)\"") }
-            return diff(files[0], files[1], json: format == "json")
+            guard let chosen = DiffFormat(rawValue: format) else { throw Arguments.UsageError(message: "--output must be text, json or markdown, not \"\(format)\"") }
+            return diff(files[0], files[1], format: chosen)
         case nil where arguments.contains("--help") || arguments.contains("-h"), "help"?:
             return help(Usage.catalog)
         case nil:
@@ -72,7 +72,9 @@ enum CatalogCommand {
 
     // MARK: - diff
 
-    static func diff(_ oldPath: String, _ newPath: String, json: Bool) -> Int32 {
+    enum DiffFormat: String { case text, json, markdown }
+
+    static func diff(_ oldPath: String, _ newPath: String, format: DiffFormat) -> Int32 {
         var catalogs: [ModelCatalog] = []
         for path in [oldPath, newPath] {
             do {
@@ -88,9 +90,12 @@ enum CatalogCommand {
             }
         }
         let difference = CatalogDiff(from: catalogs[0], to: catalogs[1])
-        if json {
+        switch format {
+        case .json:
             StandardStreams.say(diffJSON(difference).prettyPrinted())
-        } else {
+        case .markdown:
+            StandardStreams.write(diffMarkdown(difference), to: .output)
+        case .text:
             if !difference.added.isEmpty {
                 StandardStreams.say("added (\(difference.added.count)):")
                 for entry in difference.added { StandardStreams.say("  + \(entry.name): \(entry.image.path), latestTag \(entry.latestTag), tags \(entry.tags.joined(separator: " "))\(entry.euRestricted ? ", EU-restricted" : "")") }
@@ -106,6 +111,34 @@ enum CatalogCommand {
             StandardStreams.say("summary: \(difference.added.count) added, \(difference.removed.count) removed, \(difference.changed.count) changed, \(difference.unchanged) unchanged")
         }
         return difference.isEmpty ? 0 : 1
+    }
+
+    /// The diff as a report for a pull request or QE: a table per kind of change.
+    static func diffMarkdown(_ difference: CatalogDiff) -> String {
+        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+        var text = "## Model catalog changes\n\n"
+        text += "\(difference.added.count) added, \(difference.removed.count) removed, \(difference.changed.count) changed, \(difference.unchanged) unchanged.\n"
+        if !difference.added.isEmpty {
+            text += "\n### Added\n\n| model | image | latest tag | tags | EU-restricted |\n|---|---|---|---|---|\n"
+            for entry in difference.added {
+                text += "| \(cell(entry.name)) | `\(entry.image.path)` | \(entry.latestTag) | \(cell(entry.tags.joined(separator: ", "))) | \(entry.euRestricted ? "yes" : "no") |\n"
+            }
+        }
+        if !difference.removed.isEmpty {
+            text += "\n### Removed\n\n| model | image |\n|---|---|\n"
+            for entry in difference.removed { text += "| \(cell(entry.name)) | `\(entry.image.path)` |\n" }
+        }
+        if !difference.changed.isEmpty {
+            text += "\n### Changed\n\n| model | tags added | tags removed | latest tag | other |\n|---|---|---|---|---|\n"
+            for change in difference.changed {
+                var other = change.otherFields
+                if let eu = change.euRestricted { other.append("EU-restricted \(eu.old) → \(eu.new)") }
+                if let image = change.image { other.append("image \(image.old) → \(image.new)") }
+                text += "| \(cell(change.name)) | \(cell(change.tagsAdded.joined(separator: ", "))) | \(cell(change.tagsRemoved.joined(separator: ", "))) | "
+                    + (change.latestTag.map { "\($0.old) → \($0.new)" } ?? "") + " | \(cell(other.joined(separator: "; "))) |\n"
+            }
+        }
+        return text
     }
 
     static func diffJSON(_ difference: CatalogDiff) -> JSON {
