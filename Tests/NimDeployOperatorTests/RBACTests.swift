@@ -84,6 +84,9 @@ import TestSupport
         // A rotation.
         try await env.setKey("nvapi-rotated-key-0000000000000001")
         try await eventually(timeout: 30, "rotated") { try await env.events("KeyRotated").count == 1 }
+        // A deployment that fills its cache first: its Job.
+        try await env.deploy("cached", spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["preload": true]])
+        try await eventually(timeout: 30, "its cache Job") { try await !env.client.list(CachePreload.jobs, namespace: "team-a").items.isEmpty }
         // Legacy migration in one namespace, with its summary written twice.
         _ = try await env.client.patch(.namespaces, name: "legacy", .merge(["metadata": ["annotations": [LegacyMigration.enableAnnotation: "true"]]]))
         try await eventually(timeout: 30, "migrated") {

@@ -41,4 +41,47 @@ import TestSupport
         try await env.quiesce()
         #expect(env.rollouts() - before == 1)
     }
+
+    @Test func aPreloadedCacheJobRunsBeforeTheModelServerAndItsFailureIsSaid() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["preload": true]])
+        try await env.waitFor("CacheReady", "Unknown", reason: "CachePending")
+        let jobs = try await env.client.list(CachePreload.jobs, namespace: "team-a").items
+        #expect(jobs.count == 1)
+        let job = try #require(jobs.first)
+        #expect(job[path: ["spec", "template", "spec", "containers"]]?[0]?["command"] == ["download-to-cache"])
+        #expect(job[path: ["spec", "template", "spec", "containers"]]?[0]?[path: ["resources", "limits", "nvidia.com/gpu"]] == 1, "no profile: NIM picks one for the GPUs")
+        #expect(try await env.children()["inferenceservices"]?.isEmpty != false, "no model server before the cache")
+
+        // The Job controller's word: running, then done.
+        var status = KubeObject(apiVersion: "batch/v1", kind: "Job", namespace: "team-a", name: job.name)
+        status["status"] = ["active": 1]
+        _ = try await env.client.apply(status, CachePreload.jobs, fieldManager: "job-controller", subresource: "status")
+        try await env.waitFor("CacheReady", "Unknown", reason: "CacheDownloading")
+        status["status"] = ["succeeded": 1, "conditions": [["type": "Complete", "status": "True"]]]
+        _ = try await env.client.apply(status, CachePreload.jobs, fieldManager: "job-controller", subresource: "status")
+        try await env.waitFor("Ready", "True")
+        try await env.waitFor("CacheReady", "True", reason: "CacheFilled")
+        let claim = try await env.client.get(.persistentVolumeClaims, namespace: "team-a", name: "nim-cache-llama")
+        #expect(claim.annotations[CachePreload.filledAnnotation] != nil)
+        try await eventually("a CacheFilled event") { try await !env.events("CacheFilled").isEmpty }
+
+        // A new tag: its download fails; the running one keeps serving, Degraded says why.
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "tag": "1.1.1", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["preload": true]])
+        var next: KubeObject?
+        try await eventually("the new tag's Job") {
+            next = try await env.client.list(CachePreload.jobs, namespace: "team-a").items.first { $0.name != job.name }
+            return next != nil
+        }
+        var failed = KubeObject(apiVersion: "batch/v1", kind: "Job", namespace: "team-a", name: try #require(next).name)
+        failed["status"] = ["failed": 4, "conditions": [["type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit",
+                                                         "lastTransitionTime": .string(KubeTime.format(Date()))]]]
+        _ = try await env.client.apply(failed, CachePreload.jobs, fieldManager: "job-controller", subresource: "status")
+        try await env.waitFor("Degraded", "True", reason: "CacheFailed")
+        #expect(try await env.condition("Ready")?["status"] == "True", "the previous revision serves")
+        #expect(try await env.status("tag") != "1.1.1")
+        try await eventually("a CacheFailed Warning") { try await !env.events("CacheFailed").isEmpty }
+    }
 }

@@ -545,6 +545,98 @@ import Reconciler
         Self.refused(Self.seen(world), "ResourcesReady", "False InvalidSpec")
     }
 
+    // MARK: - A cache filled before the model server starts
+
+    static func preloaded() -> World {
+        var world = World()
+        world.spec["storage"] = ["preload": true]
+        world.spec["modelProfile"] = "tensorrt_llm-h100-fp8-tp1-throughput"
+        return world
+    }
+
+    static func job(_ seen: Seen) -> KubeObject? { seen.written("Job") }
+
+    /// The world with the Job of `seen` as the Job controller left it.
+    static func withJob(_ world: World, from seen: Seen, conditions: [JSON] = [], active: Int = 0) -> World {
+        var next = world
+        next.status = seen.decision.status
+        if var job = Self.job(seen) {
+            job["status"] = ["active": .int(active), "conditions": .array(conditions)]
+            next.children.cacheJobs.append(job)
+        }
+        if let claim = seen.written("PersistentVolumeClaim") { next.children.claim = claim }
+        return next
+    }
+
+    @Test func aPreloadedCacheIsFilledByAJobBeforeTheModelServerIsMade() throws {
+        let first = Self.seen(Self.preloaded())
+        #expect(first.kinds == ["PersistentVolumeClaim", "Secret", "Secret", "Job"], "no runtime, no InferenceService yet")
+        #expect(first.condition("CacheReady") == "Unknown CachePending" && first.condition("Ready") == "False CachePending")
+        #expect(first.condition("ResourcesReady") == "True WaitingForCache")
+        let job = try #require(Self.job(first))
+        let pod = try #require(job[path: ["spec", "template", "spec"]])
+        let container = try #require(pod["containers"]?[0])
+        #expect(container["command"] == ["download-to-cache", "--profile", "tensorrt_llm-h100-fp8-tp1-throughput"])
+        #expect(container["image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.2" && container[path: ["resources", "limits"]] == nil, "no GPU with a profile named")
+        #expect(container["env"]?.arrayValue?.contains { $0["name"] == "NGC_API_KEY" && $0[path: ["valueFrom", "secretKeyRef", "name"]] == "nvidia-nim-secrets-llama" } == true)
+        #expect(pod["volumes"]?[0]?[path: ["persistentVolumeClaim", "claimName"]] == "nim-cache-llama" && pod["restartPolicy"] == "Never")
+        #expect(pod["imagePullSecrets"] == [["name": "nvidia-nim-image-pull-llama"]])
+
+        let downloading = Self.seen(Self.withJob(Self.preloaded(), from: first, active: 1))
+        #expect(downloading.kinds == ["PersistentVolumeClaim", "Secret", "Secret"], "one Job at a time")
+        #expect(downloading.condition("CacheReady") == "Unknown CacheDownloading" && downloading.condition("Progressing") == "True CacheDownloading")
+
+        let done = Self.seen(Self.withJob(Self.preloaded(), from: first, conditions: [["type": "Complete", "status": "True"]]))
+        #expect(done.kinds == Self.everything, "the model server follows")
+        #expect(done.condition("CacheReady") == "True CacheFilled" && done.events == ["CacheFilled"])
+        #expect(done.written("PersistentVolumeClaim")?.annotations[CachePreload.filledAnnotation] != nil, "the claim says what it holds")
+
+        // The Job gone (its TTL), the claim's word stands.
+        var later = Self.preloaded()
+        later.children.claim = done.written("PersistentVolumeClaim")
+        #expect(Self.seen(later).kinds == Self.everything)
+    }
+
+    @Test func aFailedDownloadIsRetriedWithBackoffAndNeverTakenForAFullCache() throws {
+        let first = Self.seen(Self.preloaded())
+        let failedAt = Self.now.addingTimeInterval(-30)
+        let failed: [JSON] = [["type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": .string(KubeTime.format(failedAt))]]
+        let world = Self.withJob(Self.preloaded(), from: first, conditions: failed)
+        let waiting = Self.seen(world)
+        #expect(waiting.kinds == ["PersistentVolumeClaim", "Secret", "Secret"] && waiting.written("PersistentVolumeClaim")?.annotations[CachePreload.filledAnnotation] == nil)
+        #expect(waiting.condition("CacheReady") == "False CacheFailed" && waiting.condition("Degraded") == "True CacheFailed")
+        #expect(abs((waiting.decision.requeueAfter ?? 0) - 30) < 1, "the next attempt a minute after the failure")
+        #expect(waiting.events == ["CacheFailed"])
+        var retried = world
+        var earlier = failed[0]
+        earlier["lastTransitionTime"] = .string(KubeTime.format(Self.now.addingTimeInterval(-61)))
+        retried.children.cacheJobs[0][path: ["status", "conditions"]] = [earlier]
+        let second = Self.seen(retried)
+        #expect(Self.job(second)?.labels[CachePreload.attemptLabel] == "2" && Self.job(second)?.name != Self.job(first)?.name)
+    }
+
+    @Test func aNewImageIsDownloadedBesideTheRunningOneBeforeItRolls() {
+        let serving = Self.withJob(Self.preloaded(), from: Self.seen(Self.preloaded()), conditions: [["type": "Complete", "status": "True"]]).converged()
+        var next = serving
+        next.spec["tag"] = "1.1.1"
+        let seen = Self.seen(next)
+        #expect(seen.kinds == ["PersistentVolumeClaim", "Secret", "Secret", "Job"], "the running runtime and InferenceService are left as they are")
+        #expect(seen.condition("Ready") == "True Ready" && seen.condition("Progressing") == "True CachePending")
+        #expect(Self.job(seen)?[path: ["spec", "template", "spec", "containers"]]?[0]?["image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.1")
+    }
+
+    @Test func preloadNeedsAClaimOfTheOperatorsAndAKey() {
+        var existing = Self.preloaded()
+        existing.spec["storage"] = ["preload": true, "existingClaim": "mine"]
+        Self.refused(Self.seen(existing), "ResourcesReady", "False InvalidSpec")
+        var disconnected = Self.preloaded()
+        disconnected.options.disconnected = true
+        disconnected.spec["apiKeySecretRef"] = nil
+        let refused = Self.seen(disconnected)
+        Self.refused(refused, "ResourcesReady", "False InvalidSpec")
+        #expect(refused.decision.problem?.message.contains("docs/airgap.md") == true)
+    }
+
     // MARK: - Mirrors
 
     static func mirrored(_ pullSecret: MirrorPullSecret, disconnected: Bool = false) -> Seen {

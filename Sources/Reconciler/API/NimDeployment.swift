@@ -23,6 +23,8 @@ public struct NimDeployment: Sendable, Equatable {
         public var existingClaim: String?
         public var subPath: String?
         public var whenDeleted = DeletionPolicy.retain
+        /// Fill the claim with a Job before the model server starts.
+        public var preload = false
     }
 
     public struct Resources: Sendable, Equatable {
@@ -113,6 +115,10 @@ public struct NimDeployment: Sendable, Equatable {
             if let policy = storage["whenDeleted"]?.stringValue {
                 guard let choice = DeletionPolicy(rawValue: policy) else { throw .invalidSpec("spec.storage.whenDeleted must be Retain or Delete") }
                 parsed.storage.whenDeleted = choice
+            }
+            parsed.storage.preload = storage["preload"]?.boolValue ?? false
+            if parsed.storage.preload, parsed.storage.existingClaim != nil {
+                throw .invalidSpec("spec.storage.preload fills a claim the operator makes; an existingClaim is yours and is never written to")
             }
         }
         if let resources = spec["resources"]?.objectValue {

@@ -47,6 +47,8 @@ public struct DesiredInputs: Sendable {
     /// Where images are pulled from instead of their registry, and with which pull secret.
     public var mirrors: [RegistryMirror] = []
     public var mirrorPullSecret: MirrorPullSecret = .ngcKey
+    /// spec.storage.preload: what the claim must hold and where its filling stands.
+    public var preload: (content: String, state: CachePreload.State)?
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
@@ -145,6 +147,11 @@ public struct DesiredState: Sendable {
     public var pullSecret: KubeObject?
     /// `nil` with `storage.existingClaim`: the user's claim is never touched.
     public var claim: KubeObject?
+    /// The Job filling the claim, when one is to be made (spec.storage.preload).
+    public var cacheJob: KubeObject?
+    /// The model server waits for the claim to be filled: the runtime and InferenceService are
+    /// not written (those that run go on serving).
+    public var waitsForCache = false
     public var runtime: KubeObject
     public var inferenceService: KubeObject
 
@@ -155,6 +162,8 @@ public struct DesiredState: Sendable {
         if let claim { list.append((.persistentVolumeClaims, claim)) }
         if let apiKeySecret { list.append((.secrets, apiKeySecret)) }
         if let pullSecret { list.append((.secrets, pullSecret)) }
+        if let cacheJob { list.append((CachePreload.jobs, cacheJob)) }
+        if waitsForCache { return list }
         list.append((KServe.servingRuntimes, runtime))
         list.append((KServe.inferenceServices, inferenceService))
         return list
@@ -206,6 +215,7 @@ public struct DesiredState: Sendable {
             var claimSpec: JSON = ["accessModes": [.string(spec.storage.accessMode)], "resources": ["requests": ["storage": Self.quantity(inputs.claimSize ?? spec.storage.size)]]]
             if let storageClass = spec.storage.storageClassName { claimSpec["storageClassName"] = .string(storageClass) }
             claim["spec"] = claimSpec
+            if let preload = inputs.preload, preload.state == .filled { claim.annotations[CachePreload.filledAnnotation] = preload.content }
             self.claim = claim
         }
 
@@ -214,6 +224,14 @@ public struct DesiredState: Sendable {
         inferenceService = Self.inferenceService(
             inputs, names: names, runtime: runtime,
             metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
+        if let preload = inputs.preload, spec.storage.existingClaim == nil {
+            waitsForCache = preload.state != .filled
+            if case .needsJob(let attempt) = preload.state {
+                cacheJob = CachePreload.job(
+                    inputs, names: names, content: preload.content, attempt: attempt, runtimePullSecrets: runtime[path: ["spec", "imagePullSecrets"]],
+                    metadata: { metadata($0, $1, $2) })
+            }
+        }
     }
 
     /// The Opaque Secret's data: the key under both names NIM images read.

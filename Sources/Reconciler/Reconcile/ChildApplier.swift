@@ -81,7 +81,9 @@ final class ChildApplier: Sendable {
     static func contains(_ actual: JSON, _ wanted: JSON) -> Bool { difference(actual, wanted) == nil }
 
     /// Applies; returns the object as the server stored it when a write was sent.
-    func apply(_ desired: KubeObject, _ resource: ResourceType, live cached: KubeObject?, liveIsComplete cachedIsComplete: Bool) async throws(DeploymentProblem) -> KubeObject? {
+    /// `trustsHash`: the cache holds a trimmed object whose content cannot drift (a Job's template
+    /// is immutable): the hash alone decides.
+    func apply(_ desired: KubeObject, _ resource: ResourceType, live cached: KubeObject?, liveIsComplete cachedIsComplete: Bool, trustsHash: Bool = false) async throws(DeploymentProblem) -> KubeObject? {
         let identity = WriteLedger.identity(resource, namespace: desired.namespace, name: desired.name)
         let owner = NimOperator.owner(of: desired)
         var live = cached
@@ -89,7 +91,10 @@ final class ChildApplier: Sendable {
         // A Secret's metadata cannot show whether someone edited its data (a key replaced by
         // hand, a wrong one pasted): when another version than the one last checked is seen,
         // read it whole once, so drift is put right rather than trusted.
-        if !cachedIsComplete, let partial = cached, ledger.verifiedVersion(identity) != partial.resourceVersion {
+        if trustsHash, let cached, cached.annotations[Self.hashAnnotation] == Self.needsApply(desired, live: nil, liveIsComplete: false).1.annotations[Self.hashAnnotation] {
+            return nil
+        }
+        if !cachedIsComplete, !trustsHash, let partial = cached, ledger.verifiedVersion(identity) != partial.resourceVersion {
             do {
                 live = try await client.get(resource, namespace: partial.namespace, name: partial.name)
                 liveIsComplete = true

@@ -17,14 +17,17 @@ public struct ClusterView: Sendable {
     public var pods: ObjectCache
     /// Metadata only: the CA bundles deployments name.
     public var configMaps: ObjectCache
+    /// The Jobs filling cache claims (trimmed), indexed by deployment.
+    public var jobs: ObjectCache
 
-    /// Index of pods by the deployment they serve (`namespace/name`).
+    /// Index of pods (and cache Jobs) by the deployment they serve (`namespace/name`).
     public static let podsByDeployment = "deployment"
 
     public init(
         deployments: ObjectCache, secrets: ObjectCache, claims: ObjectCache, runtimes: ObjectCache, inferenceServices: ObjectCache,
-        foreignRuntimes: ObjectCache = ObjectCache(), pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache()
+        foreignRuntimes: ObjectCache = ObjectCache(), pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache(), jobs: ObjectCache = ObjectCache()
     ) {
+        self.jobs = jobs
         self.deployments = deployments
         self.secrets = secrets
         self.claims = claims

@@ -80,6 +80,8 @@ public enum Decide {
         var takeover: Takeover?
         var desired: DesiredState?
         var scaleWarning: String?
+        /// spec.storage.preload: where filling the claim stands.
+        var cache: CachePreload.State?
     }
 
     static func facts(_ observation: Observation) -> Facts {
@@ -156,12 +158,22 @@ public enum Decide {
         }
         facts.takeover = takeover
 
-        facts.desired = DesiredState(
-            DesiredInputs(
-                deployment: deployment, image: image, key: key, restartToken: plan.token,
-                existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
-                caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
-                mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret))
+        var inputs = DesiredInputs(
+            deployment: deployment, image: image, key: key, restartToken: plan.token,
+            existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
+            caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
+            mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
+        if spec.storage.preload {
+            guard key != nil else {
+                throw .invalidSpec("spec.storage.preload downloads from NGC with the key, and the operator runs disconnected: fill the claim beforehand (docs/airgap.md) and name it in spec.storage.existingClaim")
+            }
+            let content = CachePreload.content(inputs)
+            let state = CachePreload.state(content: content, claim: o.children.claim, jobs: o.children.cacheJobs, now: o.now)
+            inputs.preload = (content, state)
+            facts.cache = state
+            if case .failed(_, _, _, _, let retryAt) = state { facts.requeueAfter = max(1, retryAt.timeIntervalSince(o.now)) }
+        }
+        facts.desired = DesiredState(inputs)
         facts.scaleWarning = ClaimRules.scaleWarning(deployment, existingClaim: o.children.existingClaim)
     }
 }

@@ -148,6 +148,8 @@ public enum ConditionType {
     public static let ready = "Ready"
     public static let keyValid = "KeyValid"
     public static let resourcesReady = "ResourcesReady"
+    /// spec.storage.preload: whether the cache claim holds the model yet.
+    public static let cacheReady = "CacheReady"
     public static let inferenceServiceReady = "InferenceServiceReady"
     public static let progressing = "Progressing"
     public static let degraded = "Degraded"

@@ -73,6 +73,11 @@ public final class NimOperator: Sendable {
             client: client, resource: .pods, namespaces: namespaces, labelSelector: LabelSelector([.init(key: ChildLabels.deployment, op: .exists)]),
             indexers: [ClusterView.podsByDeployment: { pod in Self.owner(of: pod).map { [$0.description] } ?? [] }],
             transform: PredictorProgress.trimmed, time: time, onError: onError)
+        // The Jobs filling cache claims: their labels, annotations and status are all a decision reads.
+        let jobs = Informer(
+            client: client, resource: CachePreload.jobs, namespaces: namespaces, labelSelector: ChildLabels.selector,
+            indexers: [ClusterView.podsByDeployment: { job in Self.owner(of: job).map { [$0.description] } ?? [] }],
+            transform: CachePreload.trimmed, time: time, onError: onError)
         // ConfigMaps, for the CA bundles deployments name: metadata only, read on purpose.
         let configMaps = Informer(client: client, resource: .configMaps, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
         let catalogSource = Informer(
@@ -85,10 +90,10 @@ public final class NimOperator: Sendable {
         self.events = events
         migration = LegacyMigration(
             client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: secrets, events: events, time: time, metrics: metrics)
-        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, catalogSource] + migration.informers
+        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, catalogSource] + migration.informers
         let view = ClusterView(
             deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
-            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache)
+            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache)
         let reconciler = NimReconciler(
             client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
         self.reconciler = reconciler
@@ -139,6 +144,10 @@ public final class NimOperator: Sendable {
             }
         }
         controller.watch(pods) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
+        controller.watch(jobs) { event in
+            if case .deleted(let job) = event { reconciler.ledger.forget(CachePreload.jobs, namespace: job.namespace ?? "", name: job.name) }
+            return Self.owner(of: event.object).map { [$0] } ?? []
+        }
         controller.watch(catalogSource) { event in
             let changed: Set<String>?
             if case .deleted = event { changed = catalog.update(nil) } else { changed = catalog.update(event.object) }

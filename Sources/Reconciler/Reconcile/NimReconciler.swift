@@ -72,7 +72,7 @@ public final class NimReconciler: Sendable {
         for (resource, child) in decision.writes {
             let live = cache(for: resource).get(namespace: child.namespace, name: child.name)
             do {
-                let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets)
+                let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets, trustsHash: resource == CachePreload.jobs)
                 if resource == KServe.servingRuntimes, stored != nil { wroteRuntime = true }
             } catch {
                 var problem = error
@@ -95,6 +95,7 @@ public final class NimReconciler: Sendable {
         case "secrets": return view.secrets
         case "persistentvolumeclaims": return view.claims
         case "servingruntimes": return view.runtimes
+        case "jobs": return view.jobs
         default: return view.inferenceServices
         }
     }

@@ -51,6 +51,8 @@ public struct Observation: Sendable {
         /// The claim under the deployment's claim name, and the one spec.storage.existingClaim names.
         public var claim: KubeObject?
         public var existingClaim: KubeObject?
+        /// The Jobs filling the cache claim (spec.storage.preload), trimmed.
+        public var cacheJobs: [KubeObject] = []
 
         public init() {}
     }
@@ -96,6 +98,7 @@ extension NimReconciler {
             observation.children.existingClaim = view.claims.get(namespace: namespace, name: existing)
         }
         observation.pods = view.pods.byIndex(ClusterView.podsByDeployment, object.key.description)
+        observation.children.cacheJobs = view.jobs.byIndex(ClusterView.podsByDeployment, object.key.description)
         observation.liveToken = ledger.restartToken(observation.children.inferenceService, namespace: namespace, name: names.inferenceService, ownerUID: object.uid)
         // Each need is asked once: a rule that asks again would otherwise loop.
         var asked: [Observation.Need] = []

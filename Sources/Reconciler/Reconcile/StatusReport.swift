@@ -4,7 +4,7 @@ import KubeCore
 /// the same thing keep their transition times and an unchanged status is not written again.
 struct StatusReport {
     static let conditionOrder = [
-        ConditionType.ready, ConditionType.keyValid, ConditionType.resourcesReady, ConditionType.inferenceServiceReady,
+        ConditionType.ready, ConditionType.keyValid, ConditionType.resourcesReady, ConditionType.cacheReady, ConditionType.inferenceServiceReady,
         ConditionType.progressing, ConditionType.degraded, ConditionType.regionRestricted, ConditionType.scaleLimited,
     ]
 
@@ -20,6 +20,10 @@ struct StatusReport {
     var scaleWarning: String?
     /// Where the predictor's pods stand; nil when there are none to read.
     var predictor: PredictorProgress?
+    /// spec.storage.preload: where filling the claim stands; nil without preload.
+    var cache: CacheProgress?
+    /// spec.storage.preload is set: CacheReady stays as it was when this pass could not tell.
+    var preloadRequested = false
     var suspended = false
     /// spec.readinessProbe is off: Ready cannot say the model answers.
     var readinessUnchecked = false
@@ -114,6 +118,11 @@ struct StatusReport {
             set(ConditionType.degraded, problem.isTransient ? .false : .true, problem.isTransient ? "Retrying" : problem.reason,
                 problem.isTransient ? "A temporary problem; retrying with backoff." : problem.message)
             set(ConditionType.progressing, .false, "Blocked", "Waiting for the problem above to be solved.")
+        } else if let cache, !cache.filled, !(service?.status == .true && keyValid != .false && resources == .true) {
+            // Nothing serves yet: the claim is being filled first.
+            set(ConditionType.ready, .false, cache.reason, cache.message)
+            set(ConditionType.degraded, cache.failed ? .true : .false, cache.failed ? cache.reason : "AsExpected", cache.failed ? cache.message : "Nothing stands in the way.")
+            set(ConditionType.progressing, cache.failed ? .false : .true, cache.reason, cache.message)
         } else if suspended, keyValid != .false, resources == .true {
             set(
                 ConditionType.ready, .false, Self.suspendedReason,
@@ -131,7 +140,11 @@ struct StatusReport {
             } else {
                 set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
             }
-            if let pendingRotation {
+            if let cache, !cache.filled {
+                // What runs serves while the claim is filled for what comes next.
+                if cache.failed { set(ConditionType.degraded, .true, cache.reason, cache.message) }
+                set(ConditionType.progressing, cache.failed ? .false : .true, cache.reason, "The running revision serves meanwhile. " + cache.message)
+            } else if let pendingRotation {
                 set(ConditionType.progressing, .true, Self.rotationPendingReason, pendingRotation)
             } else if let starting {
                 set(ConditionType.progressing, .true, Self.rollingOutReason, "A new revision is starting while the previous one serves: " + starting.message)
@@ -155,6 +168,11 @@ struct StatusReport {
             set(
                 ConditionType.progressing, .true, pendingRotation == nil ? (pods?.reason ?? "Deploying") : Self.rotationPendingReason,
                 pendingRotation ?? pods?.message ?? "The objects are in place; waiting for KServe to report the InferenceService ready.")
+        }
+        if let cache {
+            set(ConditionType.cacheReady, cache.filled ? .true : cache.failed ? .false : .unknown, cache.reason, cache.message)
+        } else if !preloadRequested {
+            remove(ConditionType.cacheReady)
         }
         if let scaleWarning {
             set(ConditionType.scaleLimited, .true, "ReadWriteOnceCache", scaleWarning)

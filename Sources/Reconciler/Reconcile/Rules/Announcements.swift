@@ -59,6 +59,14 @@ enum Announcements {
             said.append(.event(.warning, reason: pods.reason, message: pods.message))
             said.append(.log(.warn, "predictor pods not starting", with(["reason": .string(pods.reason), "message": .string(pods.message)])))
         }
+        if let cache = report.cache, before(ConditionType.cacheReady)?.reason != cache.reason {
+            if cache.failed {
+                said.append(.event(.warning, reason: cache.reason, message: cache.message))
+                said.append(.log(.warn, "cache download failed", with(["message": .string(cache.message)])))
+            } else if cache.filled, before(ConditionType.cacheReady) != nil {
+                said.append(.event(.normal, reason: cache.reason, message: cache.message))
+            }
+        }
         if let pending = report.pendingRotation, before(ConditionType.progressing)?.reason != StatusReport.rotationPendingReason {
             said.append(.log(.info, "key change seen; waiting for the Secret to settle", with(["message": .string(pending)])))
         }

@@ -10,6 +10,7 @@ enum StatusRules {
         if let spec = facts.deployment?.spec {
             report.suspended = spec.suspend
             report.readinessUnchecked = !spec.pod.readinessAsksTheModel
+            report.preloadRequested = spec.storage.preload
         }
         report.regionWarning = facts.regionWarning
         report.candidateFingerprint = facts.candidateFingerprint
@@ -22,14 +23,18 @@ enum StatusRules {
             report.scaleWarning = facts.scaleWarning
         }
         if let problem = facts.problem { report.record(problem) }
+        if applied, let cache = facts.cache, let desired = facts.desired {
+            report.cache = CacheProgress(cache, job: desired.cacheJob?.name, claim: desired.names.claim, now: o.now)
+        }
 
         // What KServe and the pods say.
-        let service = o.children.inferenceService ?? (applied ? facts.desired?.inferenceService : nil)
+        let writesServing = applied && facts.desired?.waitsForCache != true
+        let service = o.children.inferenceService ?? (writesServing ? facts.desired?.inferenceService : nil)
         report.mirror(service)
-        let revision = applied
+        let revision = writesServing
             ? facts.desired?.inferenceService[path: ["spec", "predictor", "annotations", DesiredState.revisionAnnotation]]?.stringValue
             : service?[path: ["spec", "predictor", "annotations", DesiredState.revisionAnnotation]]?.stringValue
-        let startupBudget = applied ? facts.deployment.flatMap { PodTemplate.startupBudget($0.spec.pod) } : nil
+        let startupBudget = writesServing ? facts.deployment.flatMap { PodTemplate.startupBudget($0.spec.pod) } : nil
         report.predictor = PredictorProgress.assess(pods: o.pods, revision: revision, startupBudget: startupBudget)
         report.summarize()
         return report
@@ -42,8 +47,11 @@ enum StatusRules {
 
     /// What runs, with which key, under which names.
     static func record(_ desired: DesiredState, key: APIKey?, plan: RotationPlan, deployment: NimDeployment, report: inout StatusReport) {
-        report.fields["image"] = .string(desired.runtime[path: ["spec", "containers"]]?[0]?["image"]?.stringValue ?? "")
-        report.fields["tag"] = desired.runtime[path: ["spec", "supportedModelFormats"]]?[0]?["version"]
+        // What runs: unchanged while the next image's cache is being filled.
+        if !desired.waitsForCache {
+            report.fields["image"] = .string(desired.runtime[path: ["spec", "containers"]]?[0]?["image"]?.stringValue ?? "")
+            report.fields["tag"] = desired.runtime[path: ["spec", "supportedModelFormats"]]?[0]?["version"]
+        }
         if let key {
             if plan.keyChanged { report.fields["lastKeyRotationTime"] = .string(report.now) }
             report.fields["keyFingerprint"] = .string(key.fingerprint)
@@ -66,10 +74,45 @@ enum StatusRules {
         report.fields["pvcName"] = .string(desired.names.claim)
         report.fields["runtimeName"] = .string(desired.names.runtime)
         report.fields["inferenceServiceName"] = .string(desired.names.inferenceService)
+        if desired.waitsForCache {
+            report.set(
+                ConditionType.resourcesReady, .true, "WaitingForCache",
+                "Secrets, claim \(desired.names.claim) and its cache Job are in place; ServingRuntime \(desired.names.runtime) and InferenceService \(desired.names.inferenceService) follow once the claim is filled.")
+            return
+        }
         report.set(
             ConditionType.resourcesReady, .true, "ResourcesApplied",
             key == nil
                 ? "Claim \(desired.names.claim), ServingRuntime \(desired.names.runtime) and InferenceService \(desired.names.inferenceService) are in place (no Secrets: disconnected)."
                 : "Secrets, claim \(desired.names.claim), ServingRuntime \(desired.names.runtime) and InferenceService \(desired.names.inferenceService) are in place.")
+    }
+}
+
+/// Where filling the cache claim stands, as conditions say it.
+struct CacheProgress {
+    var filled: Bool
+    var failed: Bool
+    var reason: String
+    var message: String
+
+    init(_ state: CachePreload.State, job: String?, claim: String, now: Date) {
+        switch state {
+        case .filled:
+            (filled, failed, reason) = (true, false, "CacheFilled")
+            message = "Claim \(claim) holds the model (filled by download-to-cache)."
+        case .needsJob:
+            (filled, failed, reason) = (false, false, "CachePending")
+            message = "Job \(job ?? "nim-cache") is made to fill claim \(claim) with download-to-cache; the model server starts once it succeeded."
+        case .filling(let name, let running):
+            (filled, failed) = (false, false)
+            reason = running ? "CacheDownloading" : "CachePending"
+            message = running
+                ? "Job \(name) is downloading the model into claim \(claim); the model server starts once it succeeded."
+                : "Job \(name) waits for its pod to start (scheduling, pulling the image); it then fills claim \(claim)."
+        case .failed(let name, let why, let detail, let attempts, let retryAt):
+            (filled, failed, reason) = (false, true, "CacheFailed")
+            let said = detail.isEmpty ? why : "\(why): \(detail)"
+            message = "Job \(name) could not fill claim \(claim) (\(said)), attempt \(attempts); the next attempt starts at \(KubeTime.format(retryAt)). kubectl logs job/\(name) shows why; the claim is not taken as filled."
+        }
     }
 }
