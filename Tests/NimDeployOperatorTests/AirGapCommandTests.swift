@@ -85,8 +85,8 @@ import TestSupport
             "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.1", "nvcr.io/nim/nvidia/nv-embedqa-e5-v5:1.0.0", "quay.io/opendatahub/nim-deploy-operator:0.4.0",
         ])
         let script = try Self.read(output, "mirror.sh")
-        #expect(script.contains("copy nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.1 registry.corp:5000/nvidia/nim/meta/llama-3.1-8b-instruct:1.1.1"))
-        #expect(script.contains("copy quay.io/opendatahub/nim-deploy-operator:0.4.0 registry.corp:5000/nvidia/quay.io/opendatahub/nim-deploy-operator:0.4.0"))
+        #expect(script.contains("copy 'nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.1' 'registry.corp:5000/nvidia/nim/meta/llama-3.1-8b-instruct:1.1.1'"))
+        #expect(script.contains("copy 'quay.io/opendatahub/nim-deploy-operator:0.4.0' 'registry.corp:5000/nvidia/quay.io/opendatahub/nim-deploy-operator:0.4.0'"))
         #expect(!script.contains("--src-creds") && !script.contains("--creds"), "no credential on a command line")
 
         // The mirror sets and the NimDeployments are what kubectl accepts.

@@ -591,6 +591,19 @@ import Reconciler
         #expect(done.condition("CacheReady") == "True CacheFilled" && done.events == ["CacheFilled"])
         #expect(done.written("PersistentVolumeClaim")?.annotations[CachePreload.filledAnnotation] != nil, "the claim says what it holds")
 
+        // A Job still running for another content: waited for, never a second writer.
+        var other = Self.preloaded()
+        other.spec["tag"] = "1.1.1"
+        var stillRunning = Self.withJob(other, from: first, active: 1)
+        stillRunning.spec["tag"] = "1.1.1"
+        #expect(Self.seen(stillRunning).written("Job") == nil && Self.seen(stillRunning).condition("CacheReady") == "Unknown CacheDownloading")
+        // A Complete Job older than the claim (deleted and made again since) fills nothing.
+        var recreated = Self.withJob(Self.preloaded(), from: first, conditions: [["type": "Complete", "status": "True"]])
+        recreated.children.cacheJobs[0][path: ["metadata", "creationTimestamp"]] = "2027-01-01T00:00:00Z"
+        recreated.children.claim?[path: ["metadata", "creationTimestamp"]] = "2027-01-02T00:00:00Z"
+        #expect(Self.seen(recreated).kinds == ["PersistentVolumeClaim", "Secret", "Secret", "Job"], "a new Job for the new claim")
+        #expect(Self.seen(recreated).written("Job")?.name != Self.job(first)?.name, "under a new name")
+
         // The Job gone (its TTL), the claim's word stands.
         var later = Self.preloaded()
         later.children.claim = done.written("PersistentVolumeClaim")

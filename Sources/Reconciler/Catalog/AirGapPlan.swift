@@ -88,7 +88,9 @@ public struct AirGapPlan: Sendable {
             }
 
             """
-        for (source, target) in images { script += "copy \(source) \(target)\n" }
+        // Quoted: a catalog's image names are data, never shell.
+        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        for (source, target) in images { script += "copy \(quoted(source.description)) \(quoted(target.description))\n" }
         return script
     }
 

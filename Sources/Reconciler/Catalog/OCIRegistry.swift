@@ -110,6 +110,10 @@ public final class OCIRegistry: Sendable {
 
     private func fetchToken(_ parameters: [String: String], scope: String) async throws(Failure) -> String {
         guard let realm = parameters["realm"] else { throw Failure(message: "\(baseURL): a Bearer challenge without a realm") }
+        // Credentials go over TLS when the registry itself is reached over TLS.
+        if baseURL.hasPrefix("https://"), !realm.hasPrefix("https://") {
+            throw Failure(message: "\(baseURL) names a token service that is not https (\(realm)); the credentials are not sent there")
+        }
         var query: [(String, String)] = [("scope", scope)]
         if let service = parameters["service"] { query.insert(("service", service), at: 0) }
         let url = realm + (realm.contains("?") ? "&" : "?") + URLQuery.build(query)

@@ -20,7 +20,8 @@ public enum CachePreload {
     /// picks a profile for when none is named.
     static func content(_ inputs: DesiredInputs) -> String {
         let settings = inputs.deployment.spec.pod
-        let what = inputs.pulledImage.description + "|" + (settings.modelProfile ?? "gpus=\(inputs.deployment.spec.resources.gpus)")
+        // The source's name: a moved mirror holds the same bytes and downloads nothing again.
+        let what = inputs.image.image.description + "|" + (settings.modelProfile ?? "gpus=\(inputs.deployment.spec.resources.gpus)")
         return String(SHA256.hex(Array(what.utf8)).prefix(12))
     }
 
@@ -36,19 +37,27 @@ public enum CachePreload {
     }
 
     static func state(content: String, claim: KubeObject?, jobs: [KubeObject], now: Date) -> State {
-        if claim?.annotations[filledAnnotation] == content { return .filled }
-        let mine = jobs.filter { $0.labels[contentLabel] == content && !$0.isTerminating }
-        if mine.contains(where: { condition($0, "Complete") }) { return .filled }
-        if let active = mine.first(where: { !condition($0, "Failed") }) {
+        guard let claim else { return .needsJob(attempt: 1) }
+        if claim.annotations[filledAnnotation] == content { return .filled }
+        // One writer at a time: a Job of any content that has not finished (or whose pods may
+        // still run while it goes) is waited for before another is made.
+        if let active = jobs.first(where: { $0.isTerminating || (!condition($0, "Failed") && !condition($0, "Complete")) }) {
             return .filling(job: active.name, running: (active[path: ["status", "active"]]?.intValue ?? 0) > 0)
         }
+        // A Job made before this claim filled another one (deleted since): it says nothing of this.
+        let created = claim[path: ["metadata", "creationTimestamp"]]?.stringValue ?? ""
+        let mine = jobs.filter { $0.labels[contentLabel] == content && ($0[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "") >= created }
+        if mine.contains(where: { condition($0, "Complete") }) { return .filled }
+        // The next attempt's number is past every Job of this content, counted or not: a name
+        // is never reused.
+        let next = (jobs.filter { $0.labels[contentLabel] == content }.map(attempt).max() ?? 0) + 1
         let failed = mine.sorted { attempt($0) < attempt($1) }
-        guard let last = failed.last else { return .needsJob(attempt: 1) }
+        guard let last = failed.last else { return .needsJob(attempt: next) }
         let failure = (last[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"] == "Failed" && $0["status"] == "True" }
-        let failedAt = failure?["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) ?? now
+        let failedAt = failure?["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) ?? .distantPast
         let wait = min(longestRetry, firstRetry * pow(2, Double(max(0, failed.count - 1))))
         let retryAt = failedAt.addingTimeInterval(wait)
-        if retryAt <= now { return .needsJob(attempt: attempt(last) + 1) }
+        if retryAt <= now { return .needsJob(attempt: next) }
         return .failed(
             job: last.name, reason: failure?["reason"]?.stringValue ?? "Failed", message: failure?["message"]?.stringValue ?? "", attempts: failed.count, retryAt: retryAt)
     }
@@ -56,7 +65,7 @@ public enum CachePreload {
     /// What of a Job the decision reads: its labels, annotations (the applied hash) and status.
     @Sendable public static func trimmed(_ job: KubeObject) -> KubeObject {
         var kept = KubeObject(apiVersion: job.apiVersion, kind: job.kind, namespace: job.namespace, name: job.name)
-        for field in ["uid", "resourceVersion", "deletionTimestamp", "labels", "annotations", "ownerReferences"] { kept[path: ["metadata", field]] = job[path: ["metadata", field]] }
+        for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "labels", "annotations", "ownerReferences"] { kept[path: ["metadata", field]] = job[path: ["metadata", field]] }
         kept["status"] = job["status"]
         return kept
     }
@@ -92,7 +101,9 @@ public enum CachePreload {
         ]
         let gpus = settings.modelProfile == nil ? spec.resources.gpus : 0
         if gpus > 0 { container["resources"] = ["limits": ["nvidia.com/gpu": .int(gpus)]] }
-        var pod: [String: JSON] = PodTemplate.scheduling(settings, gpus: gpus)
+        // On the GPU nodes (their toleration too) even with no GPU asked: a claim binds where its
+        // first pod runs, and the predictor pods must reach it.
+        var pod: [String: JSON] = PodTemplate.scheduling(settings, gpus: spec.resources.gpus)
         pod["restartPolicy"] = "Never"
         pod["containers"] = [container]
         pod["volumes"] = .array([["name": "nim-pvc", "persistentVolumeClaim": ["claimName": .string(names.claim)]]] + (ca.map { [$0.volume] } ?? []))
@@ -100,9 +111,9 @@ public enum CachePreload {
         if let security = PodTemplate.podSecurity(settings, defaultFSGroup: inputs.defaultFSGroup) { pod["securityContext"] = security }
         job["spec"] = [
             "backoffLimit": 3,
-            // A first download of a 70B model behind a slow proxy takes hours; the startup
-            // probe's budget is the measure of what is patient enough.
-            "activeDeadlineSeconds": .int(Int(PodTemplate.startupBudget(settings) ?? 7200) * 2),
+            // A first download of a 70B model behind a slow proxy takes hours: four at least,
+            // and twice the startup probe's budget when that is longer.
+            "activeDeadlineSeconds": .int(max(4 * 3600, Int(PodTemplate.startupBudget(settings) ?? 0) * 2)),
             "ttlSecondsAfterFinished": 86_400,
             "template": ["metadata": ["labels": .object(job.labels.mapValues(JSON.string))], "spec": .object(pod)],
         ]

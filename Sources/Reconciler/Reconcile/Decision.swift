@@ -163,7 +163,8 @@ public enum Decide {
             existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
             caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
             mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
-        if spec.storage.preload {
+        // A claim taken over from a legacy runtime is used as an existingClaim: never written to.
+        if spec.storage.preload, inputs.deployment.spec.storage.existingClaim == nil {
             guard key != nil else {
                 throw .invalidSpec("spec.storage.preload downloads from NGC with the key, and the operator runs disconnected: fill the claim beforehand (docs/airgap.md) and name it in spec.storage.existingClaim")
             }
