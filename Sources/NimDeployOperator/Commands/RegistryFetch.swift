@@ -90,7 +90,7 @@ enum RegistryFetch {
             let repositories: [String]
             if let source {
                 repositories = source.modelNames.compactMap { source[$0] }.map { entry in
-                    base + (entry.image.registry == "nvcr.io" ? entry.image.path : entry.image.registry.replacingOccurrences(of: ":", with: "-") + "/" + entry.image.path)
+                    base + RegistryMirror.pathBelowMirror(registry: entry.image.registry, path: entry.image.path)
                 }
             } else {
                 repositories = try await registry.repositories().filter { $0.hasPrefix(base + "nim/") }

@@ -21,8 +21,7 @@ public struct AirGapPlan: Sendable {
     public var images: [(source: ImageReference, target: ImageReference)]
     /// What was asked for and is not in the catalog.
     public var missing: [String]
-    /// One mirror per source registry (`nvcr.io` to the mirror; another below it, under its host
-    /// name with the port's colon made a dash: `quay.io`, `registry.local-5000`).
+    /// One mirror per source registry (`RegistryMirror.pathBelowMirror`).
     public var mirrors: [RegistryMirror]
 
     public init(catalog source: ModelCatalog, models: [String]?, tags: Tags, mirror: String, extraImages: [ImageReference] = []) {
@@ -54,7 +53,10 @@ public struct AirGapPlan: Sendable {
         let sources = (chosen.values.flatMap { entry in entry.tags.map(entry.imageReference(tag:)) } + extraImages)
             .sorted { $0.description < $1.description }
         let registries = Set(sources.map(\.registry)).sorted()
-        mirrors = registries.map { RegistryMirror(source: $0, mirror: $0 == "nvcr.io" ? mirror : "\(mirror)/\($0.replacingOccurrences(of: ":", with: "-"))") }
+        mirrors = registries.map { registry in
+            let below = RegistryMirror.pathBelowMirror(registry: registry, path: "")
+            return RegistryMirror(source: registry, mirror: below.isEmpty ? mirror : "\(mirror)/\(below)")
+        }
         let mirrors = self.mirrors
         images = sources.map { ($0, RegistryMirror.pulled($0, mirrors: mirrors)) }
     }

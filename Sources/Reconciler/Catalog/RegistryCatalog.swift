@@ -37,7 +37,7 @@ public struct RegistryCatalog: Sendable {
             for name in source.modelNames {
                 guard let known = source[name] else { continue }
                 // Under the prefix by NGC's path; another registry's image under its host name too.
-                let path = known.image.registry == "nvcr.io" ? known.image.path : known.image.registry.replacingOccurrences(of: ":", with: "-") + "/" + known.image.path
+                let path = RegistryMirror.pathBelowMirror(registry: known.image.registry, path: known.image.path)
                 guard let present = mirrored[path] else {
                     lacking.append("model \(known.name): not in the mirror (\(known.image.repository))")
                     continue

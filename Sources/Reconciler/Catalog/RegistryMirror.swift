@@ -45,6 +45,13 @@ public struct RegistryMirror: Sendable, Equatable, CustomStringConvertible {
         return ImageReference(registry: String(first), path: String(moved.dropFirst(first.count + 1)), tag: image.tag, digest: image.digest)
     }
 
+    /// Where an image sits below the path of a mirror that holds several registries: NGC's by
+    /// its own path, another below its host name, the port's colon made a dash
+    /// (`quay.io/x`, `registry.local-5000/x`), so one registry's paths never meet another's.
+    public static func pathBelowMirror(registry: String, path: String) -> String {
+        registry == "nvcr.io" ? path : registry.replacingOccurrences(of: ":", with: "-") + (path.isEmpty ? "" : "/" + path)
+    }
+
     /// The image as pulled: from the mirror of the longest source it is under, else as it is.
     public static func pulled(_ image: ImageReference, mirrors: [RegistryMirror]) -> ImageReference {
         mirrors.sorted { $0.source.count > $1.source.count }.lazy.compactMap { $0.rewrite(image) }.first ?? image

@@ -40,13 +40,18 @@ public enum Decide {
     /// What to do. `failedWrite`: a write of an earlier decision from this observation failed,
     /// and the status says so (nothing more is written).
     public static func decision(_ observation: Observation, failedWrite: DeploymentProblem? = nil) -> Decision {
+        decision(observation, facts: facts(observation), failedWrite: failedWrite)
+    }
+
+    /// The same, from the facts `observe` already found (the rules run once more otherwise).
+    static func decision(_ observation: Observation, facts found: Facts, failedWrite: DeploymentProblem? = nil) -> Decision {
         // Deleting: the children go by their owner references (the collector's job); a
         // retained cache claim stays for a deployment of the same name. Nothing to say.
         if observation.object.isTerminating {
             let ready = StatusRules.previous(observation.status, ConditionType.ready)?.status.rawValue ?? "Unknown"
             return Decision(writes: [], status: nil, problem: nil, announcements: [], requeueAfter: nil, actsOnKeyChange: nil, ready: ready)
         }
-        var facts = facts(observation)
+        var facts = found
         if let need = facts.need, facts.problem == nil { facts.problem = .apiUnavailable("\(need) could not be read") }
         if let failedWrite { facts.problem = failedWrite }
         let applied = facts.desired != nil && facts.problem == nil

@@ -58,8 +58,8 @@ public final class NimReconciler: Sendable {
             publishReadiness(nil, for: key)
             return .done
         }
-        let observation = await observe(object)
-        let decision = Decide.decision(observation)
+        let (observation, facts) = await observe(object)
+        let decision = Decide.decision(observation, facts: facts)
         return try await act(decision, on: observation)
     }
 

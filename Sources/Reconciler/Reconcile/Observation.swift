@@ -84,7 +84,8 @@ public struct Observation: Sendable {
 extension NimReconciler {
     /// Reads what the deployment's decision rests on: the caches first, then, one at a time,
     /// what the rules ask for (each read only when an earlier rule did not already stop).
-    func observe(_ object: KubeObject) async -> Observation {
+    /// Returns the observation and what the rules found from it, for the decision.
+    func observe(_ object: KubeObject) async -> (Observation, Decide.Facts) {
         var observation = Observation(
             object: object, status: ledger.status(of: object), now: time.now, options: options, catalog: catalog.current,
             catalogSource: catalog.source.description)
@@ -102,11 +103,13 @@ extension NimReconciler {
         observation.liveToken = ledger.restartToken(observation.children.inferenceService, namespace: namespace, name: names.inferenceService, ownerUID: object.uid)
         // Each need is asked once: a rule that asks again would otherwise loop.
         var asked: [Observation.Need] = []
-        while let need = Decide.need(observation), !asked.contains(need) {
+        var facts = Decide.facts(observation)
+        while let need = facts.need, !asked.contains(need) {
             asked.append(need)
             await read(need, into: &observation)
+            facts = Decide.facts(observation)
         }
-        return observation
+        return (observation, facts)
     }
 
     private func read(_ need: Observation.Need, into observation: inout Observation) async {

@@ -53,7 +53,7 @@ struct StatusReport {
         }
     }
 
-    var previousCondition: (String) -> Condition? { { type in (self.previous["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))[type] } }
+    var previousCondition: (String) -> Condition? { { type in StatusRules.previous(self.previous, type) } }
 
     mutating func set(_ type: String, _ status: Condition.Status, _ reason: String, _ message: String) {
         conditions.set(Condition(type: type, status: status, reason: reason, message: message, observedGeneration: generation), now: now)
