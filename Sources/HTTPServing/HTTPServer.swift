@@ -230,6 +230,13 @@ public final class HTTPResponseWriter {
         finished = true
     }
 
+    /// Closes the connection without an answer, as a server that died mid-request does.
+    public func closeWithoutAnswer() {
+        guard !finished, !streaming else { return }
+        finished = true
+        failed = true
+    }
+
     /// Linux's POLLRDHUP, which Glibc only declares under _GNU_SOURCE.
     private static let pollReadHangUp: Int16 = 0x2000
 

@@ -12,6 +12,7 @@ final class BenchWorld: Sendable {
     let plane: LocalControlPlane
     let ngc: NGCStandIn
     let kserve: KServeStandIn
+    let models: ModelStandIn
     let client: KubeClient
     let catalog: ModelCatalog
     let kubeconfig: String
@@ -46,7 +47,8 @@ final class BenchWorld: Sendable {
         try ngc.start()
         var kserveConfiguration = ClientConfiguration(server: url, source: "kserve")
         kserveConfiguration.userAgent = "kserve-stand-in"
-        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration))
+        models = try ModelStandIn()
+        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration), models: models)
         self.kserve = kserve
         kserveTask = Task { await kserve.run() }
         kubeconfig = NSTemporaryDirectory() + "nim-bench-\(getpid()).kubeconfig"
@@ -58,6 +60,7 @@ final class BenchWorld: Sendable {
 
     func stop() {
         kserveTask.cancel()
+        models.stop()
         ngc.stop()
         plane.stop()
         try? FileManager.default.removeItem(atPath: kubeconfig)

@@ -76,7 +76,14 @@ enum DemoCommand {
         options.logLevel = demo.logLevel
         guard let (nim, parts) = await OperatorAssembly.build(client: operatorClient, options: options, operatorNamespace: operatorNamespace, metrics: metrics) else { return 1 }
         let manager = Manager(client: operatorClient, options: options, operatorNamespace: operatorNamespace, probes: nil)
-        let kserve = KServeStandIn(client: KubeClient(configuration: ClientConfiguration(server: url, source: "kserve stand-in")))
+        // The NIMs behind the InferenceServices' addresses, for the operator's verification.
+        let models: ModelStandIn
+        do { models = try ModelStandIn() } catch {
+            StandardStreams.say("demo: cannot start the model stand-in: \(error)")
+            return 1
+        }
+        defer { models.stop() }
+        let kserve = KServeStandIn(client: KubeClient(configuration: ClientConfiguration(server: url, source: "kserve stand-in")), models: models)
         let running = Task { await manager.run(parts) }
         let standIn = Task { await kserve.run() }
         defer {

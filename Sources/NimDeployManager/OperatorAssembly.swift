@@ -16,10 +16,11 @@ public enum OperatorAssembly {
             catalog = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata")
         }
         guard let fsGroup = await fsGroup(options.nimFSGroup, client: client, log: log) else { return nil }
-        let reconcilerOptions = ReconcilerOptions(
+        var reconcilerOptions = ReconcilerOptions(
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
             keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group,
             registryMirrors: options.registryMirrors, mirrorPullSecret: options.mirrorPullSecret)
+        reconcilerOptions.gatewayAPI = await gatewayAPI(client: client, log: log)
         guard let transport = ngcTransport(options, log: log) else { return nil }
         let ngc = NGCClient(baseURL: options.ngcAPIURL, timeout: options.ngcTimeout, transport: transport, metrics: metrics)
         let nim = NimOperator(
@@ -47,6 +48,20 @@ public enum OperatorAssembly {
             log.info("NGC calls", ["proxy": .string(proxy.httpsProxy.map(ProxySettings.redacted) ?? "none"), "noProxy": .string(proxy.noProxy.joined(separator: ",")), "extraCA": .string(options.ngcCABundle ?? "none")])
         }
         return CurlTransport(tls: tls, proxy: proxy)
+    }
+
+    /// Whether the cluster serves the Gateway API, for progressive rollouts in RawDeployment
+    /// mode. Asked once at start (installing it later takes a restart); a discovery that fails
+    /// counts as no: revisions then roll in place, and condition ProgressiveRollout says why.
+    static func gatewayAPI(client: KubeClient, log: Logger) async -> Bool {
+        do {
+            let served = try await client.serves(groupVersion: "gateway.networking.k8s.io/v1")
+            log.info(served ? "Gateway API served: progressive rollouts in RawDeployment mode use a weighted HTTPRoute" : "no Gateway API: progressive rollouts in RawDeployment mode roll in place")
+            return served
+        } catch {
+            log.warn("cannot tell whether the Gateway API is served; progressive rollouts in RawDeployment mode roll in place", ["error": .string(error.description)])
+            return false
+        }
     }
 
     /// The NIM pods' fsGroup as decided (nil: none).

@@ -60,11 +60,15 @@ public final class KServeStandIn: Sendable {
     private let controller = Mutex<Controller?>(nil)
     private let rendersPredictors: Bool
     private let taintsGPUNodes: Bool
+    private let imageStates = Mutex<[(fragment: String, state: PredictorState)]>([])
+    /// The NIMs behind the InferenceServices' addresses.
+    public let models: ModelStandIn?
 
     /// - Parameter taintsGPUNodes: the GPU nodes carry `nvidia.com/gpu=present:NoSchedule`
     ///   (false: a cluster whose GPU nodes take any pod, as legacy deployments ran on).
-    public init(client: KubeClient, namespaces: [String]? = nil, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true) {
+    public init(client: KubeClient, namespaces: [String]? = nil, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true, models: ModelStandIn? = nil) {
         self.client = client
+        self.models = models
         self.rendersPredictors = rendersPredictors
         self.taintsGPUNodes = taintsGPUNodes
         informer = Informer(client: client, resource: KServe.inferenceServices, namespaces: namespaces)
@@ -89,6 +93,15 @@ public final class KServeStandIn: Sendable {
             states[key, default: Predictor()].forced = true
         }
         if let controller = controller.withLock({ $0 }) { controller.enqueue(key) } else { try await reconcile(key) }
+    }
+
+    /// Predictor pods of images whose reference contains `fragment` (`:1.3.0`) start in this state
+    /// (unless a state was set for their InferenceService); nil: ready again.
+    public func setPredictor(forImagesContaining fragment: String, _ predictorState: PredictorState?) {
+        imageStates.withLock { states in
+            states.removeAll { $0.fragment == fragment }
+            if let predictorState { states.append((fragment, predictorState)) }
+        }
     }
 
     /// A controller, as KServe is: several workers, never two on one InferenceService, each
@@ -191,7 +204,13 @@ public final class KServeStandIn: Sendable {
             // Only now: a reconcile that failed half-way renders again when retried.
             state.withLock { $0[key]?.generation = service.generation }
         }
-        try await report(service, ready: replicas == 0 ? true : try await anyPodReady(service))
+        let pods = replicas == 0 ? [] : try await livePods(service)
+        let latest = state.withLock { $0[key]?.pod }
+        // A canary promoted (or ended): the latest revision takes all, the previous one goes.
+        if Self.canaryPercent(service) == nil, let latest, pods.contains(where: { $0.name == latest && Self.isReady($0) }), pods.count > 1 {
+            try await deletePods(of: service, except: latest)
+        }
+        try await report(service, ready: replicas == 0 ? true : pods.contains(where: Self.isReady), pods: pods, latest: latest)
         state.withLock { $0[key, default: Predictor()].handled = service.resourceVersion }
     }
 
@@ -238,30 +257,69 @@ public final class KServeStandIn: Sendable {
         if let unschedulable = schedulingProblem(template.spec) {
             status = Self.unschedulableStatus(unschedulable)
         } else {
+            let byImage = imageStates.withLock { states in states.last { image.contains($0.fragment) }?.state }
             let kubelet: PredictorState = failing.withLock { $0.contains(service.name) }
-                ? .crashLooping(reason: "Error", exitCode: 1, message: "the model server exited") : (wanted ?? .ready)
+                ? .crashLooping(reason: "Error", exitCode: 1, message: "the model server exited") : (wanted ?? byImage ?? .ready)
             ready = kubelet == .ready
             status = Self.kubeletStatus(kubelet, image: image, pod: name)
         }
         _ = try await client.patch(.pods, namespace: service.namespace, name: name, .merge(["status": status]), subresource: "status", fieldManager: Self.fieldManager)
         state.withLock { $0[service.key]?.pod = name }
-        if ready { try await deletePods(of: service, except: name) }
+        // A Serverless canary keeps the previous revision serving its share.
+        if ready, Self.canaryPercent(service) == nil { try await deletePods(of: service, except: name) }
     }
 
-    private func anyPodReady(_ service: KubeObject) async throws -> Bool {
+    /// Serverless with `canaryTrafficPercent` below 100: the latest revision takes that share.
+    static func canaryPercent(_ service: KubeObject) -> Int? {
+        guard service.annotations[DesiredState.deploymentModeAnnotation] == "Serverless",
+            let percent = service[path: ["spec", "predictor", "canaryTrafficPercent"]]?.intValue, percent < 100
+        else { return nil }
+        return percent
+    }
+
+    private func livePods(_ service: KubeObject) async throws -> [KubeObject] {
         let selector = LabelSelector(matching: ["serving.kserve.io/inferenceservice": service.name])
-        let pods = try await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items
-        return pods.contains { pod in !pod.isTerminating && (pod[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" } }
+        return try await client.list(.pods, namespace: service.namespace, options: ListOptions(labelSelector: selector)).items.filter { !$0.isTerminating }
+    }
+
+    static func isReady(_ pod: KubeObject) -> Bool {
+        (pod[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
+    }
+
+    static func image(_ pod: KubeObject?) -> String? { pod?[dotted: "spec.containers"]?[0]?["image"]?.stringValue }
+
+    /// Tells the model stand-in which image answers where: the InferenceService's address (the
+    /// latest ready revision), and with tag routing a Serverless canary's `latest-` and `prev-` URLs.
+    /// Returns KServe's traffic report for a Serverless InferenceService.
+    private func route(_ service: KubeObject, pods: [KubeObject], latest: String?) -> JSON? {
+        let namespace = service.namespace ?? ""
+        let ready = pods.filter(Self.isReady)
+        let latestPod = ready.first { $0.name == latest }
+        let previousPod = ready.first { $0.name != latest }
+        models?.serve(Self.image(latestPod ?? previousPod), namespace: namespace, name: service.name)
+        guard service.annotations[DesiredState.deploymentModeAnnotation] == "Serverless" else { return nil }
+        models?.serve(Self.image(latestPod), namespace: namespace, name: "latest-" + service.name)
+        models?.serve(Self.image(previousPod), namespace: namespace, name: "prev-" + service.name)
+        func url(_ tag: String) -> JSON { .string(models?.address(namespace: namespace, name: tag + service.name) ?? "http://\(tag)\(service.name)-predictor-\(namespace).example.com") }
+        if let percent = Self.canaryPercent(service), previousPod != nil {
+            return [
+                ["tag": "prev", "revisionName": .string("\(service.name)-predictor-prev"), "percent": .int(100 - percent), "latestRevision": false, "url": url("prev-")],
+                ["tag": "latest", "revisionName": .string("\(service.name)-predictor-latest"), "percent": .int(percent), "latestRevision": true, "url": url("latest-")],
+            ]
+        }
+        return [["tag": "latest", "revisionName": .string("\(service.name)-predictor-latest"), "percent": 100, "latestRevision": true, "url": url("latest-")]]
     }
 
     /// The InferenceService's status: Ready once its predictor pod is (KServe's RawDeployment
     /// mode reports the Deployment's availability).
-    private func report(_ service: KubeObject, ready podReady: Bool) async throws {
+    private func report(_ service: KubeObject, ready podReady: Bool, pods: [KubeObject], latest: String?) async throws {
         let failing = failing.withLock { $0.contains(service.name) }
         let ready = podReady && !failing
+        let traffic = route(service, pods: pods, latest: latest)
         let observed = service[dotted: "status.observedGeneration"]?.intValue
         let wasReady = (service[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
-        guard observed != service.generation || wasReady != ready else { return }
+        let reportedTraffic = service[path: ["status", "components", "predictor", "traffic"]]
+        guard observed != service.generation || wasReady != ready || (traffic != nil && reportedTraffic.map { traffic?.semanticallyEquals($0) != true } ?? true) else { return }
         let now = KubeTime.format(Date())
         let condition: JSON
         if ready {
@@ -279,6 +337,8 @@ public final class KServeStandIn: Sendable {
             "conditions": [["type": "PredictorReady", "status": ready ? "True" : "False", "lastTransitionTime": .string(now)], condition],
         ]
         status["url"] = .string("http://\(service.name)-\(service.namespace ?? "default").example.com")
+        if let models { status["address"] = ["url": .string(models.address(namespace: service.namespace ?? "", name: service.name))] }
+        if let traffic { status["components"] = ["predictor": ["traffic": traffic]] }
         // A status write the API server failed (5xx, 429, no answer) fails the reconcile, which
         // is retried, or the operator would wait on a report that never comes.
         do {

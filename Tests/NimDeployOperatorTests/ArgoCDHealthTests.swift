@@ -97,6 +97,15 @@ import TestSupport
         try await env.waitFor("Degraded", "True", reason: "CrashLoopBackOff")
         let crashing = try await Self.health(env.deployment())
         #expect(crashing.status == "Degraded" && crashing.message.contains("OOMKilled"), "\(crashing)")
+
+        // A new revision whose model answers wrong: rolled back, and Degraded while the spec asks for it.
+        try await env.kserve.setPredictor(ObjectKey(namespace: "team-a", name: "llama"), nil)
+        try await env.waitFor("Degraded", "False")
+        env.models.behave(.wrongAnswer("Lyon."), whenServing: ":1.15.4")
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "tag": "1.15.4", "apiKeySecretRef": ["name": "my-ngc-key"]])
+        try await env.waitFor("RolledBack", "True", reason: "WrongAnswer", timeout: 30)
+        let rolledBack = try await Self.health(env.deployment())
+        #expect(rolledBack.status == "Degraded" && rolledBack.message.contains("Rolled back to revision"), "\(rolledBack)")
     }
 
     /// health_test.yaml as Argo CD's own test of resource customizations reads it.

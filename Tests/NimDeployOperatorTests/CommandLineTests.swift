@@ -80,7 +80,7 @@ import TestSupport
         #expect(result.stdout.contains("Local control plane: http://127.0.0.1:"))
         #expect(result.stdout.contains("Model catalog:       config/catalog/nim-model-metadata.yaml (186 models)"), "the release's catalog, not a fallback: \(result.stdout.prefix(400))")
         let table = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
-        #expect(table.contains(["NAMESPACE", "NAME", "MODEL", "TAG", "READY", "REASON", "AGE"]), "\(result.stdout)")
+        #expect(table.contains(["NAMESPACE", "NAME", "MODEL", "TAG", "READY", "REASON", "REVISION", "ROLLOUT", "AGE"]), "\(result.stdout)")
         #expect(table.contains { $0.starts(with: ["team-a", "llama", "llama-3.1-8b-instruct", "latest", "True", "Ready"]) }, "\(result.stdout)")
         #expect(table.contains { $0.starts(with: ["team-a", "embedder", "nv-embedqa-e5-v5", "1.6.0", "True", "Ready"]) }, "\(result.stdout)")
         for object in ["nvidia-nim-secrets-llama", "nvidia-nim-image-pull-llama", "nim-cache-llama", "nvidia-nim-secrets-embedder", "nim-cache-embedder"] {

@@ -49,7 +49,7 @@ import TestSupport
     }
 
     @Test func theOperatorNeedsEveryRuleAndNothingMore() async throws {
-        let env = try await NimEnvironment.legacy()
+        let env = try await NimEnvironment.legacy(gatewayAPI: true)
         let rbac = try await Self.kustomize("config/rbac")
         try env.controlPlane.apply(rbac)
         let expected = Self.grantsBound(in: rbac)
@@ -84,6 +84,26 @@ import TestSupport
         // A rotation.
         try await env.setKey("nvapi-rotated-key-0000000000000001")
         try await eventually(timeout: 30, "rotated") { try await env.events("KeyRotated").count == 1 }
+        // A progressive rollout behind the Gateway API: its HTTPRoute applied, the candidate made,
+        // promoted and deleted; the HTTPRoute deleted once the strategy no longer uses it.
+        var progressive: JSON = [
+            "model": "llama-3.1-8b-instruct", "tag": "1.15.5", "apiKeySecretRef": ["name": "my-ngc-key"],
+            "rollout": ["strategy": "Progressive", "steps": [50], "pauseSeconds": 0, "gateway": ["name": "inference"]],
+        ]
+        try await env.deploy("canary", spec: progressive)
+        try await env.waitForRevision("Verified", of: "canary")
+        progressive["tag"] = "1.15.4"
+        try await env.deploy("canary", spec: progressive)
+        try await eventually(timeout: 30, "1.15.4 promoted and its candidate deleted") {
+            let latest = try await env.revisions(of: "canary").first
+            let candidate = try? await env.client.get(KServe.inferenceServices, namespace: "team-a", name: "canary-canary")
+            return latest?["outcome"] == "Verified" && latest?["image"]?.stringValue?.hasSuffix(":1.15.4") == true && candidate == nil
+        }
+        progressive["rollout"] = ["strategy": "InPlace"]
+        try await env.deploy("canary", spec: progressive)
+        try await eventually(timeout: 30, "the HTTPRoute deleted") {
+            try await env.deployment("canary")[dotted: "status.httpRouteName"] == nil
+        }
         // A deployment that fills its cache first: its Job.
         try await env.deploy("cached", spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["preload": true]])
         try await eventually(timeout: 30, "its cache Job") { try await !env.client.list(CachePreload.jobs, namespace: "team-a").items.isEmpty }

@@ -38,6 +38,9 @@ import Reconciler
         var children = Observation.Children()
         var pods: [KubeObject] = []
         var liveToken: RestartToken?
+        /// What the model answers the operator's probe, and a canary's metrics.
+        var modelVerdict = ModelVerdict(.verified, "meta/llama-3.1-8b-instruct is listed and answered in 120 ms.", seconds: 0.12)
+        var traffic: Result<TrafficReading, TransportFailure> = .success(TrafficReading(successes: 100, failures: 0, timeToFirstTokenP95: 0.05))
 
         var object: KubeObject {
             var object = KubeObject(apiVersion: "nim.opendatahub.io/v1alpha1", kind: "NimDeployment", namespace: "team-a", name: "llama")
@@ -68,6 +71,8 @@ import Reconciler
                 case .verdict: observation.verdict = verdict
                 case .caBundle: observation.caBundle = caBundle
                 case .unlistedInferenceService: observation.children.unlistedService = unlistedService
+                case .verification: observation.modelVerdict = modelVerdict
+                case .traffic: observation.traffic = traffic
                 }
             }
             return (Decide.decision(observation, failedWrite: failedWrite), needs)
@@ -183,7 +188,8 @@ import Reconciler
         #expect(seen.condition("Degraded") == "False AsExpected")
         #expect(seen.field("url")?.stringValue == "http://llama.team-a.svc.cluster.local")
         #expect(seen.events == ["Deployed"])
-        #expect(seen.needs.count == 2, "the InferenceService is listed: no lookup")
+        #expect(seen.needs.map(\.description) == ["the key in Secret my-ngc-key", "NGC's verdict on key \(Self.working.fingerprint)", "the model at http://llama.team-a.svc.cluster.local"], "the InferenceService is listed: no lookup; the model is asked once Ready")
+        #expect(seen.condition("ModelVerified") == "True Verified")
         var again = ready
         again.status = seen.decision.status
         let steady = Self.seen(again)
@@ -779,7 +785,11 @@ import Reconciler
         let seen = Self.seen(world)
         #expect(seen.condition("Ready") == "True Ready" && seen.condition("Progressing") == "True RollingOut")
         world.pods[1] = Self.pod("llama-predictor-2", revision: Self.revision(of: next.written("InferenceService")), waiting: "CrashLoopBackOff")
-        #expect(Self.seen(world).condition("Degraded") == "True CrashLoopBackOff", "serving, but degraded")
+        // Crash-looping: rolled back to the revision that was verified, which still serves.
+        let rolledBack = Self.seen(world)
+        #expect(rolledBack.condition("Degraded") == "True RolledBack" && rolledBack.condition("RolledBack") == "True CrashLoopBackOff")
+        #expect(Self.revision(of: rolledBack.written("InferenceService")) == Self.revision(of: world.children.inferenceService), "the known-good revision again")
+        #expect(rolledBack.condition("Ready") == "True Ready" && rolledBack.events.contains("RolledBack"))
     }
 
     @Test func aReadinessProbeThatDoesNotAskTheModelIsSaid() {

@@ -277,6 +277,7 @@ import TestSupport
             ("podAnnotations (predictor)", "podAnnotations", ["example.com/owner": "ml"]),
         ]
         var spec = try await env.deployment()["spec"]?.objectValue ?? [:]
+        var verified = try await env.events("RevisionVerified").count
         for (what, field, value) in changes {
             let before = env.rollouts()
             spec[field] = value
@@ -285,6 +286,10 @@ import TestSupport
             spec = try await env.deployment()["spec"]?.objectValue ?? [:]
             #expect(env.rollouts() == before + 1, "\(what): rolled \(env.rollouts() - before) times")
             try await env.waitFor("Ready", "True")
+            try await env.waitForRevision("Verified")
+            // Its Event follows the status.
+            verified += 1
+            try await eventually("\(what): RevisionVerified said") { try await env.events("RevisionVerified").count == verified }
         }
         // The same manifest again: the server sees no change, the operator writes nothing.
         let writes = env.operatorWrites()

@@ -17,8 +17,12 @@ import TestSupport
         try await env.createKeySecret()
         try await env.deploy()
         try await env.waitFor("Ready", "True")
+        let revision = try await env.waitForRevision("Verified")
+        #expect(revision["number"] == 1 && revision["change"] == "first revision: nvcr.io/nim/meta/llama-3.1-8b-instruct:latest")
         let deployment = try await env.deployment()
         let status = try #require(deployment["status"])
+        #expect(status[path: ["knownGoodRevision", "number"]] == 1, "the first revision that verified is the known-good one")
+        #expect(env.models.requests(namespace: "team-a", name: "llama") == ["GET /v1/models", "POST /v1/chat/completions"], "the model itself was asked, once")
         #expect(status["image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:latest")
         #expect(status["tag"] == "latest")
         #expect(status["keyFingerprint"] == .string(APIKey(NimEnvironment.validKey).fingerprint))
@@ -26,7 +30,7 @@ import TestSupport
         #expect(status["secretNames"] == ["apiKey": "nvidia-nim-secrets-llama", "imagePull": "nvidia-nim-image-pull-llama"])
         #expect(status["pvcName"] == "nim-cache-llama")
         let types = Set((status["conditions"]?.arrayValue ?? []).compactMap { $0["type"]?.stringValue })
-        #expect(types == ["Ready", "KeyValid", "ResourcesReady", "InferenceServiceReady", "Progressing", "Degraded"])
+        #expect(types == ["Ready", "KeyValid", "ResourcesReady", "InferenceServiceReady", "ModelVerified", "Progressing", "Degraded"])
         #expect((status["conditions"]?.arrayValue ?? []).allSatisfy { $0["observedGeneration"]?.intValue == deployment.generation })
         #expect(try await env.children() == [
             "secrets": ["nvidia-nim-image-pull-llama", "nvidia-nim-secrets-llama"], "pvc": ["nim-cache-llama"], "runtimes": ["llama"], "isvc": ["llama"],

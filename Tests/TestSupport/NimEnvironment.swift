@@ -12,6 +12,8 @@ public final class NimEnvironment: Sendable {
     public let cluster: TestCluster
     public let ngc: NGCStandIn
     public let kserve: KServeStandIn
+    /// The NIMs behind the InferenceServices' addresses.
+    public let models: ModelStandIn
     public let catalog: ModelCatalog
     public let operatorClient: KubeClient
     public let metrics = MetricsRegistry()
@@ -27,13 +29,19 @@ public final class NimEnvironment: Sendable {
     /// - Parameter rendersPredictors: the KServe stand-in also renders predictor Deployments
     ///   and Pods from the runtimes (what migration's cleanup looks at).
     ///   - taintsGPUNodes: the stand-in's GPU nodes are tainted, as the GPU Operator taints them.
-    public init(installCatalog: Bool = true, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true) async throws {
+    ///   - gatewayAPI: the Gateway API's CRDs (HTTPRoute, Gateway, GRPCRoute, GatewayClass) are installed.
+    public init(installCatalog: Bool = true, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true, gatewayAPI: Bool = false) async throws {
         slot = await EnvironmentSlot.acquire()
         cluster = try TestCluster()
         let plane = cluster.controlPlane
         try plane.apply(try YAML.parseAll(String(contentsOf: Paths.repository.appendingPathComponent("config/crd/bases/nim.opendatahub.io_nimdeployments.yaml"), encoding: .utf8)))
         for file in ["serving.kserve.io_servingruntimes.yaml", "serving.kserve.io_inferenceservices.yaml"] {
             try plane.apply(try YAML.parseAll(String(contentsOf: Paths.shared.appendingPathComponent("crds/full/\(file)"), encoding: .utf8)))
+        }
+        if gatewayAPI {
+            for file in ["gatewayclasses", "gateways", "httproutes", "grpcroutes"] {
+                try plane.apply(try YAML.parseAll(String(contentsOf: Paths.shared.appendingPathComponent("crds/gateway-api/gateway.networking.k8s.io_\(file).yaml"), encoding: .utf8)))
+            }
         }
         for namespace in [Self.operatorNamespace, "team-a", "team-b"] {
             try plane.apply([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]]])
@@ -50,7 +58,8 @@ public final class NimEnvironment: Sendable {
         operatorClient = KubeClient(configuration: operatorConfiguration, metrics: metrics)
         var kserveConfiguration = ClientConfiguration(server: plane.baseURL, source: "kserve")
         kserveConfiguration.userAgent = "kserve-stand-in"
-        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration), rendersPredictors: rendersPredictors, taintsGPUNodes: taintsGPUNodes)
+        models = try ModelStandIn()
+        let kserve = KServeStandIn(client: KubeClient(configuration: kserveConfiguration), rendersPredictors: rendersPredictors, taintsGPUNodes: taintsGPUNodes, models: models)
         self.kserve = kserve
         kserveTask = Task { await kserve.run() }
     }
@@ -59,16 +68,20 @@ public final class NimEnvironment: Sendable {
         kserveTask.cancel()
         running.value?.task.cancel()
         ngc.stop()
+        models.stop()
     }
 
     public func options(
         disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
         catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata"),
-        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil
+        keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil,
+        gatewayAPI: Bool = false
     ) -> ReconcilerOptions {
-        ReconcilerOptions(
+        var options = ReconcilerOptions(
             catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region, keyRotationSettle: keyRotationSettle,
             migrateLegacy: migrateLegacy, defaultFSGroup: defaultFSGroup)
+        options.gatewayAPI = gatewayAPI
+        return options
     }
 
     /// Starts an operator (stopping a running one first) and waits for its caches.
@@ -132,6 +145,24 @@ public final class NimEnvironment: Sendable {
 
     public func condition(_ type: String, of name: String = "llama", namespace: String = "team-a") async throws -> JSON? {
         try await deployment(name, namespace: namespace)[dotted: "status.conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }
+    }
+
+    /// The deployment's revisions, newest first (status.revisions).
+    public func revisions(of name: String = "llama", namespace: String = "team-a") async throws -> [JSON] {
+        try await deployment(name, namespace: namespace)[dotted: "status.revisions"]?.arrayValue ?? []
+    }
+
+    /// Waits until the status describes the current generation and its latest revision has this
+    /// outcome (Verified: Ready and the model answered), returning that revision.
+    @discardableResult
+    public func waitForRevision(_ outcome: String = "Verified", of name: String = "llama", namespace: String = "team-a", timeout: TimeInterval = 30) async throws -> JSON {
+        var latest: JSON = [:]
+        try await eventually(timeout: timeout, "\(namespace)/\(name)'s latest revision \(outcome)") {
+            let object = try await deployment(name, namespace: namespace)
+            latest = object[dotted: "status.revisions"]?[0] ?? [:]
+            return object[dotted: "status.observedGeneration"]?.intValue == object.generation && latest["outcome"]?.stringValue == outcome
+        }
+        return latest
     }
 
     /// Waits until the condition has the status (and reason, if given) for the current generation.

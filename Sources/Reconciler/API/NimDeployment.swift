@@ -48,6 +48,10 @@ public struct NimDeployment: Sendable, Equatable {
         public var forcePull = true
         /// Scheduling, env, probes, proxy and security of the predictor pods.
         public var pod = PodSettings()
+        /// How a revision's model is asked whether it answers.
+        public var verification = Verification()
+        /// How a new revision replaces the running one, and when it is rolled back.
+        public var rollout = Rollout()
     }
 
     public var object: KubeObject
@@ -61,6 +65,9 @@ public struct NimDeployment: Sendable, Equatable {
     public var rotateRequest: String? { object.annotations[Self.rotateAnnotation] }
 
     public static let rotateAnnotation = "nim.opendatahub.io/rotate"
+    /// Try a revision that was rolled back again (any new value, as with the rotate annotation).
+    public static let retryAnnotation = "nim.opendatahub.io/retry-revision"
+    public var retryRequest: String? { object.annotations[Self.retryAnnotation].flatMap { $0.isEmpty ? nil : $0 } }
 
     /// Parses the spec; the message names the field and says what is wrong.
     public init(_ object: KubeObject) throws(DeploymentProblem) {
@@ -150,6 +157,8 @@ public struct NimDeployment: Sendable, Equatable {
             parsed.forcePull = rotation["forcePull"]?.boolValue ?? true
         }
         parsed.pod = try PodSettings(spec: spec)
+        parsed.verification = try Verification(spec: spec)
+        parsed.rollout = try Rollout(spec: spec)
         self.spec = parsed
     }
 }

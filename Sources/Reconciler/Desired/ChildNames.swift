@@ -28,6 +28,18 @@ public struct ChildNames: Sendable, Equatable {
         deploymentLabel = Self.fit(name, limit: 63)
     }
 
+    /// A progressive rollout's candidate runtime and InferenceService, beside the stable ones.
+    public var candidate: ChildNames {
+        var names = self
+        names.runtime = Self.fit(runtime + "-canary", limit: Self.servingLimit)
+        names.inferenceService = Self.fit(inferenceService + "-canary", limit: Self.servingLimit)
+        return names
+    }
+
+    /// The HTTPRoute weighing the stable and candidate InferenceServices (KServe's own routes,
+    /// when it makes any, are named after the InferenceService).
+    public var trafficRoute: String { Self.fit("nim-traffic-" + inferenceService, limit: Self.subdomainLimit) }
+
     /// Shortens deterministically: `<prefix>-<8 hex of SHA-256 of the whole name>`.
     public static func fit(_ name: String, limit: Int) -> String {
         guard name.count > limit else { return name }

@@ -49,6 +49,13 @@ public struct DesiredInputs: Sendable {
     public var mirrorPullSecret: MirrorPullSecret = .ngcKey
     /// spec.storage.preload: what the claim must hold and where its filling stands.
     public var preload: (content: String, state: CachePreload.State)?
+    /// A progressive rollout's candidate: only its runtime and InferenceService, under the
+    /// candidate names, beside the stable ones (the Secrets and the claim are shared).
+    public var candidate = false
+    /// Serverless: the share of traffic KServe gives the latest revision (`canaryTrafficPercent`),
+    /// and tag routing on, so the latest revision has its own URL to be verified at.
+    public var canaryTrafficPercent: Int?
+    public var tagRouting = false
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
@@ -154,6 +161,9 @@ public struct DesiredState: Sendable {
     public var waitsForCache = false
     public var runtime: KubeObject
     public var inferenceService: KubeObject
+    /// What a progressive rollout adds, applied last: a candidate runtime and InferenceService,
+    /// the HTTPRoute that weighs the two.
+    public var beside: [(ResourceType, KubeObject)] = []
 
     /// In the order they are applied: what others reference comes first, the claim before all
     /// (the one write that the API server may refuse for what already exists).
@@ -166,7 +176,7 @@ public struct DesiredState: Sendable {
         if waitsForCache { return list }
         list.append((KServe.servingRuntimes, runtime))
         list.append((KServe.inferenceServices, inferenceService))
-        return list
+        return list + beside
     }
 
     public static let restartTokenAnnotation = "nim.opendatahub.io/key-fingerprint"
@@ -177,12 +187,14 @@ public struct DesiredState: Sendable {
     public static let revisionAnnotation = "nim.opendatahub.io/revision"
     public static let caBundleDigestAnnotation = "nim.opendatahub.io/ca-bundle-digest"
     public static let deploymentModeAnnotation = "serving.kserve.io/deploymentMode"
+    public static let tagRoutingAnnotation = "serving.kserve.io/enable-tag-routing"
     public static let cacheMountPath = "/mnt/models/cache"
 
     public init(_ inputs: DesiredInputs) {
         let deployment = inputs.deployment  // with an adopted claim as its existingClaim
         let spec = deployment.spec
-        let names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
+        var names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
+        if inputs.candidate { names = names.candidate }
         self.names = names
         let owner = OwnerReference(
             apiVersion: NimDeployment.resource.apiVersion, kind: NimDeployment.resource.kind, name: deployment.name, uid: deployment.object.uid,
@@ -343,6 +355,9 @@ public struct DesiredState: Sendable {
         annotations[restartTokenAnnotation] = .string(inputs.restartToken.description)
         annotations[revisionAnnotation] = .string(Self.revision(runtime: runtime, predictor: predictor, annotations: annotations))
         predictor["annotations"] = .object(annotations)
+        // Traffic, not pods: left out of the revision.
+        if let percent = inputs.canaryTrafficPercent { predictor["canaryTrafficPercent"] = .int(percent) }
+        if inputs.tagRouting { service.annotations[tagRoutingAnnotation] = "true" }
         predictor["minReplicas"] = .int(spec.suspend ? 0 : spec.minReplicas)
         predictor["maxReplicas"] = .int(spec.suspend ? 0 : spec.maxReplicas)
         service["spec"] = ["predictor": .object(predictor)]

@@ -9,6 +9,8 @@ public struct Decision: Sendable {
     /// so pods restarted by it find the new key. Empty when something stands in the way: never
     /// a half-built deployment, never a working key replaced by a bad one.
     public var writes: [(resource: ResourceType, object: KubeObject)]
+    /// Deleted once the writes are done: a finished rollout's candidate, an HTTPRoute no longer used.
+    public var deletes: [(resource: ResourceType, name: String)] = []
     /// The status to report; nil leaves it as it is.
     public var status: JSON?
     /// What stands in the way, if anything.
@@ -19,6 +21,20 @@ public struct Decision: Sendable {
     public var actsOnKeyChange: ObjectKey?
     /// Ready's status, for `nim_deployments{ready}`.
     public var ready: String
+
+    init(
+        writes: [(resource: ResourceType, object: KubeObject)], status: JSON?, problem: DeploymentProblem?, announcements: [Announcement], requeueAfter: TimeInterval?,
+        actsOnKeyChange: ObjectKey?, ready: String, deletes: [(resource: ResourceType, name: String)] = []
+    ) {
+        self.writes = writes
+        self.status = status
+        self.problem = problem
+        self.announcements = announcements
+        self.requeueAfter = requeueAfter
+        self.actsOnKeyChange = actsOnKeyChange
+        self.ready = ready
+        self.deletes = deletes
+    }
 
     /// Conditions by type, for reading a decision.
     public var conditions: [String: (status: String, reason: String)] {
@@ -60,9 +76,11 @@ public enum Decide {
         return Decision(
             writes: applied && failedWrite == nil ? facts.desired?.objects.map { ($0.0, $0.1) } ?? [] : [],
             status: report.statusJSON, problem: facts.problem,
-            announcements: Announcements.of(report, deployment: observation.object.key, options: observation.options, takeover: takeover, since: facts.changeSeen ?? observation.now),
+            announcements: Announcements.of(report, deployment: observation.object.key, options: observation.options, takeover: takeover, since: facts.changeSeen ?? observation.now)
+                + (applied ? facts.revisions?.announcements ?? [] : []),
             requeueAfter: facts.problem == nil ? facts.requeueAfter : nil, actsOnKeyChange: facts.actsOnKeyChange,
-            ready: report.conditions[ConditionType.ready]?.status.rawValue ?? "Unknown")
+            ready: report.conditions[ConditionType.ready]?.status.rawValue ?? "Unknown",
+            deletes: applied && failedWrite == nil ? facts.rollout?.deletes.map { ($0.0, $0.1) } ?? [] : [])
     }
 
     /// What the rules found, up to where they stopped.
@@ -87,6 +105,9 @@ public enum Decide {
         var scaleWarning: String?
         /// spec.storage.preload: where filling the claim stands.
         var cache: CachePreload.State?
+        /// The revisions, and what a progressive rollout adds (a candidate, the HTTPRoute).
+        var revisions: RevisionPlan?
+        var rollout: RolloutRender?
     }
 
     static func facts(_ observation: Observation) -> Facts {
@@ -163,23 +184,61 @@ public enum Decide {
         }
         facts.takeover = takeover
 
-        var inputs = DesiredInputs(
-            deployment: deployment, image: image, key: key, restartToken: plan.token,
-            existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
-            caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
-            mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
-        // A claim taken over from a legacy runtime is used as an existingClaim: never written to.
-        if spec.storage.preload, inputs.deployment.spec.storage.existingClaim == nil {
-            guard key != nil else {
-                throw .invalidSpec("spec.storage.preload downloads from NGC with the key, and the operator runs disconnected: fill the claim beforehand (docs/airgap.md) and name it in spec.storage.existingClaim")
-            }
-            let content = CachePreload.content(inputs)
-            let state = CachePreload.state(content: content, claim: o.children.claim, jobs: o.children.cacheJobs, now: o.now)
-            inputs.preload = (content, state)
-            facts.cache = state
-            if case .failed(_, _, _, _, let retryAt) = state { facts.requeueAfter = max(1, retryAt.timeIntervalSince(o.now)) }
+        // The revision: the spec's, or the known-good one's while the spec asks for one that failed;
+        // judged once it runs, and a failed one rolled back at once.
+        let common = { (deployment: NimDeployment, image: ResolvedImage) in
+            DesiredInputs(
+                deployment: deployment, image: image, key: key, restartToken: plan.token,
+                existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
+                caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
+                mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
         }
-        facts.desired = DesiredState(inputs)
+        var revisions = RevisionRules.plan(deployment, image: image, token: plan.token, history: RevisionHistory(status: o.status), o: o)
+        var rendered = RolloutRender(revisions, o: o, common: common)
+        var inputs = try preloaded(rendered.stableInputs, o, hasKey: key != nil, into: &facts)
+        // While the claim is filled for the next revision, that revision has not started.
+        if inputs.preload?.state != .filled, inputs.preload != nil {
+            revisions.history = RevisionHistory(status: o.status)
+        } else {
+            switch RevisionRules.assess(&revisions, spec: spec, serving: rendered.serving, o: o) {
+            case .need(let need):
+                facts.need = need
+                return
+            case .rollBack:
+                let judged = revisions
+                revisions = RevisionRules.plan(deployment, image: image, token: plan.token, history: judged.history, o: o)
+                (revisions.announcements, revisions.verified) = (judged.announcements, judged.verified)
+                rendered = RolloutRender(revisions, o: o, common: common)
+                inputs = try preloaded(rendered.stableInputs, o, hasKey: key != nil, into: &facts)
+            case .done:
+                break
+            }
+        }
+        facts.revisions = revisions
+        facts.rollout = rendered
+        if let wait = revisions.requeueAfter { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
+        var desired = DesiredState(inputs)
+        desired.beside = rendered.beside
+        facts.desired = desired
         facts.scaleWarning = ClaimRules.scaleWarning(deployment, existingClaim: o.children.existingClaim)
+    }
+
+    /// spec.storage.preload: what the claim must hold and where its filling stands (a claim taken
+    /// over from a legacy runtime is used as an existingClaim: never written to).
+    static func preloaded(_ stable: DesiredInputs, _ o: Observation, hasKey: Bool, into facts: inout Facts) throws(DeploymentProblem) -> DesiredInputs {
+        var inputs = stable
+        guard inputs.deployment.spec.storage.preload, inputs.deployment.spec.storage.existingClaim == nil else { return inputs }
+        guard hasKey else {
+            throw .invalidSpec("spec.storage.preload downloads from NGC with the key, and the operator runs disconnected: fill the claim beforehand (docs/airgap.md) and name it in spec.storage.existingClaim")
+        }
+        let content = CachePreload.content(inputs)
+        let state = CachePreload.state(content: content, claim: o.children.claim, jobs: o.children.cacheJobs, now: o.now)
+        inputs.preload = (content, state)
+        facts.cache = state
+        if case .failed(_, _, _, _, let retryAt) = state {
+            let wait = max(1, retryAt.timeIntervalSince(o.now))
+            facts.requeueAfter = min(facts.requeueAfter ?? wait, wait)
+        }
+        return inputs
     }
 }

@@ -157,4 +157,10 @@ public enum ConditionType {
     public static let regionRestricted = "RegionRestricted"
     /// A warning only: more replicas than the cache claim's access mode lets mount it.
     public static let scaleLimited = "ScaleLimited"
+    /// The revision's model answered the operator's probe (spec.verification).
+    public static let modelVerified = "ModelVerified"
+    /// The spec's revision failed and the known-good one runs instead.
+    public static let rolledBack = "RolledBack"
+    /// spec.rollout.strategy Progressive: whether traffic can be split here, and how.
+    public static let progressiveRollout = "ProgressiveRollout"
 }

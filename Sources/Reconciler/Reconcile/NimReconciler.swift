@@ -16,6 +16,7 @@ public final class NimReconciler: Sendable {
     let keys: KeySource
     let caBundles: CABundleSource
     let ngc: NGCClient
+    let verifier: ModelVerifier
     let options: ReconcilerOptions
     let events: EventRecorder?
     let time: any TimeSource
@@ -23,13 +24,16 @@ public final class NimReconciler: Sendable {
     public let ledger: WriteLedger
     let applier: ChildApplier
     let rotationMetrics: RotationMetrics?
+    let revisionMetrics: RevisionMetrics?
     let readiness: Gauge?
     let log = Logger(name: "reconciler")
 
     public init(
         client: KubeClient, view: ClusterView, catalog: CatalogStore, keys: KeySource, ngc: NGCClient, options: ReconcilerOptions,
-        events: EventRecorder? = nil, metrics: MetricsRegistry? = nil, time: any TimeSource = SystemTime(), ledger: WriteLedger = WriteLedger()
+        events: EventRecorder? = nil, metrics: MetricsRegistry? = nil, time: any TimeSource = SystemTime(), ledger: WriteLedger = WriteLedger(),
+        verifier: ModelVerifier = ModelVerifier()
     ) {
+        self.verifier = verifier
         self.client = client
         self.view = view
         self.catalog = catalog
@@ -42,6 +46,7 @@ public final class NimReconciler: Sendable {
         self.ledger = ledger
         self.applier = ChildApplier(client: client, ledger: ledger)
         self.rotationMetrics = RotationMetrics(metrics)
+        self.revisionMetrics = RevisionMetrics(metrics)
         self.readiness = metrics?.gauge("nim_deployments", help: "NimDeployments by Ready status.", labels: ["ready"])
         for state in ["True", "False", "Unknown"] { readiness?.set(0, [state]) }
     }
@@ -83,6 +88,13 @@ public final class NimReconciler: Sendable {
                 break
             }
         }
+        for (resource, name) in decision.deletes {
+            do {
+                _ = try await client.delete(resource, namespace: observation.object.namespace ?? "", name: name)
+            } catch {
+                if !error.isNotFound { throw RetryLater(problem: ChildApplier.problem(error, object: "\(resource.kind) \(name)")) }
+            }
+        }
         try await writeStatus(observation, decision.status)
         for announcement in decision.announcements { say(announcement, about: observation.object, wroteRuntime: wroteRuntime) }
         publishReadiness(decision.ready, for: observation.object.key)
@@ -121,6 +133,8 @@ public final class NimReconciler: Sendable {
         case .log(let level, let message, let fields): log.log(level, message, fields)
         case .rotationCounted(let result): rotationMetrics?.total.inc([result])
         case .rotationTimed(let since): rotationMetrics?.duration.observe(max(0, time.now.timeIntervalSince(since)))
+        case .verificationCounted(let outcome): revisionMetrics?.verifications.inc([outcome])
+        case .rollbackCounted(let reason): revisionMetrics?.rollbacks.inc([reason])
         case .onceRuntimeWritten(let inner): if wroteRuntime { say(inner, about: object, wroteRuntime: true) }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeCore
+import KubeAPI
 
 /// Everything one reconcile decides from, as a value: the deployment, its children as the
 /// caches hold them, what was read on purpose (the key, NGC's verdict on it, the CA bundle, an
@@ -29,6 +30,10 @@ public struct Observation: Sendable {
     /// The restart token the InferenceService holds (this process's last write while the cache
     /// has not seen it).
     public var liveToken: RestartToken?
+    /// The model's answer to the probe the decision asked for.
+    public var modelVerdict: ModelVerdict?
+    /// A canary's metrics, for a step's analysis.
+    public var traffic: Result<TrafficReading, TransportFailure>?
 
     public init(object: KubeObject, status: JSON? = nil, now: Date, options: ReconcilerOptions, catalog: CatalogStore.State, catalogSource: String) {
         self.object = object
@@ -53,6 +58,9 @@ public struct Observation: Sendable {
         public var existingClaim: KubeObject?
         /// The Jobs filling the cache claim (spec.storage.preload), trimmed.
         public var cacheJobs: [KubeObject] = []
+        /// A progressive rollout's candidate InferenceService and runtime.
+        public var candidateService: KubeObject?
+        public var candidateRuntime: KubeObject?
 
         public init() {}
     }
@@ -69,6 +77,10 @@ public struct Observation: Sendable {
         case verdict(APIKey, repository: ImageReference, answeredSince: Date?)
         case caBundle(PodSettings.CABundle)
         case unlistedInferenceService(String)
+        /// Ask the model whether it answers.
+        case verification(ModelProbe)
+        /// Read a canary's metrics (its address).
+        case traffic(String)
 
         public var description: String {
             switch self {
@@ -76,9 +88,17 @@ public struct Observation: Sendable {
             case .verdict(let key, _, _): return "NGC's verdict on key \(key.fingerprint)"
             case .caBundle(let bundle): return "CA bundle \(bundle.configMapName)"
             case .unlistedInferenceService(let name): return "InferenceService \(name)"
+            case .verification(let probe): return "the model at \(probe.address)"
+            case .traffic(let address): return "the metrics at \(address)"
             }
         }
     }
+}
+
+/// Why a read over HTTP failed, as a value a decision can compare.
+public struct TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 extension NimReconciler {
@@ -98,6 +118,8 @@ extension NimReconciler {
         if let existing = object[path: ["spec", "storage", "existingClaim"]]?.stringValue {
             observation.children.existingClaim = view.claims.get(namespace: namespace, name: existing)
         }
+        observation.children.candidateService = view.inferenceServices.get(namespace: namespace, name: names.candidate.inferenceService)
+        observation.children.candidateRuntime = view.runtimes.get(namespace: namespace, name: names.candidate.runtime)
         observation.pods = view.pods.byIndex(ClusterView.podsByDeployment, object.key.description)
         observation.children.cacheJobs = view.jobs.byIndex(ClusterView.podsByDeployment, object.key.description)
         observation.liveToken = ledger.restartToken(observation.children.inferenceService, namespace: namespace, name: names.inferenceService, ownerUID: object.uid)
@@ -133,6 +155,10 @@ extension NimReconciler {
             } catch {
                 observation.caBundle = .failure(error)
             }
+        case .verification(let probe):
+            observation.modelVerdict = await verifier.verify(probe)
+        case .traffic(let address):
+            observation.traffic = await verifier.traffic(at: address).mapError { TransportFailure(message: Redactor.current.scrub($0.message)) }
         case .unlistedInferenceService(let name):
             do {
                 observation.children.unlistedService = .success(try await client.get(KServe.inferenceServices, namespace: namespace, name: name))

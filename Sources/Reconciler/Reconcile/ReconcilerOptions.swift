@@ -28,6 +28,9 @@ public struct ReconcilerOptions: Sendable {
     /// secret mirrored images use (`--mirror-pull-secret`).
     public var registryMirrors: [RegistryMirror] = []
     public var mirrorPullSecret: MirrorPullSecret = .ngcKey
+    /// The cluster serves the Gateway API (`gateway.networking.k8s.io/v1`): progressive
+    /// rollouts in RawDeployment mode split traffic with a weighted HTTPRoute.
+    public var gatewayAPI = false
 
     public init(
         catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,

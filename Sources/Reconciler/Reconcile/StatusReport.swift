@@ -5,7 +5,8 @@ import KubeCore
 struct StatusReport {
     static let conditionOrder = [
         ConditionType.ready, ConditionType.keyValid, ConditionType.resourcesReady, ConditionType.cacheReady, ConditionType.inferenceServiceReady,
-        ConditionType.progressing, ConditionType.degraded, ConditionType.regionRestricted, ConditionType.scaleLimited,
+        ConditionType.modelVerified, ConditionType.progressing, ConditionType.degraded, ConditionType.rolledBack, ConditionType.progressiveRollout,
+        ConditionType.regionRestricted, ConditionType.scaleLimited,
     ]
 
     let previous: JSON
@@ -35,6 +36,9 @@ struct StatusReport {
     var forcePull = true
     /// The key read from the user's Secret, valid or not.
     var candidateFingerprint: String?
+    /// The revisions, when this pass applied the deployment.
+    var revisions: RevisionPlan?
+    var progressiveRequested = false
 
     static let rotationPendingReason = "KeyRotationPending"
     static let suspendedReason = "Suspended"
@@ -48,7 +52,9 @@ struct StatusReport {
         self.now = now
         conditions = (status?["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))
         // Fields that stay true until something replaces them (what runs, which key it runs with).
-        for field in ["image", "tag", "catalogEntry", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName"] {
+        for field in ["image", "tag", "catalogEntry", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName",
+            "revisions", "knownGoodRevision", "failedRevision", "retryAcknowledged", "httpRouteName",
+        ] {
             if let value = status?[field] { fields[field] = value }
         }
     }
@@ -169,6 +175,7 @@ struct StatusReport {
                 ConditionType.progressing, .true, pendingRotation == nil ? (pods?.reason ?? "Deploying") : Self.rotationPendingReason,
                 pendingRotation ?? pods?.message ?? "The objects are in place; waiting for KServe to report the InferenceService ready.")
         }
+        summarizeRevisions()
         if let cache {
             set(ConditionType.cacheReady, cache.filled ? .true : cache.failed ? .false : .unknown, cache.reason, cache.message)
         } else if !preloadRequested {
@@ -183,6 +190,45 @@ struct StatusReport {
             set(ConditionType.regionRestricted, .true, "EURestrictedModel", regionWarning)
         } else {
             remove(ConditionType.regionRestricted)
+        }
+    }
+
+    /// ModelVerified, RolledBack, ProgressiveRollout, and what a failed or progressing
+    /// revision adds to Ready, Degraded and Progressing.
+    mutating func summarizeRevisions() {
+        guard let revisions else { return }
+        if revisions.verificationOff {
+            remove(ConditionType.modelVerified)
+        } else if let verified = revisions.verified {
+            set(verified.type, verified.status, verified.reason, verified.message)
+        }
+        let fine = problem == nil && conditions[ConditionType.ready]?.status == .true
+        if let blocked = revisions.blocked {
+            let good = revisions.history.knownGood
+            let message = "Revision \(blocked.number) \(blocked.reason): \(blocked.message) Rolled back to revision \(good?.number ?? 0) (\(good?.image ?? "")); the spec's revision is not tried again until the spec changes or annotation \(NimDeployment.retryAnnotation) is set anew."
+            set(ConditionType.rolledBack, .true, blocked.reason, message)
+            set(ConditionType.degraded, .true, ConditionType.rolledBack, message)
+            if fine {
+                set(ConditionType.ready, .true, "Ready", "Serving the known-good revision \(good?.number ?? 0) (\(good?.image ?? "")) at \(fields["url"]?.stringValue ?? "its address"); the spec's revision \(blocked.number) was rolled back (\(blocked.reason)).")
+            }
+        } else {
+            remove(ConditionType.rolledBack)
+            if let degraded = revisions.degraded { set(ConditionType.degraded, .true, degraded.reason, degraded.message) }
+        }
+        // What the pods and KServe say is more precise while they start; a canary's step, or a
+        // revision being verified once everything is up, is said here.
+        let settled = conditions[ConditionType.progressing].map { $0.status == .false && $0.reason == "Deployed" } ?? true
+        if let progress = revisions.progress, problem == nil, revisions.history.latest?.step != nil || settled {
+            set(ConditionType.progressing, .true, revisions.history.latest?.step != nil ? "CanaryStep" : Self.rollingOutReason, progress)
+        }
+        switch revisions.split {
+        case .inPlace: remove(ConditionType.progressiveRollout)
+        case .canaryTrafficPercent:
+            set(ConditionType.progressiveRollout, .true, "CanaryTrafficPercent", "Serverless: new revisions take traffic in steps through KServe's canaryTrafficPercent.")
+        case .httpRoute(let gateway):
+            set(ConditionType.progressiveRollout, .true, "GatewayHTTPRoute", "RawDeployment: new revisions run as their own InferenceService; HTTPRoute \(fields["httpRouteName"]?.stringValue ?? "") on Gateway \(gateway.name) moves traffic in steps.")
+        case .unavailable(let why):
+            set(ConditionType.progressiveRollout, .false, "NoTrafficSplitting", why)
         }
     }
 

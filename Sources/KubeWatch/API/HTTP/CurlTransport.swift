@@ -328,6 +328,14 @@ final class CurlTransfer: @unchecked Sendable {
         CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR,
     ]
 
+    /// Whether the request reached a connection (new or reused) to the server or proxy: the time
+    /// to the transfer's start stays 0 until then (the connect time is 0 on a reused one).
+    func connected(_ code: CURLcode) -> Bool {
+        if [CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT].contains(code) { return false }
+        var microseconds: curl_off_t = 0
+        return nd_easy_getinfo_offset(easy, CURLINFO_PRETRANSFER_TIME_T, &microseconds) != CURLE_OK || microseconds > 0
+    }
+
     /// Called once, on the loop thread, when libcurl is done with the transfer.
     func complete(code: CURLcode, cancelled: Bool) {
         guard !finished else { return }
@@ -337,7 +345,7 @@ final class CurlTransfer: @unchecked Sendable {
             ? nil
             : TransportError(
                 message: cancelled ? "request cancelled" : String(cString: curl_easy_strerror(code)),
-                isTimeout: code == CURLE_OPERATION_TIMEDOUT, isPermanent: Self.permanentFailures.contains(code))
+                isTimeout: code == CURLE_OPERATION_TIMEDOUT, isPermanent: Self.permanentFailures.contains(code), isConnectFailure: !cancelled && !connected(code))
         if let continuation = bufferedContinuation {
             bufferedContinuation = nil
             if let error {

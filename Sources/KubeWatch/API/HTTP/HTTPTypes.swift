@@ -52,11 +52,15 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var isTimeout: Bool
     /// Retrying cannot help: the URL is malformed or TLS says the peer is not who it should be.
     public var isPermanent: Bool
+    /// No connection was made (the name did not resolve, the peer refused or never answered
+    /// the handshake): nothing was asked of the server.
+    public var isConnectFailure: Bool
 
-    public init(message: String, isTimeout: Bool = false, isPermanent: Bool = false) {
+    public init(message: String, isTimeout: Bool = false, isPermanent: Bool = false, isConnectFailure: Bool = false) {
         self.message = message
         self.isTimeout = isTimeout
         self.isPermanent = isPermanent
+        self.isConnectFailure = isConnectFailure
     }
 
     public var description: String { message }

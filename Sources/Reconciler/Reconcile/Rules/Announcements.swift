@@ -11,6 +11,10 @@ public enum Announcement: Sendable, Equatable {
     case rotationCounted(String)
     /// `nim_key_rotation_duration_seconds`, from `since` to the moment the writes are done.
     case rotationTimed(since: Date)
+    /// `nim_model_verifications_total{outcome}`: the model answered a probe so.
+    case verificationCounted(String)
+    /// `nim_revision_rollbacks_total{reason}`.
+    case rollbackCounted(String)
     /// Said only if this pass wrote the ServingRuntime (a takeover is done once it is).
     indirect case onceRuntimeWritten(Announcement)
 

@@ -22,6 +22,12 @@ enum StatusRules {
             report.fields["catalogEntry"] = facts.image?.catalogEntry.map(JSON.string)
             report.scaleWarning = facts.scaleWarning
         }
+        if applied, let revisions = facts.revisions {
+            revisions.history.write(into: &report.fields)
+            report.fields["httpRouteName"] = facts.rollout?.routeName.map(JSON.string)
+            report.revisions = revisions
+            report.progressiveRequested = facts.deployment?.spec.rollout.strategy == .progressive
+        }
         if let problem = facts.problem { report.record(problem) }
         if applied, let cache = facts.cache, let desired = facts.desired {
             report.cache = CacheProgress(cache, job: desired.cacheJob?.name, claim: desired.names.claim, now: o.now)

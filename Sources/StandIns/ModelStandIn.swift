@@ -1,0 +1,173 @@
+import Foundation
+import Synchronization
+import KubeCore
+import HTTPServing
+
+/// The NIM behind an InferenceService's address: its OpenAI-compatible API (`/v1/models`,
+/// `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`), its health endpoints and its
+/// Prometheus metrics (`/v1/metrics`, the names NIM for LLMs exports). One server stands for
+/// every InferenceService: each gets its own address (`http://127.0.0.1:PORT/NAMESPACE/NAME`),
+/// and answers as the image that serves there behaves, so a bad revision misbehaves and the
+/// revision rolled back to answers again. Images behave well unless a test says otherwise
+/// (`behave(_:whenServing:)`, by a part of the image reference such as `:1.3.0`).
+public final class ModelStandIn: Sendable {
+    /// How a model answers.
+    public enum Behaviour: Sendable, Equatable {
+        case answers
+        /// Answers 200 with this text instead of what was asked for.
+        case wrongAnswer(String)
+        /// Answers correctly, after this long.
+        case slow(TimeInterval)
+        /// Every API call answers this HTTP status.
+        case failing(status: Int)
+        /// `/v1/models` lists no model.
+        case notListed
+        /// Accepts the connection and closes it without an answer.
+        case dead
+    }
+
+    /// What the metrics endpoint reports: requests finished and how long to their first token.
+    public struct Traffic: Sendable, Equatable {
+        public var successes: Int
+        public var failures: Int
+        public var timeToFirstToken: TimeInterval
+
+        public init(successes: Int, failures: Int, timeToFirstToken: TimeInterval = 0.05) {
+            self.successes = successes
+            self.failures = failures
+            self.timeToFirstToken = timeToFirstToken
+        }
+    }
+
+    struct State {
+        var serving: [String: String] = [:]
+        var behaviours: [(fragment: String, behaviour: Behaviour)] = []
+        var traffic: [(fragment: String, traffic: Traffic)] = []
+        var asked: [String: [String]] = [:]
+    }
+
+    final class Shared: Sendable {
+        let state = Mutex(State())
+    }
+
+    private let server: HTTPServer
+    private let shared = Shared()
+
+    public init() throws(HTTPServerError) {
+        let shared = self.shared
+        server = HTTPServer { request, writer in ModelStandIn.handle(request, writer, shared: shared) }
+        try server.start()
+    }
+
+    public func stop() { server.stop() }
+
+    /// The address KServe reports for an InferenceService (its `status.address.url`).
+    public func address(namespace: String, name: String) -> String { "http://127.0.0.1:\(server.port)/\(namespace)/\(name)" }
+
+    /// The image serving at an InferenceService's address now (nil: nothing serves).
+    public func serve(_ image: String?, namespace: String, name: String) {
+        shared.state.withLock { $0.serving["\(namespace)/\(name)"] = image }
+    }
+
+    /// Images whose reference contains `fragment` behave so from now on (the last rule set wins).
+    public func behave(_ behaviour: Behaviour, whenServing fragment: String) {
+        shared.state.withLock { $0.behaviours.append((fragment, behaviour)) }
+    }
+
+    /// Images whose reference contains `fragment` report this traffic on `/v1/metrics`.
+    public func report(_ traffic: Traffic, whenServing fragment: String) {
+        shared.state.withLock { $0.traffic.append((fragment, traffic)) }
+    }
+
+    /// The requests made at an InferenceService's address, as `METHOD /path`.
+    public func requests(namespace: String, name: String) -> [String] {
+        shared.state.withLock { $0.asked["\(namespace)/\(name)"] ?? [] }
+    }
+
+    /// The model name a NIM serves its image's model under: the image path without `nim/`.
+    public static func servedName(_ image: String) -> String {
+        var path = image.split(separator: "/").dropFirst().joined(separator: "/")
+        if let colon = path.lastIndex(of: ":"), !path[colon...].contains("/") { path = String(path[..<colon]) }
+        if let at = path.firstIndex(of: "@") { path = String(path[..<at]) }
+        return path.hasPrefix("nim/") ? String(path.dropFirst(4)) : path
+    }
+
+    private static func handle(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, shared: Shared) {
+        let parts = request.path.split(separator: "/", maxSplits: 2).map(String.init)
+        guard parts.count == 3 else { return respond(writer, 404, ["error": "no such InferenceService address"]) }
+        let site = "\(parts[0])/\(parts[1])"
+        let path = "/" + parts[2]
+        let (image, behaviour, traffic) = shared.state.withLock { state -> (String?, Behaviour, Traffic?) in
+            state.asked[site, default: []].append("\(request.method) \(path)")
+            let image = state.serving[site]
+            let behaviour = image.flatMap { image in state.behaviours.last { image.contains($0.fragment) }?.behaviour } ?? .answers
+            let traffic = image.flatMap { image in state.traffic.last { image.contains($0.fragment) }?.traffic }
+            return (image, behaviour, traffic)
+        }
+        // Nothing serves: the Service has no ready endpoint, the connection is refused.
+        guard let image else { return writer.closeWithoutAnswer() }
+        let model = servedName(image)
+        switch behaviour {
+        case .dead: return writer.closeWithoutAnswer()
+        case .failing(let status) where path != "/v1/health/live": return respond(writer, status, ["error": "the model server failed"])
+        // A stand-in's pace, not a test's synchronisation: the verifier's budget is what is tested.
+        case .slow(let seconds): Thread.sleep(forTimeInterval: seconds)
+        default: break
+        }
+        let answer: String
+        if case .wrongAnswer(let text) = behaviour { answer = text } else { answer = "Paris." }
+        switch (request.method, path) {
+        case ("GET", "/v1/health/live"), ("GET", "/v1/health/ready"):
+            respond(writer, 200, ["object": "health.response", "message": "ready"])
+        case ("GET", "/v1/models"):
+            let data: [JSON] = behaviour == .notListed ? [] : [["id": .string(model), "object": "model", "owned_by": "system", "root": .string(model)]]
+            respond(writer, 200, ["object": "list", "data": .array(data)])
+        case ("POST", "/v1/chat/completions"):
+            respond(writer, 200, [
+                "id": "chat-1", "object": "chat.completion", "model": .string(model),
+                "choices": [["index": 0, "message": ["role": "assistant", "content": .string(answer)], "finish_reason": "stop"]],
+                "usage": ["prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14],
+            ])
+        case ("POST", "/v1/completions"):
+            respond(writer, 200, [
+                "id": "cmpl-1", "object": "text_completion", "model": .string(model),
+                "choices": [["index": 0, "text": .string(" " + answer), "finish_reason": "stop"]],
+            ])
+        case ("POST", "/v1/embeddings"):
+            let vector: JSON = behaviour == .answers ? [0.0123, -0.0456, 0.0789, 0.1011] : []
+            respond(writer, 200, ["object": "list", "model": .string(model), "data": [["index": 0, "object": "embedding", "embedding": vector]]])
+        case ("GET", "/v1/metrics"):
+            let body = metrics(model: model, traffic: traffic ?? Traffic(successes: 0, failures: 0))
+            writer.respond(status: 200, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]), body: Array(body.utf8))
+        default:
+            respond(writer, 404, ["error": .string("\(request.method) \(path) is not an API of this NIM")])
+        }
+    }
+
+    /// NIM for LLMs' request counters and time-to-first-token histogram, as it exports them.
+    static func metrics(model: String, traffic: Traffic) -> String {
+        let label = "model_name=\"\(model)\""
+        let total = traffic.successes + traffic.failures
+        var lines = [
+            "# HELP request_success_total Number of successful requests, requests with finish reason stop or length.",
+            "# TYPE request_success_total counter",
+            "request_success_total{\(label)} \(traffic.successes).0",
+            "# HELP request_failure_total Number of failed requests, requests with other finish reason.",
+            "# TYPE request_failure_total counter",
+            "request_failure_total{\(label)} \(traffic.failures).0",
+            "# HELP time_to_first_token_seconds Histogram of time to first token in seconds.",
+            "# TYPE time_to_first_token_seconds histogram",
+        ]
+        for bound in [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] {
+            lines.append("time_to_first_token_seconds_bucket{\(label),le=\"\(bound)\"} \(traffic.timeToFirstToken <= bound ? total : 0).0")
+        }
+        lines.append("time_to_first_token_seconds_bucket{\(label),le=\"+Inf\"} \(total).0")
+        lines.append("time_to_first_token_seconds_count{\(label)} \(total).0")
+        lines.append("time_to_first_token_seconds_sum{\(label)} \(Double(total) * traffic.timeToFirstToken)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func respond(_ writer: HTTPResponseWriter, _ status: Int, _ body: JSON) {
+        writer.respond(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body.serializedBytes())
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import KubeCore
+import Reconciler
+
+/// The revision rules in the decision table: verification, rollback, retry, canary steps and
+/// what each says, from observations made by hand.
+extension DecisionTableTests {
+    static func latest(_ seen: Seen) -> JSON? { seen.field("revisions")?[0] }
+
+    /// A world serving revision 1, verified, then with `changes` to the spec.
+    static func servingThenChanged(_ changes: [String: JSON], serverless: Bool = false, before: [String: JSON] = [:], options: ReconcilerOptions? = nil) -> World {
+        var world = World()
+        if let options { world.options = options }
+        for (key, value) in before { world.spec[key] = value }
+        world = world.converged()
+        if serverless {
+            world.children.inferenceService?.annotations[DesiredState.deploymentModeAnnotation] = "Serverless"
+            world = world.converged()
+        }
+        for (key, value) in changes { world.spec[key] = value }
+        return world
+    }
+
+    @Test func aFirstRevisionIsVerifiedAndKnownGood() {
+        let world = World().converged()
+        let seen = Self.seen(world)
+        #expect(Self.latest(seen)?["number"] == 1 && Self.latest(seen)?["outcome"] == "Verified")
+        #expect(seen.field("knownGoodRevision")?["spec"] == ["model": "llama-3.1-8b-instruct"])
+        #expect(seen.condition("ModelVerified") == "True Verified")
+    }
+
+    @Test func aWrongAnswerRollsBackToTheKnownGoodSpecWithTheCurrentKey() {
+        var world = Self.servingThenChanged(["tag": "1.1.1"])
+        world.modelVerdict = ModelVerdict(.wrongAnswer, "Asked a chat completion: it answered \"Lyon.\"", seconds: 0.2)
+        // Written, then Ready: asked, and rolled back.
+        let written = Self.seen(world)
+        world.children.inferenceService = written.written("InferenceService").map { service in
+            var service = service
+            service["status"] = ["url": "http://llama.team-a.svc.cluster.local", "conditions": [["type": "Ready", "status": "True"]]]
+            return service
+        }
+        world.pods = [Self.pod("llama-predictor-2", revision: Self.revision(of: world.children.inferenceService), ready: true)]
+        world.status = written.decision.status
+        let seen = Self.seen(world)
+        #expect(seen.condition("RolledBack") == "True WrongAnswer" && seen.condition("Degraded") == "True RolledBack")
+        #expect(seen.written("ServingRuntime")?[path: ["spec", "containers"]]?[0]?["image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.2")
+        #expect(seen.events.contains("RolledBack"))
+        #expect(Self.latest(seen)?["change"]?.stringValue?.hasPrefix("rollback to revision 1") == true)
+        #expect(seen.field("failedRevision")?["number"] == 2)
+    }
+
+    @Test func aKeyOnlyRevisionThatFailsIsNotRolledBackToTheRotatedKey() {
+        var world = World().converged()
+        world.key = .read(Self.rotated, version: "2")
+        world.sighting = WriteLedger.KeySighting(version: "2", firstPending: Self.now, last: Self.now.addingTimeInterval(-10))
+        world.modelVerdict = ModelVerdict(.wrongAnswer, "it answered nothing", seconds: 0.1)
+        let seen = Self.seen(world.converged())
+        #expect(seen.condition("RolledBack") == "absent")
+        #expect(seen.condition("Degraded") == "True WrongAnswer")
+        #expect(Self.latest(seen)?["outcome"] == "Failed")
+        #expect(seen.token?.fingerprint == Self.rotated.fingerprint, "the rotated key stays")
+    }
+
+    @Test func aModelThatCannotBeReachedIsReportedNotJudged() {
+        var world = World()
+        world.modelVerdict = ModelVerdict(.unreachable, "Cannot connect", seconds: 0.01)
+        let seen = Self.seen(world.converged())
+        #expect(seen.condition("ModelVerified") == "Unknown ModelUnreachable")
+        #expect(Self.latest(seen)?["outcome"] == "Verified", "Ready counts: nothing says the revision is bad")
+    }
+
+    @Test func nothingIsAskedOfASuspendedOrScaledToZeroRevision() {
+        var suspended = World()
+        suspended.spec["suspend"] = true
+        let paused = Self.seen(suspended.converged())
+        #expect(!paused.needs.contains { if case .verification = $0 { return true } else { return false } })
+        #expect(Self.latest(paused)?["outcome"] == "Progressing", "judged once it runs again")
+
+        var scaledToZero = World().converged()
+        scaledToZero.status = World().decide().decision.status
+        scaledToZero.pods = []
+        let idle = Self.seen(scaledToZero)
+        #expect(idle.condition("ModelVerified") == "Unknown ScaledToZero" && Self.latest(idle)?["outcome"] == "Verified")
+    }
+
+    @Test func verificationOffCountsReadyAsGood() {
+        var world = World()
+        world.spec["verification"] = ["enabled": false]
+        let seen = Self.seen(world.converged())
+        #expect(!seen.needs.contains { if case .verification = $0 { return true } else { return false } })
+        #expect(seen.condition("ModelVerified") == "absent" && Self.latest(seen)?["outcome"] == "Verified")
+    }
+
+    @Test func progressiveInRawDeploymentWithoutTheGatewayAPIRollsInPlaceAndSaysSo() {
+        let world = Self.servingThenChanged(["tag": "1.1.1"], before: ["rollout": ["strategy": "Progressive"]])
+        let seen = Self.seen(world)
+        #expect(seen.condition("ProgressiveRollout") == "False NoTrafficSplitting")
+        #expect(seen.kinds == Self.everything, "in place: no candidate")
+        #expect(Self.latest(seen)?["step"] == nil)
+    }
+
+    @Test func serverlessStepsThroughCanaryTrafficPercent() {
+        var world = Self.servingThenChanged(["tag": "1.1.1"], serverless: true, before: ["rollout": ["strategy": "Progressive", "steps": [10, 50], "pauseSeconds": 0]])
+        var percents: [Int?] = []
+        for _ in 0..<5 {
+            let seen = Self.seen(world)
+            percents.append(seen.written("InferenceService")?[path: ["spec", "predictor", "canaryTrafficPercent"]]?.intValue)
+            world = world.converged()
+        }
+        #expect(percents == [10, 50, nil, nil, nil], "\(percents)")
+        let done = Self.seen(world)
+        #expect(Self.latest(done)?["outcome"] == "Verified" && done.condition("ProgressiveRollout") == "True CanaryTrafficPercent")
+    }
+}
+
+@Suite struct TrafficReadingTests {
+    @Test func theErrorRateAndTheP95OfTimeToFirstTokenComeFromANIMScrape() {
+        let text = """
+            # HELP request_success_total Number of successful requests.
+            # TYPE request_success_total counter
+            request_success_total{model_name="meta/llama-3.1-8b-instruct"} 97.0
+            request_failure_total{model_name="meta/llama-3.1-8b-instruct"} 3.0
+            # TYPE time_to_first_token_seconds histogram
+            time_to_first_token_seconds_bucket{le="0.1",model_name="meta/llama-3.1-8b-instruct"} 50.0
+            time_to_first_token_seconds_bucket{le="0.25",model_name="meta/llama-3.1-8b-instruct"} 90.0
+            time_to_first_token_seconds_bucket{le="0.5",model_name="meta/llama-3.1-8b-instruct"} 100.0
+            time_to_first_token_seconds_bucket{le="+Inf",model_name="meta/llama-3.1-8b-instruct"} 100.0
+            time_to_first_token_seconds_count{model_name="meta/llama-3.1-8b-instruct"} 100.0
+            """
+        let reading = TrafficReading(exposition: text)
+        #expect(reading.finished == 100 && abs(reading.errorRate - 0.03) < 1e-12)
+        // Rank 95 falls in (0.25, 0.5]: 0.25 + 0.25 × (95 − 90) / (100 − 90), as histogram_quantile interpolates.
+        #expect(abs((reading.timeToFirstTokenP95 ?? 0) - 0.375) < 1e-9)
+        #expect(TrafficReading(exposition: "").timeToFirstTokenP95 == nil, "no requests: nothing to judge")
+    }
+}
