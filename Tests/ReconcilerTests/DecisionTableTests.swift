@@ -84,21 +84,32 @@ import Reconciler
             let (decision, _) = decide()
             var next = self
             next.status = decision.status
+            var pods: [KubeObject] = []
             for (resource, object) in decision.writes {
                 switch resource.plural {
-                case "servingruntimes": next.children.runtime = object
+                case "servingruntimes":
+                    if object.name == "llama" { next.children.runtime = object } else { next.children.candidateRuntime = object }
                 case "inferenceservices":
                     var service = object
                     service["status"] = [
-                        "url": "http://llama.team-a.svc.cluster.local",
+                        "url": .string("http://\(object.name).team-a.svc.cluster.local"),
                         "conditions": [["type": "Ready", "status": ready ? "True" : "False", "reason": ready ? "" : "MinimumReplicasUnavailable"]],
                     ]
+                    pods.append(DecisionTableTests.pod("\(object.name)-predictor-1", revision: DecisionTableTests.revision(of: service), ready: ready))
+                    guard object.name == "llama" else {
+                        next.children.candidateService = service
+                        continue
+                    }
                     next.children.inferenceService = service
                     next.liveToken = RestartToken(service: service)
-                    next.pods = [DecisionTableTests.pod("llama-predictor-1", revision: DecisionTableTests.revision(of: service), ready: ready)]
                 case "persistentvolumeclaims": next.children.claim = object
                 default: break
                 }
+            }
+            if !pods.isEmpty { next.pods = pods }
+            for (resource, name) in decision.deletes where resource.plural == "inferenceservices" || resource.plural == "servingruntimes" {
+                if resource.plural == "inferenceservices", name == next.children.candidateService?.name { next.children.candidateService = nil }
+                if resource.plural == "servingruntimes", name == next.children.candidateRuntime?.name { next.children.candidateRuntime = nil }
             }
             next.sighting?.firstPending = nil
             next.sighting?.acted = DecisionTableTests.now.addingTimeInterval(-3600)

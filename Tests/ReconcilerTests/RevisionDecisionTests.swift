@@ -77,8 +77,10 @@ extension DecisionTableTests {
         #expect(!paused.needs.contains { if case .verification = $0 { return true } else { return false } })
         #expect(Self.latest(paused)?["outcome"] == "Progressing", "judged once it runs again")
 
-        var scaledToZero = World().converged()
-        scaledToZero.status = World().decide().decision.status
+        var zero = World()
+        zero.spec["replicas"] = ["min": 0, "max": 1]
+        var scaledToZero = zero.converged()
+        scaledToZero.status = zero.decide().decision.status
         scaledToZero.pods = []
         let idle = Self.seen(scaledToZero)
         #expect(idle.condition("ModelVerified") == "Unknown ScaledToZero" && Self.latest(idle)?["outcome"] == "Verified")
@@ -100,6 +102,79 @@ extension DecisionTableTests {
         #expect(Self.latest(seen)?["step"] == nil)
     }
 
+    static func weights(_ seen: Seen) -> [String: Int] {
+        let backends = seen.written("HTTPRoute")?[path: ["spec", "rules"]]?[0]?["backendRefs"]?.arrayValue ?? []
+        return Dictionary(backends.compactMap { b in b["name"]?.stringValue.map { ($0, b["weight"]?.intValue ?? 1) } }) { $1 }
+    }
+
+    static let gateway: JSON = ["strategy": "Progressive", "steps": [10], "pauseSeconds": 0, "gateway": ["name": "gw", "hostname": "llama.example.com"]]
+
+    static var withGatewayAPI: ReconcilerOptions {
+        var options = World().options
+        options.gatewayAPI = true
+        return options
+    }
+
+    @Test func aRawDeploymentCandidateHasNoShareUntilVerifiedThenStepsIsPromotedAndGoes() {
+        var world = Self.servingThenChanged(["tag": "1.1.1"], before: ["rollout": Self.gateway], options: Self.withGatewayAPI)
+        let written = Self.seen(world)
+        #expect(Self.weights(written) == ["llama-predictor": 100, "llama-canary-predictor": 0], "no share before it is verified")
+        #expect(written.written("HTTPRoute")?[path: ["spec", "hostnames"]] == ["llama.example.com"])
+        #expect(written.decision.writes.filter { $0.object.kind == "InferenceService" }.map(\.object.name) == ["llama", "llama-canary"])
+        #expect(Self.revision(of: written.decision.writes.first { $0.object.kind == "InferenceService" && $0.object.name == "llama" }?.object) == Self.revision(of: world.children.inferenceService), "the stable stays as it was")
+        var shares: [[String: Int]] = []
+        for _ in 0..<4 {
+            world = world.converged()
+            shares.append(Self.weights(Self.seen(world)))
+        }
+        #expect(shares.first == ["llama-predictor": 90, "llama-canary-predictor": 10], "\(shares)")
+        #expect(shares.last == ["llama-predictor": 100], "promoted, the candidate dropped from the route: \(shares)")
+        let done = Self.seen(world)
+        #expect(Self.latest(done)?["outcome"] == "Verified" && world.children.candidateService == nil)
+        #expect(done.written("ServingRuntime")?[path: ["spec", "containers"]]?[0]?["image"] == "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.1")
+    }
+
+    @Test func aCanaryWhoseSplitGoesAwayRollsInPlaceAndIsJudgedAgain() {
+        var world = Self.servingThenChanged(["tag": "1.1.1"], before: ["rollout": Self.gateway], options: Self.withGatewayAPI)
+        world = world.converged()
+        #expect(Self.latest(Self.seen(world))?["step"] != nil)
+        world.options.gatewayAPI = false
+        let seen = Self.seen(world)
+        #expect(seen.condition("ProgressiveRollout") == "False NoTrafficSplitting")
+        #expect(Self.latest(seen)?["step"] == nil && Self.latest(seen)?["verifiedAt"] == nil, "in place, asked again where it runs")
+        #expect(seen.decision.deletes.map(\.name).sorted() == ["llama-canary", "llama-canary", "nim-traffic-llama"])
+    }
+
+    @Test func aResumedDeploymentIsNotRolledBackForTheTimeItWasSuspended() {
+        var world = Self.servingThenChanged(["tag": "1.1.1", "suspend": true], before: ["rollout": ["progressDeadlineSeconds": 60]])
+        world = world.converged(ready: false)
+        let suspended = Self.latest(Self.seen(world))
+        #expect(suspended?["suspendedAt"] != nil && suspended?["outcome"] == "Progressing")
+        // An hour later the deployment serves again: its deadline counts from now.
+        var status = Self.seen(world).decision.status
+        let records = (status?["revisions"]?.arrayValue ?? []).enumerated().map { index, record -> JSON in
+            guard index == 0 else { return record }
+            var shifted = record
+            shifted["startedAt"] = .string(KubeTime.format(Self.now.addingTimeInterval(-3600)))
+            shifted["suspendedAt"] = .string(KubeTime.format(Self.now.addingTimeInterval(-3590)))
+            return shifted
+        }
+        status?["revisions"] = .array(records)
+        world.status = status
+        world.spec["suspend"] = false
+        let resumed = Self.seen(world)
+        #expect(resumed.condition("RolledBack") == "absent", "not ProgressDeadlineExceeded")
+        #expect(Self.latest(resumed)?["suspendedAt"] == nil && Self.latest(resumed)?["startedAt"] == .string(KubeTime.format(Self.now.addingTimeInterval(-10))))
+    }
+
+    @Test func aGRPCDeploymentIsNotAskedOverHTTP() {
+        var world = World()
+        world.spec["protocol"] = "grpc"
+        let seen = Self.seen(world.converged())
+        #expect(!seen.needs.contains { if case .verification = $0 { return true } else { return false } })
+        #expect(seen.condition("ModelVerified") == "absent" && Self.latest(seen)?["outcome"] == "Verified")
+    }
+
     @Test func serverlessStepsThroughCanaryTrafficPercent() {
         var world = Self.servingThenChanged(["tag": "1.1.1"], serverless: true, before: ["rollout": ["strategy": "Progressive", "steps": [10, 50], "pauseSeconds": 0]])
         var percents: [Int?] = []
@@ -108,7 +183,8 @@ extension DecisionTableTests {
             percents.append(seen.written("InferenceService")?[path: ["spec", "predictor", "canaryTrafficPercent"]]?.intValue)
             world = world.converged()
         }
-        #expect(percents == [10, 50, nil, nil, nil], "\(percents)")
+        // With no pause each step is written once, and the table sees every other write.
+        #expect(percents.first == 0 && percents.contains(10) && percents.last == 100, "none before it is verified, then all: \(percents)")
         let done = Self.seen(world)
         #expect(Self.latest(done)?["outcome"] == "Verified" && done.condition("ProgressiveRollout") == "True CanaryTrafficPercent")
     }

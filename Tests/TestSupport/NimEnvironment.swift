@@ -120,6 +120,19 @@ public final class NimEnvironment: Sendable {
     /// Reconciles every deployment once (what SIGHUP does).
     public func resyncAll() { running.value?.nim.resyncAll() }
 
+    /// Reconciles every deployment once more and waits until the operator has done so (its
+    /// reconcile count grew by as many), then until KServe has handled what that wrote.
+    public func resyncAndSettle(_ names: [String] = ["llama"], namespace: String = "team-a") async throws {
+        func reconciles() throws -> Double {
+            try PrometheusText.parse(metrics.render()).filter { $0.name == "controller_runtime_reconcile_total" && $0.labels["controller"] == NimOperator.controllerName }
+                .reduce(0) { $0 + $1.value }
+        }
+        let before = try reconciles()
+        resyncAll()
+        try await eventually("the resync reconciled") { try reconciles() >= before + Double(names.count) }
+        try await settleKServe(names, namespace: namespace)
+    }
+
     // MARK: - What a user does
 
     public func createKeySecret(_ name: String = "my-ngc-key", namespace: String = "team-a", key: String = NimEnvironment.validKey, dataKey: String = "NGC_API_KEY") async throws {

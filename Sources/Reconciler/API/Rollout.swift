@@ -81,6 +81,9 @@ public struct Rollout: Sendable, Equatable {
         public var name: String
         public var namespace: String?
         public var sectionName: String?
+        /// The host clients reach the model at: the route matches it only, so deployments can
+        /// share a Gateway without one's route taking another's requests.
+        public var hostname: String
     }
 
     public var strategy = Strategy.inPlace
@@ -134,9 +137,12 @@ public struct Rollout: Sendable, Equatable {
         }
         if let gateway = object["gateway"]?.objectValue {
             guard let name = gateway["name"]?.stringValue, !name.isEmpty else { throw .invalidSpec("spec.rollout.gateway.name is required: the Gateway the HTTPRoute attaches to") }
+            guard let hostname = gateway["hostname"]?.stringValue, !hostname.isEmpty, NameValidation.dns1123SubdomainProblem(hostname.hasPrefix("*.") ? String(hostname.dropFirst(2)) : hostname) == nil else {
+                throw .invalidSpec("spec.rollout.gateway.hostname is required: the host name clients reach this model at through the Gateway (the HTTPRoute matches it only)")
+            }
             self.gateway = GatewayReference(
                 name: name, namespace: gateway["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
-                sectionName: gateway["sectionName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
+                sectionName: gateway["sectionName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }, hostname: hostname)
         }
     }
 

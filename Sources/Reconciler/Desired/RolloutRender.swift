@@ -15,6 +15,9 @@ struct RolloutRender {
     var serving = RevisionRules.Serving()
     /// The HTTPRoute this deployment has (for the status, so it is deleted once not wanted).
     var routeName: String?
+    /// When to come back to delete a drained candidate.
+    var requeueAfter: TimeInterval?
+    static let drainLimit: TimeInterval = 30
 
     static let httpRoutes = ResourceType(group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", kind: "HTTPRoute", namespaced: true)
     /// The predictor Service KServe makes for an InferenceService in RawDeployment mode.
@@ -25,7 +28,9 @@ struct RolloutRender {
         split = plan.split
         stableInputs = common(plan.stable, plan.stableImage)
         if split == .canaryTrafficPercent {
-            stableInputs.canaryTrafficPercent = plan.canaryPercent
+            // Always written (100: all to the latest revision): a field dropped from the desired
+            // object would stay on the live one.
+            stableInputs.canaryTrafficPercent = plan.canaryPercent ?? 100
             stableInputs.tagRouting = true
         }
         let stable = DesiredState(stableInputs)
@@ -37,9 +42,19 @@ struct RolloutRender {
             let rendered = DesiredState(inputs)
             beside += [(KServe.servingRuntimes, rendered.runtime), (KServe.inferenceServices, rendered.inferenceService)]
             candidate = rendered
-        } else {
-            if o.children.candidateService != nil { deletes.append((KServe.inferenceServices, names.candidate.inferenceService)) }
-            if o.children.candidateRuntime != nil { deletes.append((KServe.servingRuntimes, names.candidate.runtime)) }
+        } else if o.children.candidateService != nil || o.children.candidateRuntime != nil {
+            // Promoted or rolled back: the HTTPRoute no longer sends it anything. It goes once the
+            // Gateway has had time to apply that (the step's pause, at most 30 s), so requests
+            // already routed to it are answered.
+            let latest = plan.history.latest
+            let lostShare = [latest?.verifiedAt, latest?.startedAt].compactMap { $0.flatMap(KubeTime.parse) }.max() ?? .distantPast
+            let drained = lostShare.addingTimeInterval(min(plan.stable.spec.rollout.pause, Self.drainLimit))
+            if case .httpRoute = split, drained > o.now {
+                requeueAfter = drained.timeIntervalSince(o.now)
+            } else {
+                if o.children.candidateService != nil { deletes.append((KServe.inferenceServices, names.candidate.inferenceService)) }
+                if o.children.candidateRuntime != nil { deletes.append((KServe.servingRuntimes, names.candidate.runtime)) }
+            }
         }
         if case .httpRoute(let gateway) = split {
             beside.append((Self.httpRoutes, Self.route(stable, gateway: gateway, candidate: candidate.map { ($0.names, plan.canaryPercent ?? 0) })))
@@ -91,6 +106,7 @@ struct RolloutRender {
         if let candidate { backends.append(backend(candidate.names.inferenceService, candidate.weight)) }
         route["spec"] = [
             "parentRefs": [parent],
+            "hostnames": [.string(gateway.hostname)],
             "rules": [["matches": [["path": ["type": "PathPrefix", "value": "/"]]], "backendRefs": .array(backends)]],
         ]
         return route

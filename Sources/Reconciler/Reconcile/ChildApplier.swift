@@ -22,14 +22,15 @@ final class ChildApplier: Sendable {
         self.ledger = ledger
     }
 
-    /// What of a child the hash leaves out: the InferenceService's replica counts. KServe copies
-    /// the InferenceService's annotations into the predictor's pod template, so a hash that
-    /// changed with them would roll every pod for a change that scales; a replica change is still
-    /// applied, as the cached InferenceService is whole and the live values are compared.
+    /// What of a child the hash leaves out: the InferenceService's replica counts and canary
+    /// share. KServe copies the InferenceService's annotations into the predictor's pod template,
+    /// so a hash that changed with them would roll every pod for a change that scales or moves
+    /// traffic; such a change is still applied, as the cached InferenceService is whole and the
+    /// live values are compared.
     static func hashed(_ desired: KubeObject) -> JSON {
         guard desired.kind == "InferenceService" else { return desired.body }
         var body = desired.body
-        for field in ["minReplicas", "maxReplicas"] { body[path: ["spec", "predictor", field]] = nil }
+        for field in ["minReplicas", "maxReplicas", "canaryTrafficPercent"] { body[path: ["spec", "predictor", field]] = nil }
         return body
     }
 

@@ -216,7 +216,7 @@ public enum Decide {
         }
         facts.revisions = revisions
         facts.rollout = rendered
-        if let wait = revisions.requeueAfter { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
+        for wait in [revisions.requeueAfter, rendered.requeueAfter].compactMap({ $0 }) { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
         var desired = DesiredState(inputs)
         desired.beside = rendered.beside
         facts.desired = desired

@@ -89,8 +89,11 @@ public final class NimReconciler: Sendable {
             }
         }
         for (resource, name) in decision.deletes {
+            let namespace = observation.object.namespace ?? ""
             do {
-                _ = try await client.delete(resource, namespace: observation.object.namespace ?? "", name: name)
+                _ = try await client.delete(resource, namespace: namespace, name: name)
+                // Made again later (the strategy switched back) it is written, not taken for a lagging cache.
+                ledger.forget(resource, namespace: namespace, name: name)
             } catch {
                 if !error.isNotFound { throw RetryLater(problem: ChildApplier.problem(error, object: "\(resource.kind) \(name)")) }
             }

@@ -98,7 +98,14 @@ public struct Observation: Sendable {
 /// Why a read over HTTP failed, as a value a decision can compare.
 public struct TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
+    /// No connection was made (nothing was asked of the server).
+    public var isConnectFailure = false
     public var description: String { message }
+
+    public init(message: String, isConnectFailure: Bool = false) {
+        self.message = message
+        self.isConnectFailure = isConnectFailure
+    }
 }
 
 extension NimReconciler {
@@ -158,7 +165,7 @@ extension NimReconciler {
         case .verification(let probe):
             observation.modelVerdict = await verifier.verify(probe)
         case .traffic(let address):
-            observation.traffic = await verifier.traffic(at: address).mapError { TransportFailure(message: Redactor.current.scrub($0.message)) }
+            observation.traffic = await verifier.traffic(at: address).mapError { TransportFailure(message: Redactor.current.scrub($0.message), isConnectFailure: $0.isConnectFailure) }
         case .unlistedInferenceService(let name):
             do {
                 observation.children.unlistedService = .success(try await client.get(KServe.inferenceServices, namespace: namespace, name: name))

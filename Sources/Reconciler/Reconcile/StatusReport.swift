@@ -38,7 +38,8 @@ struct StatusReport {
     var candidateFingerprint: String?
     /// The revisions, when this pass applied the deployment.
     var revisions: RevisionPlan?
-    var progressiveRequested = false
+    /// The stable and a candidate share a ReadWriteOnce cache claim.
+    var sharedClaimReadWriteOnce = false
 
     static let rotationPendingReason = "KeyRotationPending"
     static let suspendedReason = "Suspended"
@@ -226,7 +227,11 @@ struct StatusReport {
         case .canaryTrafficPercent:
             set(ConditionType.progressiveRollout, .true, "CanaryTrafficPercent", "Serverless: new revisions take traffic in steps through KServe's canaryTrafficPercent.")
         case .httpRoute(let gateway):
-            set(ConditionType.progressiveRollout, .true, "GatewayHTTPRoute", "RawDeployment: new revisions run as their own InferenceService; HTTPRoute \(fields["httpRouteName"]?.stringValue ?? "") on Gateway \(gateway.name) moves traffic in steps.")
+            let claimNote = sharedClaimReadWriteOnce
+                ? " The cache claim is ReadWriteOnce: a candidate scheduled on another node than the stable cannot mount it (use accessMode ReadWriteMany)." : ""
+            set(
+                ConditionType.progressiveRollout, .true, "GatewayHTTPRoute",
+                "RawDeployment: new revisions run as their own InferenceService beside the stable (with its own GPUs); HTTPRoute \(fields["httpRouteName"]?.stringValue ?? "") on Gateway \(gateway.name) for \(gateway.hostname) moves traffic in steps.\(claimNote)")
         case .unavailable(let why):
             set(ConditionType.progressiveRollout, .false, "NoTrafficSplitting", why)
         }

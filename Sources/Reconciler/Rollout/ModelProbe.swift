@@ -9,6 +9,8 @@ public struct ModelProbe: Sendable, Equatable {
     /// The InferenceService's address (`status.address.url`): the predictor's in-cluster Service.
     public var address: String
     public var servedName: String
+    /// The name was given (spec.verification.servedModelName, NIM_SERVED_MODEL_NAME): it must be listed.
+    public var servedNameGiven: Bool
     public var request: Request
     public var prompt: String
     public var expect: String
@@ -18,7 +20,9 @@ public struct ModelProbe: Sendable, Equatable {
     /// For a model of this image, as the spec's verification asks.
     public init(address: String, image: ImageReference, model: String, verification: Verification, env: [String: String] = [:]) {
         self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
-        servedName = verification.servedModelName ?? env["NIM_SERVED_MODEL_NAME"].flatMap { $0.split(separator: ",").first.map(String.init) } ?? Self.servedName(image)
+        let given = verification.servedModelName ?? env["NIM_SERVED_MODEL_NAME"].flatMap { $0.split(separator: ",").first.map(String.init) }
+        servedName = given ?? Self.servedName(image)
+        servedNameGiven = given != nil
         switch verification.request {
         case .auto:
             // The catalog has no kinds: embedding and reranking NIMs say so in their names.

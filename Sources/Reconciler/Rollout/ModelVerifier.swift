@@ -37,15 +37,20 @@ public struct ModelVerifier: Sendable {
         }
         guard models.status == 200 else { return verdict(.requestFailed, "GET /v1/models answered \(models.status).") }
         let listed = ((try? JSON(parsing: models.body))?["data"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
-        guard listed.contains(probe.servedName) else {
-            let seen = listed.isEmpty ? "no model" : listed.prefix(5).joined(separator: ", ")
-            return verdict(.notListed, "GET /v1/models lists \(seen), not \(probe.servedName).")
+        var served = probe.servedName
+        if !listed.contains(served) {
+            // A name derived from the image may not be the one a NIM serves: one model listed is it.
+            guard !probe.servedNameGiven, listed.count == 1 else {
+                let seen = listed.isEmpty ? "no model" : listed.prefix(5).joined(separator: ", ")
+                return verdict(.notListed, "GET /v1/models lists \(seen), not \(probe.servedName).")
+            }
+            served = listed[0]
         }
 
         let path: String
-        var body: JSON = ["model": .string(probe.servedName)]
+        var body: JSON = ["model": .string(served)]
         switch probe.request {
-        case .none: return verdict(.verified, "\(probe.servedName) is listed by /v1/models (\(Self.milliseconds(elapsed)) ms).")
+        case .none: return verdict(.verified, "\(served) is listed by /v1/models (\(Self.milliseconds(elapsed)) ms).")
         case .chat:
             path = "/v1/chat/completions"
             body["messages"] = [["role": "user", "content": .string(probe.prompt)]]
@@ -78,7 +83,7 @@ public struct ModelVerifier: Sendable {
             guard !vector.isEmpty, vector.allSatisfy({ $0.doubleValue != nil }) else {
                 return verdict(.wrongAnswer, "POST \(path) answered without an embedding vector.")
             }
-            return verdict(.verified, "\(probe.servedName) is listed and answered \(probe.asked) with \(vector.count) dimensions in \(Self.milliseconds(elapsed)) ms.")
+            return verdict(.verified, "\(served) is listed and answered \(probe.asked) with \(vector.count) dimensions in \(Self.milliseconds(elapsed)) ms.")
         default:
             let choice = json?["choices"]?[0]
             let text = choice?["message"]?["content"]?.stringValue ?? choice?["text"]?.stringValue ?? ""
@@ -89,7 +94,7 @@ public struct ModelVerifier: Sendable {
                 let shown = text.isEmpty ? "nothing" : "\"\(Redactor.current.scrub(String(text.prefix(80))))\""
                 return verdict(.wrongAnswer, "Asked \(probe.asked): it answered \(shown).")
             }
-            return verdict(.verified, "\(probe.servedName) is listed and answered \(probe.asked) in \(Self.milliseconds(elapsed)) ms.")
+            return verdict(.verified, "\(served) is listed and answered \(probe.asked) in \(Self.milliseconds(elapsed)) ms.")
         }
     }
 

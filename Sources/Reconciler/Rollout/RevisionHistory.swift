@@ -32,6 +32,10 @@ public struct RevisionRecord: Sendable, Equatable {
     /// promoting), and when it began.
     public var step: Int?
     public var stepStartedAt: String?
+    /// How the canary's traffic is split (a `TrafficSplit` kind): one that changes restarts it in place.
+    public var split: String?
+    /// When the deployment was suspended while this revision was under way.
+    public var suspendedAt: String?
 
     public init(number: Int, revision: String, podToken: String, image: String, change: String, startedAt: String, outcome: Outcome = .progressing) {
         self.number = number
@@ -55,6 +59,8 @@ public struct RevisionRecord: Sendable, Equatable {
         verifiedAt = json["verifiedAt"]?.stringValue
         step = json["step"]?.intValue
         stepStartedAt = json["stepStartedAt"]?.stringValue
+        split = json["split"]?.stringValue
+        suspendedAt = json["suspendedAt"]?.stringValue
     }
 
     var json: JSON {
@@ -67,6 +73,8 @@ public struct RevisionRecord: Sendable, Equatable {
         object["verifiedAt"] = verifiedAt.map(JSON.string)
         object["step"] = step.map(JSON.int)
         object["stepStartedAt"] = stepStartedAt.map(JSON.string)
+        object["split"] = split.map(JSON.string)
+        object["suspendedAt"] = suspendedAt.map(JSON.string)
         return .object(object)
     }
 }

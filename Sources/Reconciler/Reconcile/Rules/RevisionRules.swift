@@ -11,6 +11,15 @@ public enum TrafficSplit: Sendable, Equatable {
     case httpRoute(Rollout.GatewayReference)
     /// Progressive was asked for and cannot be done here (why); rolled in place.
     case unavailable(String)
+
+    /// How a canary's traffic is split, as a revision record remembers it; nil in place.
+    var kind: String? {
+        switch self {
+        case .canaryTrafficPercent: return "CanaryTrafficPercent"
+        case .httpRoute: return "GatewayHTTPRoute"
+        case .inPlace, .unavailable: return nil
+        }
+    }
 }
 
 /// Where the deployment's revisions stand and what to render for them: the spec (or the known
@@ -65,17 +74,24 @@ enum RevisionRules {
         var stableImage = image
         var blocked: FailedRevision?
         var rendered = wanted
+        var announcements: [Announcement] = []
         if let failed = history.failed {
             if failed.revision == wanted, let good = history.knownGood, let restored = restore(good, into: deployment, o: o) {
                 (stable, stableImage) = restored
                 blocked = failed
                 rendered = good.revision
-            } else if failed.revision != wanted {
+            } else if failed.revision == wanted {
+                // The known-good fields no longer make a deployment (a spec field since refused):
+                // the spec's revision is tried again rather than nothing served.
+                announcements.append(.event(.warning, reason: "KnownGoodUnavailable", message: "Revision \(failed.number) failed, and the known-good revision can no longer be rendered: the spec's revision is tried again."))
+                history.failed = nil
+            } else {
                 history.failed = nil
             }
         }
         let split = split(deployment.spec, o: o)
         let token = token.description
+        resume(&history, suspended: deployment.spec.suspend, now: o.now)
         if history.latest?.revision != rendered || history.latest?.podToken != token {
             let previous = history.latest
             if var superseded = previous, superseded.outcome == .progressing {
@@ -88,15 +104,23 @@ enum RevisionRules {
                 startedAt: now)
             // Step through traffic only from a revision known to be good, and only for a new spec
             // (a new key rolls in place: the stable runs it as well).
-            if blocked == nil, let good = history.knownGood, good.revision != rendered, split != .inPlace, !isUnavailable(split) {
+            if blocked == nil, let good = history.knownGood, good.revision != rendered, let kind = split.kind {
                 record.step = 0
                 record.stepStartedAt = now
+                record.split = kind
             }
             history.records.insert(record, at: 0)
             history.records = Array(history.records.prefix(RevisionHistory.limit))
         }
+        // A canary whose traffic split went away (the strategy changed, the Gateway API is gone):
+        // the revision rolls in place and is judged afresh there.
+        if var latest = history.latest, latest.outcome == .progressing, latest.step != nil, latest.split != split.kind {
+            (latest.step, latest.stepStartedAt, latest.split, latest.verifiedAt, latest.startedAt) = (nil, nil, nil, nil, now)
+            history.records[0] = latest
+        }
         var plan = RevisionPlan(history: history, stable: stable, stableImage: stableImage, split: split, blocked: blocked)
-        plan.verificationOff = !deployment.spec.verification.enabled
+        plan.announcements = announcements
+        plan.verificationOff = !deployment.spec.verification.enabled || deployment.spec.servingProtocol == .grpc
         // A canary under way: the stable keeps the known-good fields; the candidate runs the spec.
         if let record = history.latest, record.outcome == .progressing, let step = record.step, let good = history.knownGood {
             let steps = deployment.spec.rollout.steps
@@ -113,21 +137,44 @@ enum RevisionRules {
                     plan.canaryPercent = 100
                 }
             case .canaryTrafficPercent:
-                if step < steps.count { plan.canaryPercent = steps[step] }
+                // None before it is verified: KServe would send the share to it at once.
+                if step < steps.count { plan.canaryPercent = record.verifiedAt == nil ? 0 : steps[step] }
             default: break
             }
         }
+        // A Serverless rollback: the known-good revision comes back at 0% until it is Ready, so
+        // traffic stays on the previous rolled-out revision rather than on the one that failed.
+        if split == .canaryTrafficPercent, blocked != nil, let record = history.latest, record.outcome == .progressing, record.verifiedAt == nil {
+            plan.canaryPercent = 0
+        }
         return plan
+    }
+
+    /// Suspended time does not count toward a deadline or a pause: the start times move on by it
+    /// once, when the deployment serves again.
+    static func resume(_ history: inout RevisionHistory, suspended: Bool, now: Date) {
+        guard var latest = history.latest, latest.outcome == .progressing else { return }
+        if suspended {
+            if latest.suspendedAt == nil { latest.suspendedAt = KubeTime.format(now) }
+        } else if let since = latest.suspendedAt.flatMap(KubeTime.parse) {
+            let paused = max(0, now.timeIntervalSince(since))
+            func moved(_ time: String?) -> String? { time.flatMap(KubeTime.parse).map { KubeTime.format($0.addingTimeInterval(paused)) } }
+            (latest.startedAt, latest.stepStartedAt, latest.suspendedAt) = (moved(latest.startedAt) ?? latest.startedAt, moved(latest.stepStartedAt), nil)
+        }
+        history.records[0] = latest
     }
 
     /// The deployment with a known-good revision's spec fields laid back, and its image.
     static func restore(_ good: KnownGoodRevision, into deployment: NimDeployment, o: Observation) -> (NimDeployment, ResolvedImage)? {
         var object = deployment.object
         object["spec"] = RevisionHistory.spec(deployment.object["spec"], restoring: good.spec)
-        guard let restored = try? NimDeployment(object), var image = try? ImageRules.resolve(restored.spec, catalog: o.catalog, source: o.catalogSource, options: o.options).0
-        else { return nil }
-        // The image it ran, even if the catalog has moved on since.
-        if let ran = ImageReference(parsing: good.image) { image.image = ran }
+        guard let restored = try? NimDeployment(object) else { return nil }
+        let resolved = try? ImageRules.resolve(restored.spec, catalog: o.catalog, source: o.catalogSource, options: o.options).0
+        // The image it ran, even if the catalog has moved on since (a tag withdrawn, a new digest).
+        guard let ran = ImageReference(parsing: good.image) else { return resolved.map { (restored, $0) } }
+        var image = resolved ?? ResolvedImage(
+            image: ran, model: restored.spec.model ?? ModelProbe.servedName(ran), tag: ran.tag ?? "latest", displayName: restored.spec.model ?? ran.path)
+        image.image = ran
         return (restored, image)
     }
 
@@ -144,10 +191,7 @@ enum RevisionRules {
         return .httpRoute(gateway)
     }
 
-    static func isUnavailable(_ split: TrafficSplit) -> Bool {
-        if case .unavailable = split { return true }
-        return false
-    }
+
 
     static func describe(from previous: RevisionRecord?, to revision: String, image: String, token: String, blocked: FailedRevision?, knownGood: KnownGoodRevision?) -> String {
         if let blocked, let good = knownGood { return "rollback to revision \(good.number) (revision \(blocked.number): \(blocked.reason))" }
@@ -188,7 +232,8 @@ enum RevisionRules {
         let now = o.now
         let started = KubeTime.parse(record.stepStartedAt ?? record.startedAt) ?? now
         let pods = PredictorProgress.assess(pods: o.pods, revision: serving.revision, startupBudget: nil)
-        let ready = isReady(serving.service, revision: serving.revision) && (pods.map { $0.stage == .ready } ?? true)
+        // No pod in the cache is "not yet", unless the spec lets it scale to zero.
+        let ready = isReady(serving.service, revision: serving.revision) && (pods.map { $0.stage == .ready } ?? (spec.minReplicas == 0))
         defer { plan.history.records[0] = record }
 
         switch record.outcome {
@@ -228,13 +273,13 @@ enum RevisionRules {
         // Failed: crash-looping, or not ready by the deadline.
         // A loop, not one exit (a first start may be killed once while it downloads).
         if let pods, pods.stage == .crashLooping, restarts(o.pods, revision: serving.revision) >= 3 {
-            return fail(&plan, &record, reason: "CrashLoopBackOff", message: pods.message, rollout: rollout)
+            return fail(&plan, &record, reason: "CrashLoopBackOff", message: pods.message, rollout: rollout, o: o)
         }
         if !ready {
             let deadline = started.addingTimeInterval(rollout.progressDeadline)
             if now >= deadline {
                 let why = pods?.message ?? "the InferenceService did not report Ready"
-                return fail(&plan, &record, reason: "ProgressDeadlineExceeded", message: "not Ready within \(KubeTime.humanDuration(rollout.progressDeadline)) (spec.rollout.progressDeadlineSeconds): \(why)", rollout: rollout)
+                return fail(&plan, &record, reason: "ProgressDeadlineExceeded", message: "not Ready within \(KubeTime.humanDuration(rollout.progressDeadline)) (spec.rollout.progressDeadlineSeconds): \(why)", rollout: rollout, o: o)
             }
             plan.requeueAfter = deadline.timeIntervalSince(now)
             if !plan.verificationOff { plan.verified = Condition(type: verifiedType, status: .unknown, reason: "VerificationPending", message: "Revision \(record.number) is asked once it is Ready.") }
@@ -259,12 +304,18 @@ enum RevisionRules {
                 }
                 guard let verdict = o.modelVerdict else { return .need(.verification(probe(spec, plan: plan, address: address))) }
                 plan.verified = condition(verdict, record: record, plan: &plan)
-                if verdict.failsRevision { return fail(&plan, &record, reason: verdict.outcome.rawValue, message: verdict.message, rollout: rollout) }
+                if verdict.failsRevision { return fail(&plan, &record, reason: verdict.outcome.rawValue, message: verdict.message, rollout: rollout, o: o) }
                 if verdict.outcome == .unreachable {
                     plan.announcements.append(.event(.warning, reason: verdict.outcome.rawValue, message: "Revision \(record.number) is Ready but not verified: \(verdict.message)"))
                 }
                 record.verifiedAt = KubeTime.format(now)
-                if record.step != nil { record.stepStartedAt = KubeTime.format(now) }
+                if record.step != nil {
+                    // Its first share is rendered next pass; the step's pause counts from now.
+                    record.stepStartedAt = KubeTime.format(now)
+                    plan.requeueAfter = max(rollout.pause, 0.001)
+                    plan.progress = stepMessage(record, rollout: rollout, plan: plan, waiting: "verified, taking its share")
+                    return .done
+                }
             }
         }
 
@@ -280,10 +331,13 @@ enum RevisionRules {
             if let analysis = rollout.analysis, let address = serving.address {
                 guard let reading = o.traffic else { return .need(.traffic(address)) }
                 switch reading {
+                case .failure(let error) where error.isConnectFailure:
+                    // As with verification: a NetworkPolicy says nothing about the revision.
+                    plan.announcements.append(.event(.warning, reason: "AnalysisUnavailable", message: "Revision \(record.number): step \(step + 1) is not judged, its metrics cannot be reached (\(error))."))
                 case .failure(let error):
-                    return fail(&plan, &record, reason: "AnalysisFailed", message: "its metrics could not be read (\(error)).", rollout: rollout)
+                    return fail(&plan, &record, reason: "AnalysisFailed", message: "its metrics could not be read (\(error)).", rollout: rollout, o: o)
                 case .success(let traffic):
-                    if let breach = breach(traffic, analysis) { return fail(&plan, &record, reason: "AnalysisFailed", message: breach, rollout: rollout) }
+                    if let breach = breach(traffic, analysis) { return fail(&plan, &record, reason: "AnalysisFailed", message: breach, rollout: rollout, o: o) }
                 }
             }
             record.step = step + 1
@@ -309,15 +363,17 @@ enum RevisionRules {
     /// a verdict on the revision: it stays failed until the spec changes or a retry is asked.
     static let podReasons: Set<String> = ["CrashLoopBackOff", "ProgressDeadlineExceeded"]
 
-    static func fail(_ plan: inout RevisionPlan, _ record: inout RevisionRecord, reason: String, message: String, rollout: Rollout) -> Assessment {
+    static func fail(_ plan: inout RevisionPlan, _ record: inout RevisionRecord, reason: String, message: String, rollout: Rollout, o: Observation) -> Assessment {
         let said = record.reason == reason
         record.reason = reason
         record.message = message
-        guard rollout.autoRollback, plan.blocked == nil, let good = plan.history.knownGood, good.revision != record.revision else {
+        let restorable = plan.history.knownGood.flatMap { restore($0, into: plan.stable, o: o) } != nil
+        guard rollout.autoRollback, plan.blocked == nil, let good = plan.history.knownGood, good.revision != record.revision, restorable else {
             if !podReasons.contains(reason) { record.outcome = .failed }
             let why = !rollout.autoRollback ? "spec.rollout.autoRollback is false"
                 : plan.blocked != nil ? "it is the known-good revision itself"
                 : plan.history.knownGood == nil ? "no revision before it was verified"
+                : !restorable ? "the known-good revision's fields no longer make a deployment"
                 : "only the key changed, and a rollback never brings back a key that was rotated away"
             plan.degraded = (reason, "Revision \(record.number) (\(record.change)) failed: \(message) It is not rolled back: \(why).")
             // The pods' own reasons are announced with the pods.
@@ -347,6 +403,9 @@ enum RevisionRules {
         guard let service else { return false }
         if let revision, service[path: ["spec", "predictor", "annotations", DesiredState.revisionAnnotation]]?.stringValue != revision { return false }
         if let observed = service[dotted: "status.observedGeneration"]?.intValue, observed < service.generation { return false }
+        // Serverless: Ready may still speak of the revision before the latest one.
+        let predictor = service[path: ["status", "components", "predictor"]]
+        if let created = predictor?["latestCreatedRevision"]?.stringValue, let latest = predictor?["latestReadyRevision"]?.stringValue, created != latest { return false }
         return (service[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
     }
 

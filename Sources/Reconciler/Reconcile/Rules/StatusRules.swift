@@ -26,7 +26,8 @@ enum StatusRules {
             revisions.history.write(into: &report.fields)
             report.fields["httpRouteName"] = facts.rollout?.routeName.map(JSON.string)
             report.revisions = revisions
-            report.progressiveRequested = facts.deployment?.spec.rollout.strategy == .progressive
+            let storage = facts.deployment?.spec.storage
+            report.sharedClaimReadWriteOnce = storage.map { ["ReadWriteOnce", "ReadWriteOncePod"].contains($0.accessMode) && $0.existingClaim == nil } ?? false
         }
         if let problem = facts.problem { report.record(problem) }
         if applied, let cache = facts.cache, let desired = facts.desired {
