@@ -84,7 +84,8 @@ public final class Manager: Sendable {
         }
         let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
         let elector = LeaderElector(
-            client: client, configuration: LeaderElector.Configuration(namespace: operatorNamespace, name: "nim-deploy-operator", identity: identity))
+            client: client, configuration: LeaderElector.Configuration(namespace: operatorNamespace, name: "nim-deploy-operator", identity: identity),
+            metrics: probes?.metrics)
         log.info("waiting for the lease", ["lease": .string("\(operatorNamespace)/nim-deploy-operator"), "identity": .string(identity)])
         switch await elector.run(work) {
         case .lost:

@@ -11,7 +11,11 @@ public final class ProbeServer: Sendable {
     /// What each server serves, in the order of `start()`'s ports.
     public let roles: [String]
 
+    /// What `/metrics` serves.
+    public let metrics: MetricsRegistry
+
     public init(metricsAddress: String, healthAddress: String, metrics: MetricsRegistry) throws(HTTPServerError) {
+        self.metrics = metrics
         var servers: [HTTPServer] = []
         var roles: [String] = []
         let readiness = Ready()

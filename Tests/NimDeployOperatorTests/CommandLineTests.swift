@@ -167,6 +167,17 @@ import TestSupport
         for result in ["migrated", "blocked", "failed"] {
             #expect(samples.contains { $0.name == "nim_legacy_migrations_total" && $0.labels["result"] == result }, "\(result)")
         }
+        // What dashboards written for any Go operator read: the process collector, the leader, the build.
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? { samples.first { $0.name == name && $0.labels == labels }?.value }
+        #expect((value("process_resident_memory_bytes") ?? 0) > 1_000_000 && (value("process_open_fds") ?? 0) > 3)
+        #expect((value("process_max_fds") ?? 0) >= (value("process_open_fds") ?? 0) && (value("process_cpu_seconds_total") ?? 0) > 0)
+        let started = value("process_start_time_seconds") ?? 0
+        #expect(abs(started - Date().timeIntervalSince1970) < 600, "started moments ago: \(started)")
+        #expect(value("leader_election_master_status", ["name": "nim-deploy-operator"]) == 1)
+        #expect(samples.contains { $0.name == "nim_deploy_operator_build_info" && $0.labels["version"] != nil && $0.labels["commit"] != nil && $0.value == 1 })
+        // Prometheus' own linter accepts the exposition.
+        let lint = try await run(["promtool", "check", "metrics"], input: text)
+        #expect(lint.status == 0, "\(lint)")
         kill(process.processIdentifier, SIGTERM)
         let result = await process.wait(timeout: 40)
         #expect(result.status == 0, "\(result)")

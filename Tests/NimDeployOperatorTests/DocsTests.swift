@@ -54,7 +54,7 @@ import TestSupport
 
     @Test func theReadmeLinksTheDocsAndTheLicenseIsThere() throws {
         let readme = try String(contentsOf: Paths.repository.appendingPathComponent("README.md"), encoding: .utf8)
-        for page in ["docs/troubleshooting.md", "docs/gitops.md", "docs/multicluster.md", "docs/upgrade.md", "docs/uninstall.md", "docs/airgap.md", "CONTRIBUTING.md", "ARCHITECTURE.md", "LICENSE"] {
+        for page in ["docs/troubleshooting.md", "docs/gitops.md", "docs/multicluster.md", "docs/upgrade.md", "docs/uninstall.md", "docs/airgap.md", "docs/alerts.md", "CONTRIBUTING.md", "ARCHITECTURE.md", "LICENSE"] {
             #expect(readme.contains("(\(page))"), "\(page) is linked")
             #expect(FileManager.default.fileExists(atPath: Paths.repository.appendingPathComponent(page).path), "\(page) exists")
         }

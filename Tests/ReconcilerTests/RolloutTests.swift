@@ -238,10 +238,12 @@ import TestSupport
         }
         // In place again: the HTTPRoute goes.
         try await env.deploy(spec: Self.with(spec, ["tag": "1.15.4", "rollout": ["strategy": "InPlace"]]))
-        try await eventually(timeout: 30, "the HTTPRoute removed") {
-            (try? await env.client.get(RolloutTests.httpRoutes, namespace: "team-a", name: route)) == nil
+        // The route goes first, then the status says so.
+        try await eventually(timeout: 30, "the HTTPRoute removed and the condition with it") {
+            let gone = (try? await env.client.get(RolloutTests.httpRoutes, namespace: "team-a", name: route)) == nil
+            let condition = try await env.condition("ProgressiveRollout")
+            return gone && condition == nil
         }
-        #expect(try await env.condition("ProgressiveRollout") == nil)
     }
 
     @Test func rawDeploymentCandidateThatFailsIsRemovedAndTrafficStaysOnTheStable() async throws {

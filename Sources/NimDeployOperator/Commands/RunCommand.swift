@@ -31,6 +31,9 @@ enum RunCommand {
                  "hint": "kubectl apply -k config/crd (NimDeployment); KServe provides ServingRuntime and InferenceService"])
             return 1
         }
+        ProcessMetrics.register(in: metrics)
+        metrics.gauge("nim_deploy_operator_build_info", help: "1, labelled with the operator's version and commit.", labels: ["version", "commit"])
+            .set(1, [NimDeployVersion.current, BuildInfo.commit])
         let probes: ProbeServer
         do {
             probes = try ProbeServer(metricsAddress: options.metricsBindAddress, healthAddress: options.healthProbeBindAddress, metrics: metrics)

@@ -84,6 +84,12 @@ public final class NimOperator: Sendable {
             client: client, resource: .configMaps, namespaces: [options.catalog.namespace],
             fieldSelector: FieldSelector([.init(field: "metadata.name", value: options.catalog.name)]), time: time, onError: onError)
         let catalog = CatalogStore(source: options.catalog)
+        // The models the catalog offers (0: missing, unreadable or not read yet), for the alert.
+        if let models = metrics?.gauge("nim_catalog_models", help: "Models in the catalog ConfigMap; 0 while it is missing or unreadable.") {
+            metrics?.collect {
+                if case .loaded(let loaded, _) = catalog.current { models.set(Double(loaded.entries.count)) } else { models.set(0) }
+            }
+        }
         self.catalog = catalog
         let keys = KeySource(client: client, secrets: secrets.cache)
         let events = EventRecorder(client: client, component: ReconcilerOptions.fieldManager, time: time)

@@ -5,6 +5,7 @@ import Synchronization
 /// Families are registered once, named once, and keep every label set they have seen.
 public final class MetricsRegistry: Sendable {
     private let families = Mutex<[MetricFamily]>([])
+    private let collectors = Mutex<[@Sendable () -> Void]>([])
 
     public init() {}
 
@@ -28,9 +29,13 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    /// Runs before every render: for values read rather than counted (the process's memory).
+    public func collect(_ collector: @escaping @Sendable () -> Void) { collectors.withLock { $0.append(collector) } }
+
     /// The whole registry as `/metrics` serves it.
     public func render() -> String {
-        families.withLock { $0 }.sorted { $0.name < $1.name }.map { $0.render() }.joined()
+        for collector in collectors.withLock({ $0 }) { collector() }
+        return families.withLock { $0 }.sorted { $0.name < $1.name }.map { $0.render() }.joined()
     }
 }
 
@@ -100,6 +105,9 @@ public final class Counter: MetricFamily {
     }
 
     /// Makes a label set visible at zero before it first counts.
+    /// A total read from elsewhere (the kernel's CPU time): what a collector reports.
+    public func set(_ total: Double, _ labels: [String] = []) { storage.values.withLock { $0[labels] = total } }
+
     public func touch(_ labels: [String]) {
         storage.values.withLock { if $0[labels] == nil { $0[labels] = 0 } }
     }

@@ -48,7 +48,15 @@ public final class LeaderElector: Sendable {
     private let state = Mutex(Observation())
     private let log: Logger
 
-    public init(client: KubeClient, configuration: Configuration, time: any TimeSource = SystemTime(), logger: Logger = Logger(name: "leader-election")) {
+    /// client-go's `leader_election_master_status{name}`: 1 while this process holds the lease.
+    private let status: Gauge?
+
+    public init(
+        client: KubeClient, configuration: Configuration, time: any TimeSource = SystemTime(), logger: Logger = Logger(name: "leader-election"),
+        metrics: MetricsRegistry? = nil
+    ) {
+        status = metrics?.gauge("leader_election_master_status", help: "1 while this process is the leader of the lease named, 0 otherwise.", labels: ["name"])
+        status?.set(0, [configuration.name])
         precondition(
             configuration.leaseDuration > configuration.renewDeadline && configuration.renewDeadline > configuration.retryPeriod * 1.2,
             "lease duration > renew deadline > 1.2 × retry period")
@@ -65,6 +73,7 @@ public final class LeaderElector: Sendable {
     public func run(_ lead: @escaping @Sendable () async -> Void) async -> Outcome {
         guard await acquire() else { return .stopped }
         state.withLock { $0.leading = true }
+        status?.set(1, [configuration.name])
         log.info("acquired lease", ["lease": .string("\(configuration.namespace)/\(configuration.name)"), "identity": .string(configuration.identity)])
         let outcome = await withTaskGroup(of: Outcome?.self) { group -> Outcome in
             group.addTask {
@@ -82,6 +91,7 @@ public final class LeaderElector: Sendable {
             return result
         }
         state.withLock { $0.leading = false }
+        status?.set(0, [configuration.name])
         if outcome == .stopped {
             // The caller's task is cancelled, and a cancelled task sends no requests: the
             // release runs on its own, and is awaited, so a successor can start at once.
