@@ -20,7 +20,16 @@ public enum OperatorAssembly {
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
             keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group,
             registryMirrors: options.registryMirrors, mirrorPullSecret: options.mirrorPullSecret)
-        reconcilerOptions.gatewayAPI = await gatewayAPI(client: client, log: log)
+        reconcilerOptions.gatewayAPI = await serves(
+            "gateway.networking.k8s.io/v1", client: client, log: log,
+            yes: "Gateway API served: progressive rollouts in RawDeployment mode use a weighted HTTPRoute",
+            no: "no Gateway API: progressive rollouts in RawDeployment mode roll in place")
+        if options.podMonitors {
+            reconcilerOptions.podMonitors = await serves(
+                "monitoring.coreos.com/v1", client: client, log: log,
+                yes: "Prometheus Operator served: each NimDeployment gets a PodMonitor for its NIM's metrics",
+                no: "no Prometheus Operator: no PodMonitors")
+        }
         guard let transport = ngcTransport(options, log: log) else { return nil }
         let ngc = NGCClient(baseURL: options.ngcAPIURL, timeout: options.ngcTimeout, transport: transport, metrics: metrics)
         let nim = NimOperator(
@@ -50,16 +59,16 @@ public enum OperatorAssembly {
         return CurlTransport(tls: tls, proxy: proxy)
     }
 
-    /// Whether the cluster serves the Gateway API, for progressive rollouts in RawDeployment
-    /// mode. Asked once at start (installing it later takes a restart); a discovery that fails
-    /// counts as no: revisions then roll in place, and condition ProgressiveRollout says why.
-    static func gatewayAPI(client: KubeClient, log: Logger) async -> Bool {
+    /// Whether the cluster serves an optional API (the Gateway API, the Prometheus Operator's).
+    /// Asked once at start (installing it later takes a restart); a discovery that fails counts
+    /// as no, and what depends on it says so (condition ProgressiveRollout, no PodMonitors).
+    static func serves(_ groupVersion: String, client: KubeClient, log: Logger, yes: String, no: String) async -> Bool {
         do {
-            let served = try await client.serves(groupVersion: "gateway.networking.k8s.io/v1")
-            log.info(served ? "Gateway API served: progressive rollouts in RawDeployment mode use a weighted HTTPRoute" : "no Gateway API: progressive rollouts in RawDeployment mode roll in place")
+            let served = try await client.serves(groupVersion: groupVersion)
+            log.info(served ? yes : no)
             return served
         } catch {
-            log.warn("cannot tell whether the Gateway API is served; progressive rollouts in RawDeployment mode roll in place", ["error": .string(error.description)])
+            log.warn("cannot tell whether \(groupVersion) is served: taken as not", ["error": .string(error.description)])
             return false
         }
     }

@@ -13,6 +13,8 @@ public struct OperatorOptions: Sendable {
     public var ngcAPIURL = "https://api.ngc.nvidia.com"
     public var ngcTimeout = NGCClient.defaultTimeout
     public var disableKeyValidation = false
+    /// Make a PodMonitor per deployment where the Prometheus Operator is installed (`--no-pod-monitors`: never).
+    public var podMonitors = true
     public var disconnected = false
     public var region: String?
     public var migrateLegacy = false
@@ -47,7 +49,7 @@ public struct OperatorOptions: Sendable {
         "key-rotation-settle", "ngc-timeout", "ngc-proxy", "ngc-no-proxy", "ngc-ca-bundle", "nim-fs-group",
         "image-registry-mirror", "mirror-pull-secret",
     ]
-    public static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "help"]
+    public static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "no-pod-monitors", "help"]
 
     public init() {}
 
@@ -90,6 +92,7 @@ public struct OperatorOptions: Sendable {
             ngcAPIURL = url
         }
         disableKeyValidation = arguments.flag("disable-key-validation")
+        podMonitors = !arguments.flag("no-pod-monitors")
         disconnected = arguments.flag("disconnected")
         region = arguments.value("region")
         migrateLegacy = arguments.flag("migrate-legacy")

@@ -178,6 +178,8 @@ import TestSupport
         // Prometheus' own linter accepts the exposition.
         let lint = try await run(["promtool", "check", "metrics"], input: text)
         #expect(lint.status == 0, "\(lint)")
+        // Optional APIs asked once at start: none here.
+        #expect(process.stderr.contains("no Prometheus Operator: no PodMonitors") && process.stderr.contains("no Gateway API"))
         kill(process.processIdentifier, SIGTERM)
         let result = await process.wait(timeout: 40)
         #expect(result.status == 0, "\(result)")

@@ -49,7 +49,7 @@ import TestSupport
     }
 
     @Test func theOperatorNeedsEveryRuleAndNothingMore() async throws {
-        let env = try await NimEnvironment.legacy(gatewayAPI: true)
+        let env = try await NimEnvironment.legacy(gatewayAPI: true, prometheusOperator: true)
         let rbac = try await Self.kustomize("config/rbac")
         try env.controlPlane.apply(rbac)
         let expected = Self.grantsBound(in: rbac)
@@ -71,6 +71,8 @@ import TestSupport
         try await env.createKeySecret()
         try await env.deploy()
         try await env.waitFor("Ready", "True", timeout: 30)
+        // The Prometheus Operator is installed: the binary found it and made the PodMonitor.
+        #expect((try? await env.client.get(NIMMetrics.podMonitors, namespace: "team-a", name: "llama")) != nil)
         // A refused key, twice: the second Warning is the same event, counted (a patch).
         let refused = "nvapi-refused-key-0000000000000000"
         env.ngc.reject(refused)

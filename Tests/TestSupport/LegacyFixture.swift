@@ -55,9 +55,9 @@ public enum LegacyFixture {
 extension NimEnvironment {
     /// An environment holding the fixture, with KServe's predictors rendered and every
     /// InferenceService's status written, so that what follows starts from a still picture.
-    public static func legacy(gatewayAPI: Bool = false) async throws -> NimEnvironment {
+    public static func legacy(gatewayAPI: Bool = false, prometheusOperator: Bool = false) async throws -> NimEnvironment {
         // The legacy deployments ran: their cluster's GPU nodes took pods without tolerations.
-        let env = try await NimEnvironment(rendersPredictors: true, taintsGPUNodes: false, gatewayAPI: gatewayAPI)
+        let env = try await NimEnvironment(rendersPredictors: true, taintsGPUNodes: false, gatewayAPI: gatewayAPI, prometheusOperator: prometheusOperator)
         try await LegacyFixture.install(env.client)
         for namespace in LegacyFixture.namespaces {
             let services = try await env.client.list(KServe.inferenceServices, namespace: namespace).items.map(\.name)

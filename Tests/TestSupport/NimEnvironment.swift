@@ -30,7 +30,8 @@ public final class NimEnvironment: Sendable {
     ///   and Pods from the runtimes (what migration's cleanup looks at).
     ///   - taintsGPUNodes: the stand-in's GPU nodes are tainted, as the GPU Operator taints them.
     ///   - gatewayAPI: the Gateway API's CRDs (HTTPRoute, Gateway, GRPCRoute, GatewayClass) are installed.
-    public init(installCatalog: Bool = true, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true, gatewayAPI: Bool = false) async throws {
+    ///   - prometheusOperator: the Prometheus Operator's CRDs (PodMonitor, ServiceMonitor, PrometheusRule) are installed.
+    public init(installCatalog: Bool = true, rendersPredictors: Bool = false, taintsGPUNodes: Bool = true, gatewayAPI: Bool = false, prometheusOperator: Bool = false) async throws {
         slot = await EnvironmentSlot.acquire()
         cluster = try TestCluster()
         let plane = cluster.controlPlane
@@ -41,6 +42,11 @@ public final class NimEnvironment: Sendable {
         if gatewayAPI {
             for file in ["gatewayclasses", "gateways", "httproutes", "grpcroutes"] {
                 try plane.apply(try YAML.parseAll(String(contentsOf: Paths.shared.appendingPathComponent("crds/gateway-api/gateway.networking.k8s.io_\(file).yaml"), encoding: .utf8)))
+            }
+        }
+        if prometheusOperator {
+            for file in ["podmonitors", "servicemonitors", "prometheusrules"] {
+                try plane.apply(try YAML.parseAll(String(contentsOf: Paths.shared.appendingPathComponent("crds/prometheus-operator/monitoring.coreos.com_\(file).yaml"), encoding: .utf8)))
             }
         }
         for namespace in [Self.operatorNamespace, "team-a", "team-b"] {
@@ -75,12 +81,13 @@ public final class NimEnvironment: Sendable {
         disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
         catalog: ObjectKey = ObjectKey(namespace: operatorNamespace, name: "nim-model-metadata"),
         keyRotationSettle: TimeInterval = ReconcilerOptions.defaultKeyRotationSettle, migrateLegacy: Bool = false, defaultFSGroup: Int? = nil,
-        gatewayAPI: Bool = false
+        gatewayAPI: Bool = false, podMonitors: Bool = false
     ) -> ReconcilerOptions {
         var options = ReconcilerOptions(
             catalog: catalog, disconnected: disconnected, disableKeyValidation: disableKeyValidation, region: region, keyRotationSettle: keyRotationSettle,
             migrateLegacy: migrateLegacy, defaultFSGroup: defaultFSGroup)
         options.gatewayAPI = gatewayAPI
+        options.podMonitors = podMonitors
         return options
     }
 

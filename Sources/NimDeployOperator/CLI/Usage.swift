@@ -46,6 +46,7 @@ enum Usage {
           --image-registry-mirror SRC=MIRROR[,...]  pull images under SRC (nvcr.io) from MIRROR (registry.corp:5000/nvidia)
           --mirror-pull-secret ngc-key|none|NAME    mirrored images' pull secret: the NGC key for the mirror's host, none, or a Secret (default ngc-key)
           --disable-key-validation          never call NGC to validate keys
+          --no-pod-monitors                 make no PodMonitor per deployment, even where the Prometheus Operator is installed
           --disconnected                    air-gapped: no key collection, no Secrets, no NGC
           --region REGION                   EU refuses EU-restricted models
           --migrate-legacy                  migrate legacy deployments in every watched namespace

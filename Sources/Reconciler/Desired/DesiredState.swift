@@ -56,6 +56,8 @@ public struct DesiredInputs: Sendable {
     /// and tag routing on, so the latest revision has its own URL to be verified at.
     public var canaryTrafficPercent: Int?
     public var tagRouting = false
+    /// A PodMonitor for the NIM's metrics (the Prometheus Operator is installed).
+    public var podMonitor = false
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
@@ -161,6 +163,8 @@ public struct DesiredState: Sendable {
     public var waitsForCache = false
     public var runtime: KubeObject
     public var inferenceService: KubeObject
+    /// The Prometheus Operator's PodMonitor for the predictor pods' `/v1/metrics`.
+    public var podMonitor: KubeObject?
     /// What a progressive rollout adds, applied last: a candidate runtime and InferenceService,
     /// the HTTPRoute that weighs the two.
     public var beside: [(ResourceType, KubeObject)] = []
@@ -176,6 +180,7 @@ public struct DesiredState: Sendable {
         if waitsForCache { return list }
         list.append((KServe.servingRuntimes, runtime))
         list.append((KServe.inferenceServices, inferenceService))
+        if let podMonitor { list.append((NIMMetrics.podMonitors, podMonitor)) }
         return list + beside
     }
 
@@ -236,6 +241,10 @@ public struct DesiredState: Sendable {
         inferenceService = Self.inferenceService(
             inputs, names: names, runtime: runtime,
             metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
+        // gRPC deployments declare no HTTP port to scrape (Triton NIMs serve metrics elsewhere).
+        if inputs.podMonitor, !inputs.candidate, spec.servingProtocol == .http {
+            podMonitor = NIMMetrics.podMonitor(names: names, metadata: metadata("monitoring.coreos.com/v1", "PodMonitor", names.inferenceService))
+        }
         if let preload = inputs.preload, spec.storage.existingClaim == nil {
             waitsForCache = preload.state != .filled
             if case .needsJob(let attempt) = preload.state {

@@ -187,11 +187,13 @@ public enum Decide {
         // The revision: the spec's, or the known-good one's while the spec asks for one that failed;
         // judged once it runs, and a failed one rolled back at once.
         let common = { (deployment: NimDeployment, image: ResolvedImage) in
-            DesiredInputs(
+            var inputs = DesiredInputs(
                 deployment: deployment, image: image, key: key, restartToken: plan.token,
                 existingDeploymentMode: o.children.inferenceService.map { $0.annotations[DesiredState.deploymentModeAnnotation] }, adopted: takeover.settings,
                 caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
                 mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
+            inputs.podMonitor = o.options.podMonitors
+            return inputs
         }
         var revisions = RevisionRules.plan(deployment, image: image, token: plan.token, history: RevisionHistory(status: o.status), o: o)
         var rendered = RolloutRender(revisions, o: o, common: common)

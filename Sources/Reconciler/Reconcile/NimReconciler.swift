@@ -75,7 +75,7 @@ public final class NimReconciler: Sendable {
         if let secret = decision.actsOnKeyChange { ledger.actedOnKeyChange(secret, at: observation.now) }
         var wroteRuntime = false
         for (resource, child) in decision.writes {
-            let live = cache(for: resource).get(namespace: child.namespace, name: child.name)
+            let live = cache(for: resource)?.get(namespace: child.namespace, name: child.name)
             do {
                 let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets, trustsHash: resource == CachePreload.jobs)
                 if resource == KServe.servingRuntimes, stored != nil { wroteRuntime = true }
@@ -105,13 +105,16 @@ public final class NimReconciler: Sendable {
         return decision.requeueAfter.map { .requeue(after: $0) } ?? .done
     }
 
-    func cache(for resource: ResourceType) -> ObjectCache {
+    /// The cache that holds a kind of child; nil for kinds not watched (HTTPRoute, PodMonitor),
+    /// whose writes the ledger alone decides.
+    func cache(for resource: ResourceType) -> ObjectCache? {
         switch resource.plural {
         case "secrets": return view.secrets
         case "persistentvolumeclaims": return view.claims
         case "servingruntimes": return view.runtimes
         case "jobs": return view.jobs
-        default: return view.inferenceServices
+        case "inferenceservices": return view.inferenceServices
+        default: return nil
         }
     }
 

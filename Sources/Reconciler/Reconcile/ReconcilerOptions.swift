@@ -31,6 +31,9 @@ public struct ReconcilerOptions: Sendable {
     /// The cluster serves the Gateway API (`gateway.networking.k8s.io/v1`): progressive
     /// rollouts in RawDeployment mode split traffic with a weighted HTTPRoute.
     public var gatewayAPI = false
+    /// The cluster serves the Prometheus Operator's `monitoring.coreos.com/v1`: each deployment
+    /// gets a PodMonitor for its NIM's metrics.
+    public var podMonitors = false
 
     public init(
         catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,
