@@ -20,6 +20,7 @@ public enum OperatorAssembly {
             catalog: catalog, disconnected: options.disconnected, disableKeyValidation: options.disableKeyValidation, region: options.region,
             keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group,
             registryMirrors: options.registryMirrors, mirrorPullSecret: options.mirrorPullSecret)
+        reconcilerOptions.operatorNamespace = operatorNamespace
         reconcilerOptions.gatewayAPI = await serves(
             "gateway.networking.k8s.io/v1", client: client, log: log,
             yes: "Gateway API served: progressive rollouts in RawDeployment mode use a weighted HTTPRoute",

@@ -278,3 +278,40 @@ import TestSupport
         #expect(result.status == 1 && result.stderr.contains(path), "\(result)")
     }
 }
+
+/// The operator's own NetworkPolicy, as kustomize and the chart install it: it selects the
+/// manager's pod, lets in its probe and metrics ports, and lets out DNS, HTTPS and the models'
+/// API port; the API server stores it.
+@Suite struct OperatorNetworkPolicyTests {
+    static func allows(_ policy: JSON, _ pod: JSON) -> (selects: Bool, ingressPorts: Set<Int>, egressPorts: Set<Int>) {
+        let selector = KubeObject.stringMap(policy[path: ["spec", "podSelector", "matchLabels"]])
+        let labels = KubeObject.stringMap(pod[path: ["metadata", "labels"]])
+        let ports = { (rules: JSON?) in Set((rules?.arrayValue ?? []).flatMap { $0["ports"]?.arrayValue ?? [] }.compactMap { $0["port"]?.intValue }) }
+        return (selector.allSatisfy { labels[$0.key] == $0.value }, ports(policy[path: ["spec", "ingress"]]), ports(policy[path: ["spec", "egress"]]))
+    }
+
+    @Test func kustomizeAndTheChartLetInTheProbesAndMetricsAndOutTheAPIServerNGCAndTheModels() async throws {
+        let kustomized = try await RBACTests.kustomize("config/networkpolicy")
+        let manager = try await RBACTests.kustomize("config/manager")
+        let chart = try await ChartTests.documents(["networkPolicy": ["enabled": true]])
+        let cases: [(policy: JSON?, deployment: JSON?)] = [
+            (kustomized.first { $0["kind"] == "NetworkPolicy" }, manager.first { $0["kind"] == "Deployment" }),
+            (chart.first { $0["kind"] == "NetworkPolicy" }, chart.first { $0["kind"] == "Deployment" }),
+        ]
+        let cluster = try TestCluster()
+        try cluster.controlPlane.apply([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "nim-deploy-operator-system"]]])
+        let resource = ResourceType(group: "networking.k8s.io", version: "v1", plural: "networkpolicies", kind: "NetworkPolicy", namespaced: true)
+        for (policy, deployment) in cases {
+            let policy = try #require(policy)
+            let template = try #require(deployment?[path: ["spec", "template"]])
+            let declared = Set((template[path: ["spec", "containers"]]?[0]?["ports"]?.arrayValue ?? []).compactMap { $0["containerPort"]?.intValue })
+            let seen = Self.allows(policy, template)
+            #expect(seen.selects, "the manager's pod")
+            #expect(seen.ingressPorts == declared, "its probe and metrics ports: \(seen.ingressPorts) vs \(declared)")
+            #expect(seen.egressPorts == [53, 443, 6443, 8000])
+            let stored = try await cluster.client.apply(KubeObject(policy), resource, fieldManager: "kubectl")
+            #expect(stored[path: ["spec", "policyTypes"]] == ["Ingress", "Egress"])
+        }
+        #expect(try await ChartTests.documents().contains { $0["kind"] == "NetworkPolicy" } == false, "off unless asked")
+    }
+}

@@ -91,6 +91,7 @@ import TestSupport
         var progressive: JSON = [
             "model": "llama-3.1-8b-instruct", "tag": "1.15.5", "apiKeySecretRef": ["name": "my-ngc-key"],
             "rollout": ["strategy": "Progressive", "steps": [50], "pauseSeconds": 0, "gateway": ["name": "inference", "hostname": "canary.models.example.com"]],
+            "networkPolicy": ["ingressNamespaces": ["gateway-system"]],
         ]
         try await env.deploy("canary", spec: progressive)
         try await env.waitForRevision("Verified", of: "canary")

@@ -7,7 +7,7 @@ enum BuiltinResources {
     static var all: [ResourceDefinition] {
         [namespaces, secrets, configMaps, persistentVolumeClaims, serviceAccounts, services, pods, events, leases, deployments,
          eventsV1, customResourceDefinitions, clusterRoles, clusterRoleBindings, roles, roleBindings,
-         statefulSets, daemonSets, replicaSets, jobs, cronJobs]
+         statefulSets, daemonSets, replicaSets, jobs, cronJobs, networkPolicies]
     }
 
     static let namespaces = ResourceDefinition(
@@ -209,6 +209,17 @@ enum BuiltinResources {
         },
         validator: { new, _ in BuiltinValidation.deployment(new) },
         listTypes: podSpecListTypes(prefix: "spec.template.spec"))
+
+    static let networkPolicies = ResourceDefinition(
+        group: "networking.k8s.io", versions: ["v1"], plural: "networkpolicies", singular: "networkpolicy", kind: "NetworkPolicy",
+        listKind: "NetworkPolicyList", namespaced: true, shortNames: ["netpol"],
+        columns: [.name, column("Pod-Selector", "") { .string(($0[dotted: "spec.podSelector.matchLabels"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.stringValue ?? "")" }.joined(separator: ",")) }, .age],
+        defaulter: { object, _ in
+            // The real strategy's default: Ingress always, Egress when egress rules are given.
+            if (object[dotted: "spec.policyTypes"]?.arrayValue ?? []).isEmpty {
+                object[dotted: "spec.policyTypes"] = .array(["Ingress"] + (object[dotted: "spec.egress"] != nil ? ["Egress"] : []))
+            }
+        })
 
     static let customResourceDefinitions = ResourceDefinition(
         group: "apiextensions.k8s.io", versions: ["v1"], plural: "customresourcedefinitions",

@@ -52,6 +52,8 @@ public struct NimDeployment: Sendable, Equatable {
         public var verification = Verification()
         /// How a new revision replaces the running one, and when it is rolled back.
         public var rollout = Rollout()
+        /// Who may reach the predictor pods (a NetworkPolicy, when asked for).
+        public var networkPolicy = NetworkAccess()
     }
 
     public var object: KubeObject
@@ -159,6 +161,7 @@ public struct NimDeployment: Sendable, Equatable {
         parsed.pod = try PodSettings(spec: spec)
         parsed.verification = try Verification(spec: spec)
         parsed.rollout = try Rollout(spec: spec)
+        parsed.networkPolicy = try NetworkAccess(spec: spec)
         self.spec = parsed
     }
 }

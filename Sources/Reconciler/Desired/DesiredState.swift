@@ -58,6 +58,8 @@ public struct DesiredInputs: Sendable {
     public var tagRouting = false
     /// A PodMonitor for the NIM's metrics (the Prometheus Operator is installed).
     public var podMonitor = false
+    /// The operator's namespace, for a deployment's NetworkPolicy.
+    public var operatorNamespace = ""
 
     public init(
         deployment: NimDeployment, image: ResolvedImage, key: APIKey?, restartToken: RestartToken, existingDeploymentMode: String??,
@@ -165,6 +167,8 @@ public struct DesiredState: Sendable {
     public var inferenceService: KubeObject
     /// The Prometheus Operator's PodMonitor for the predictor pods' `/v1/metrics`.
     public var podMonitor: KubeObject?
+    /// spec.networkPolicy: who may reach the predictor pods.
+    public var networkPolicy: KubeObject?
     /// What a progressive rollout adds, applied last: a candidate runtime and InferenceService,
     /// the HTTPRoute that weighs the two.
     public var beside: [(ResourceType, KubeObject)] = []
@@ -181,6 +185,7 @@ public struct DesiredState: Sendable {
         list.append((KServe.servingRuntimes, runtime))
         list.append((KServe.inferenceServices, inferenceService))
         if let podMonitor { list.append((NIMMetrics.podMonitors, podMonitor)) }
+        if let networkPolicy { list.append((NIMMetrics.networkPolicies, networkPolicy)) }
         return list + beside
     }
 
@@ -241,6 +246,11 @@ public struct DesiredState: Sendable {
         inferenceService = Self.inferenceService(
             inputs, names: names, runtime: runtime,
             metadata: metadata("serving.kserve.io/v1beta1", "InferenceService", names.inferenceService, extraLabels: ["opendatahub.io/dashboard": "true"]))
+        if spec.networkPolicy.enabled, !inputs.candidate {
+            networkPolicy = NIMMetrics.networkPolicy(
+                names: names, access: spec.networkPolicy, port: spec.servingProtocol == .grpc ? PodTemplate.grpcPort : PodTemplate.httpPort,
+                operatorNamespace: inputs.operatorNamespace, metadata: metadata("networking.k8s.io/v1", "NetworkPolicy", names.inferenceService))
+        }
         // gRPC deployments declare no HTTP port to scrape (Triton NIMs serve metrics elsewhere).
         if inputs.podMonitor, !inputs.candidate, spec.servingProtocol == .http {
             podMonitor = NIMMetrics.podMonitor(names: names, metadata: metadata("monitoring.coreos.com/v1", "PodMonitor", names.inferenceService))

@@ -5,6 +5,27 @@ import KubeCore
 /// selecting the predictor pods of the deployment, stable and candidate alike.
 public enum NIMMetrics {
     public static let podMonitors = ResourceType(group: "monitoring.coreos.com", version: "v1", plural: "podmonitors", kind: "PodMonitor", namespaced: true)
+    public static let networkPolicies = ResourceType(group: "networking.k8s.io", version: "v1", plural: "networkpolicies", kind: "NetworkPolicy", namespaced: true)
+
+    /// spec.networkPolicy: the predictor pods (stable and canary) take their API port only from
+    /// the deployment's namespace, the serving gateway's and the monitoring namespaces named, and
+    /// the operator's (which verifies each revision).
+    static func networkPolicy(names: ChildNames, access: NetworkAccess, port: Int, operatorNamespace: String, metadata: KubeObject) -> KubeObject {
+        var policy = metadata
+        let namespaces = Array(Set(access.ingressNamespaces + access.monitoringNamespaces + [operatorNamespace])).sorted()
+        policy["spec"] = [
+            "podSelector": ["matchLabels": .object([ChildLabels.deployment: .string(names.deploymentLabel), "component": "predictor"])],
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                ["from": [["podSelector": [:]]], "ports": [["protocol": "TCP", "port": .int(port)]]],
+                [
+                    "from": [["namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSON.string))]]]]],
+                    "ports": [["protocol": "TCP", "port": .int(port)]],
+                ],
+            ],
+        ]
+        return policy
+    }
     /// NIM serves its metrics on the API port, under `/v1/metrics`.
     public static let path = "/v1/metrics"
 

@@ -193,6 +193,7 @@ public enum Decide {
                 caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
                 mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
             inputs.podMonitor = o.options.podMonitors
+            inputs.operatorNamespace = o.options.operatorNamespace ?? o.options.catalog.namespace
             return inputs
         }
         var revisions = RevisionRules.plan(deployment, image: image, token: plan.token, history: RevisionHistory(status: o.status), o: o)
@@ -221,6 +222,10 @@ public enum Decide {
         for wait in [revisions.requeueAfter, rendered.requeueAfter].compactMap({ $0 }) { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
         var desired = DesiredState(inputs)
         desired.beside = rendered.beside
+        // A NetworkPolicy no longer asked for goes (the status remembers the one made).
+        if desired.networkPolicy == nil, let made = o.status?["networkPolicyName"]?.stringValue {
+            facts.rollout?.deletes.append((NIMMetrics.networkPolicies, made))
+        }
         facts.desired = desired
         facts.scaleWarning = ClaimRules.scaleWarning(deployment, existingClaim: o.children.existingClaim)
     }

@@ -34,6 +34,9 @@ public struct ReconcilerOptions: Sendable {
     /// The cluster serves the Prometheus Operator's `monitoring.coreos.com/v1`: each deployment
     /// gets a PodMonitor for its NIM's metrics.
     public var podMonitors = false
+    /// Where the operator runs: its pods ask the models (a deployment's NetworkPolicy lets them
+    /// in). Nil: the catalog's namespace.
+    public var operatorNamespace: String?
 
     public init(
         catalog: ObjectKey, disconnected: Bool = false, disableKeyValidation: Bool = false, region: String? = nil,

@@ -54,7 +54,7 @@ struct StatusReport {
         conditions = (status?["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))
         // Fields that stay true until something replaces them (what runs, which key it runs with).
         for field in ["image", "tag", "catalogEntry", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName",
-            "revisions", "knownGoodRevision", "failedRevision", "retryAcknowledged", "httpRouteName",
+            "revisions", "knownGoodRevision", "failedRevision", "retryAcknowledged", "httpRouteName", "networkPolicyName",
         ] {
             if let value = status?[field] { fields[field] = value }
         }

@@ -118,6 +118,11 @@ enum RevisionRules {
             (latest.step, latest.stepStartedAt, latest.split, latest.verifiedAt, latest.startedAt) = (nil, nil, nil, nil, now)
             history.records[0] = latest
         }
+        // A step's share is written by this pass: its pause counts from now.
+        if var latest = history.latest, latest.outcome == .progressing, latest.step != nil, latest.verifiedAt != nil, latest.stepStartedAt == nil {
+            latest.stepStartedAt = now
+            history.records[0] = latest
+        }
         var plan = RevisionPlan(history: history, stable: stable, stableImage: stableImage, split: split, blocked: blocked)
         plan.announcements = announcements
         plan.verificationOff = !deployment.spec.verification.enabled || deployment.spec.servingProtocol == .grpc
@@ -310,8 +315,8 @@ enum RevisionRules {
                 }
                 record.verifiedAt = KubeTime.format(now)
                 if record.step != nil {
-                    // Its first share is rendered next pass; the step's pause counts from now.
-                    record.stepStartedAt = KubeTime.format(now)
+                    // Its first share is written next pass, and the step's pause counts from then.
+                    record.stepStartedAt = nil
                     plan.requeueAfter = max(rollout.pause, 0.001)
                     plan.progress = stepMessage(record, rollout: rollout, plan: plan, waiting: "verified, taking its share")
                     return .done
@@ -341,7 +346,7 @@ enum RevisionRules {
                 }
             }
             record.step = step + 1
-            record.stepStartedAt = KubeTime.format(now)
+            record.stepStartedAt = nil
             plan.announcements.append(.event(.normal, reason: "CanaryStep", message: stepAnnouncement(record, rollout: rollout)))
             // The next step is rendered by the next pass (the history is written first).
             plan.requeueAfter = 0.001

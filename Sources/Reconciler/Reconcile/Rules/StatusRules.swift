@@ -20,6 +20,7 @@ enum StatusRules {
             report.applied = true
             record(desired, key: facts.key, plan: plan, deployment: deployment, report: &report)
             report.fields["catalogEntry"] = facts.image?.catalogEntry.map(JSON.string)
+            report.fields["networkPolicyName"] = desired.networkPolicy.map { .string($0.name) }
             report.scaleWarning = facts.scaleWarning
         }
         if applied, let revisions = facts.revisions {
