@@ -145,7 +145,7 @@ public final class ModelStandIn: Sendable {
     }
 
     /// NIM for LLMs' request counters and time-to-first-token histogram, as it exports them.
-    static func metrics(model: String, traffic: Traffic) -> String {
+    public static func metrics(model: String, traffic: Traffic) -> String {
         let label = "model_name=\"\(model)\""
         let total = traffic.successes + traffic.failures
         var lines = [
@@ -164,6 +164,28 @@ public final class ModelStandIn: Sendable {
         lines.append("time_to_first_token_seconds_bucket{\(label),le=\"+Inf\"} \(total).0")
         lines.append("time_to_first_token_seconds_count{\(label)} \(total).0")
         lines.append("time_to_first_token_seconds_sum{\(label)} \(Double(total) * traffic.timeToFirstToken)")
+        // The rest of what NIM for LLMs exports (../shared/design/nim-observability.md), idle.
+        for (name, help) in [
+            ("num_requests_running", "Number of requests currently running on GPU."), ("num_requests_waiting", "Number of requests waiting to be processed."),
+            ("num_request_max", "Max number of concurrently running requests."), ("gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage."),
+        ] {
+            lines += ["# HELP \(name) \(help)", "# TYPE \(name) gauge", "\(name){\(label)} \(name == "num_request_max" ? "64" : "0").0"]
+        }
+        for (name, help) in [("prompt_tokens_total", "Number of prefill tokens processed."), ("generation_tokens_total", "Number of generation tokens processed.")] {
+            lines += ["# HELP \(name) \(help)", "# TYPE \(name) counter", "\(name){\(label)} 0.0"]
+        }
+        lines += ["# HELP request_finish_total Number of finished requests, with label indicating finish reason.", "# TYPE request_finish_total counter",
+                  "request_finish_total{finished_reason=\"stop\",\(label)} \(traffic.successes).0"]
+        for (name, help, bounds) in [
+            ("time_per_output_token_seconds", "Histogram of time per output token in seconds.", [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5]),
+            ("e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", [1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60]),
+            ("request_prompt_tokens", "Number of prefill tokens processed.", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]),
+            ("request_generation_tokens", "Number of generation tokens processed.", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]),
+        ] as [(String, String, [Double])] {
+            lines += ["# HELP \(name) \(help)", "# TYPE \(name) histogram"]
+            lines += bounds.map { "\(name)_bucket{\(label),le=\"\($0)\"} 0.0" }
+            lines += ["\(name)_bucket{\(label),le=\"+Inf\"} 0.0", "\(name)_count{\(label)} 0.0", "\(name)_sum{\(label)} 0.0"]
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -84,6 +84,17 @@ public final class NimOperator: Sendable {
             client: client, resource: .configMaps, namespaces: [options.catalog.namespace],
             fieldSelector: FieldSelector([.init(field: "metadata.name", value: options.catalog.name)]), time: time, onError: onError)
         let catalog = CatalogStore(source: options.catalog)
+        // GPUs the deployments may take at their maximum replicas, by namespace (budget alerts).
+        if let gpus = metrics?.gauge("nim_gpus_requested", help: "GPUs the NimDeployments of a namespace ask for at their maximum replicas (0 while suspended).", labels: ["namespace"]) {
+            let cache = deployments.cache
+            metrics?.collect {
+                var byNamespace: [[String]: Double] = [:]
+                for object in cache.list() {
+                    byNamespace[[object.namespace ?? ""], default: 0] += Double(Self.gpusAsked(object))
+                }
+                gpus.replaceAll(byNamespace)
+            }
+        }
         // The models the catalog offers (0: missing, unreadable or not read yet), for the alert.
         if let models = metrics?.gauge("nim_catalog_models", help: "Models in the catalog ConfigMap; 0 while it is missing or unreadable.") {
             metrics?.collect {
@@ -224,5 +235,14 @@ public final class NimOperator: Sendable {
         if let name = child.annotations[ChildLabels.deploymentNameAnnotation] { return ObjectKey(namespace: child.namespace, name: name) }
         if let owner = child.controllerReference, owner.kind == NimDeployment.resource.kind { return ObjectKey(namespace: child.namespace, name: owner.name) }
         return nil
+    }
+
+    /// GPUs per replica times the maximum replicas, as the spec asks (0 suspended).
+    static func gpusAsked(_ object: KubeObject) -> Int {
+        let spec = object["spec"]
+        guard spec?["suspend"]?.boolValue != true else { return 0 }
+        let gpus = spec?[path: ["resources", "gpus"]]?.intValue ?? 1
+        let minimum = spec?[path: ["replicas", "min"]]?.intValue ?? 1
+        return gpus * (spec?[path: ["replicas", "max"]]?.intValue ?? max(minimum, 1))
     }
 }

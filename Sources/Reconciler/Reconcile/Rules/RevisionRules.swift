@@ -464,5 +464,7 @@ struct RevisionMetrics: Sendable {
             labels: ["outcome"])
         rollbacks = registry.counter("nim_revision_rollbacks_total", help: "Revisions rolled back to the known-good one, by reason.", labels: ["reason"])
         for outcome in ["Verified", "WrongAnswer", "TooSlow", "ModelNotListed", "RequestFailed", "ModelUnreachable"] { verifications.touch([outcome]) }
+        // Exported at zero from the start, so increase() sees the first rollback.
+        for reason in ["CrashLoopBackOff", "ProgressDeadlineExceeded", "WrongAnswer", "TooSlow", "ModelNotListed", "RequestFailed", "AnalysisFailed"] { rollbacks.touch([reason]) }
     }
 }
