@@ -7,7 +7,7 @@ enum BuiltinResources {
     static var all: [ResourceDefinition] {
         [namespaces, secrets, configMaps, persistentVolumeClaims, serviceAccounts, services, pods, events, leases, deployments,
          eventsV1, customResourceDefinitions, clusterRoles, clusterRoleBindings, roles, roleBindings,
-         statefulSets, daemonSets, replicaSets, jobs, cronJobs, networkPolicies]
+         statefulSets, daemonSets, replicaSets, jobs, cronJobs, networkPolicies, resourceQuotas]
     }
 
     static let namespaces = ResourceDefinition(
@@ -209,6 +209,11 @@ enum BuiltinResources {
         },
         validator: { new, _ in BuiltinValidation.deployment(new) },
         listTypes: podSpecListTypes(prefix: "spec.template.spec"))
+
+    /// No quota controller runs here: status.hard and status.used are what a test writes.
+    static let resourceQuotas = ResourceDefinition(
+        group: "", versions: ["v1"], plural: "resourcequotas", singular: "resourcequota", kind: "ResourceQuota",
+        listKind: "ResourceQuotaList", namespaced: true, shortNames: ["quota"], hasStatusSubresource: true)
 
     static let networkPolicies = ResourceDefinition(
         group: "networking.k8s.io", versions: ["v1"], plural: "networkpolicies", singular: "networkpolicy", kind: "NetworkPolicy",

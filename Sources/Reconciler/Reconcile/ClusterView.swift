@@ -19,15 +19,19 @@ public struct ClusterView: Sendable {
     public var configMaps: ObjectCache
     /// The Jobs filling cache claims (trimmed), indexed by deployment.
     public var jobs: ObjectCache
+    /// ResourceQuotas: GPUs a deployment asks for must fit them.
+    public var quotas: ObjectCache
 
     /// Index of pods (and cache Jobs) by the deployment they serve (`namespace/name`).
     public static let podsByDeployment = "deployment"
 
     public init(
         deployments: ObjectCache, secrets: ObjectCache, claims: ObjectCache, runtimes: ObjectCache, inferenceServices: ObjectCache,
-        foreignRuntimes: ObjectCache = ObjectCache(), pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache(), jobs: ObjectCache = ObjectCache()
+        foreignRuntimes: ObjectCache = ObjectCache(), pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache(), jobs: ObjectCache = ObjectCache(),
+        quotas: ObjectCache = ObjectCache()
     ) {
         self.jobs = jobs
+        self.quotas = quotas
         self.deployments = deployments
         self.secrets = secrets
         self.claims = claims

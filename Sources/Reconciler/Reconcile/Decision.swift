@@ -130,6 +130,7 @@ public enum Decide {
         let names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
         (facts.image, facts.regionWarning) = try ImageRules.resolve(spec, catalog: o.catalog, source: o.catalogSource, options: o.options)
         guard let image = facts.image else { return }
+        try QuotaRules.check(deployment, quotas: o.quotas, pods: o.pods)
 
         // The key: read, then (past the settle window) judged by NGC.
         var key: APIKey?

@@ -28,6 +28,8 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
     case tagNotFound(model: String, tag: String, available: [String])
     case regionRestricted(model: String)
     case claimNotFound(claim: String)
+    /// The GPUs at replicas.max do not fit the namespace's ResourceQuota.
+    case quotaExceeded(quota: String, resource: String, asked: Int, hard: Int, usedByOthers: Int)
     case resourceConflict(kind: String, name: String, why: String)
     case applyFailed(object: String, status: Int, message: String)
     case apiUnavailable(String)
@@ -65,6 +67,7 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
         case .tagNotFound: return "TagNotFound"
         case .regionRestricted: return "RegionRestricted"
         case .claimNotFound: return "ClaimNotFound"
+        case .quotaExceeded: return "QuotaExceeded"
         case .resourceConflict: return "ResourceConflict"
         case .applyFailed: return "ApplyFailed"
         case .apiUnavailable: return "APIServerUnavailable"
@@ -131,6 +134,8 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
             return "Tag \"\(tag)\" is not offered for model \(model). Available: \(shown)."
         case .regionRestricted(let model):
             return "Model \(model) is not available in the EU region this operator serves (--region EU). Choose another model."
+        case .quotaExceeded(let quota, let resource, let asked, let hard, let others):
+            return "The deployment asks for \(asked) GPU\(asked == 1 ? "" : "s") at its most replicas (spec.resources.gpus × spec.replicas.max), and ResourceQuota \(quota) allows \(hard) \(resource) in this namespace, \(others) of them used by other pods: its pods would stay uncreated (FailedCreate). Raise the quota, or lower spec.replicas.max or spec.resources.gpus; what runs is left as it is."
         case .claimNotFound(let claim):
             return "PersistentVolumeClaim \"\(claim)\" named in spec.storage.existingClaim does not exist in this namespace. Create it, or remove existingClaim to let the operator make one."
         case .resourceConflict(let kind, let name, let why):

@@ -78,6 +78,8 @@ public final class NimOperator: Sendable {
             client: client, resource: CachePreload.jobs, namespaces: namespaces, labelSelector: ChildLabels.selector,
             indexers: [ClusterView.podsByDeployment: { job in Self.owner(of: job).map { [$0.description] } ?? [] }],
             transform: CachePreload.trimmed, time: time, onError: onError)
+        // ResourceQuotas: a deployment's GPUs at its most replicas must fit them.
+        let quotas = Informer(client: client, resource: .resourceQuotas, namespaces: namespaces, time: time, onError: onError)
         // ConfigMaps, for the CA bundles deployments name: metadata only, read on purpose.
         let configMaps = Informer(client: client, resource: .configMaps, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
         let catalogSource = Informer(
@@ -107,10 +109,10 @@ public final class NimOperator: Sendable {
         self.events = events
         migration = LegacyMigration(
             client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: secrets, events: events, time: time, metrics: metrics)
-        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, catalogSource] + migration.informers
+        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, quotas, catalogSource] + migration.informers
         let view = ClusterView(
             deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
-            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache)
+            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache, quotas: quotas.cache)
         let reconciler = NimReconciler(
             client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
         self.reconciler = reconciler
@@ -161,6 +163,8 @@ public final class NimOperator: Sendable {
             }
         }
         controller.watch(pods) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
+        // A quota raised (or freed by others): the namespace's deployments are decided again.
+        controller.watch(quotas) { event in deployments.cache.list(namespace: event.object.namespace).map(\.key) }
         controller.watch(jobs) { event in
             if case .deleted(let job) = event { reconciler.ledger.forget(CachePreload.jobs, namespace: job.namespace ?? "", name: job.name) }
             return Self.owner(of: event.object).map { [$0] } ?? []

@@ -19,6 +19,8 @@ public struct Observation: Sendable {
     public var children = Children()
     /// The predictor pods, trimmed.
     public var pods: [KubeObject] = []
+    /// The namespace's ResourceQuotas.
+    public var quotas: [KubeObject] = []
     /// The key the user's Secret holds; nil until the decision asks for it.
     public var key: KeyReading?
     /// When the key Secret's versions were seen (the settle rule's input).
@@ -128,6 +130,7 @@ extension NimReconciler {
         observation.children.candidateService = view.inferenceServices.get(namespace: namespace, name: names.candidate.inferenceService)
         observation.children.candidateRuntime = view.runtimes.get(namespace: namespace, name: names.candidate.runtime)
         observation.pods = view.pods.byIndex(ClusterView.podsByDeployment, object.key.description)
+        observation.quotas = view.quotas.list(namespace: namespace)
         observation.children.cacheJobs = view.jobs.byIndex(ClusterView.podsByDeployment, object.key.description)
         observation.liveToken = ledger.restartToken(observation.children.inferenceService, namespace: namespace, name: names.inferenceService, ownerUID: object.uid)
         // Each need is asked once: a rule that asks again would otherwise loop.

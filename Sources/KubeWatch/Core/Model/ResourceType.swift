@@ -42,6 +42,7 @@ extension ResourceType {
     public static let namespaces = ResourceType(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
     public static let secrets = ResourceType(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
     public static let configMaps = ResourceType(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true)
+    public static let resourceQuotas = ResourceType(group: "", version: "v1", plural: "resourcequotas", kind: "ResourceQuota", namespaced: true)
     public static let persistentVolumeClaims = ResourceType(
         group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true)
     public static let serviceAccounts = ResourceType(
