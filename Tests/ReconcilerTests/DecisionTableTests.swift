@@ -41,11 +41,14 @@ import Reconciler
         /// What the model answers the operator's probe, and a canary's metrics.
         var modelVerdict = ModelVerdict(.verified, "meta/llama-3.1-8b-instruct is listed and answered in 120 ms.", seconds: 0.12)
         var traffic: Result<TrafficReading, TransportFailure> = .success(TrafficReading(successes: 100, failures: 0, timeToFirstTokenP95: 0.05))
+        /// spec.idleShutdown: the model's requests as last read (nil: never read).
+        var activity: WriteLedger.Activity?
+        var generation = 2
 
         var object: KubeObject {
             var object = KubeObject(apiVersion: "nim.opendatahub.io/v1alpha1", kind: "NimDeployment", namespace: "team-a", name: "llama")
             object[path: ["metadata", "uid"]] = "uid-llama"
-            object[path: ["metadata", "generation"]] = 2
+            object[path: ["metadata", "generation"]] = .int(generation)
             object[path: ["metadata", "resourceVersion"]] = "10"
             if deleting { object[path: ["metadata", "deletionTimestamp"]] = "2027-01-15T08:00:00Z" }
             object.annotations = annotations
@@ -73,6 +76,7 @@ import Reconciler
                 case .unlistedInferenceService: observation.children.unlistedService = unlistedService
                 case .verification: observation.modelVerdict = modelVerdict
                 case .traffic: observation.traffic = traffic
+                case .activity: observation.activity = activity
                 }
             }
             return (Decide.decision(observation, failedWrite: failedWrite), needs)

@@ -30,4 +30,14 @@ import TestSupport
         #expect(pod[path: ["spec", "containers"]]?[0]?["ports"]?[0]?["containerPort"] == 8000)
         #expect((try? await env.client.get(NIMMetrics.podMonitors, namespace: "team-a", name: "grpc")) == nil, "a gRPC NIM declares no HTTP port to scrape")
     }
+
+    /// spec.idleShutdown reads the model's own request counters at its address (the idle and wake
+    /// decisions themselves: DecisionTableTests, which can let an hour pass).
+    @Test func idleShutdownCountsTheModelsRequestsAtItsAddress() async throws {
+        let env = try await NimEnvironment.serving()
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "idleShutdown": ["afterSeconds": 3600]])
+        try await env.waitFor("Idle", "False", reason: "Serving")
+        try await eventually("the counters read") { env.models.requests(namespace: "team-a", name: "llama").contains("GET /v1/metrics") }
+        #expect(try await env.condition("Ready")?["status"] == "True")
+    }
 }

@@ -211,3 +211,71 @@ extension DecisionTableTests {
         #expect(TrafficReading(exposition: "").timeToFirstTokenP95 == nil, "no requests: nothing to judge")
     }
 }
+
+extension DecisionTableTests {
+    static func replicas(_ seen: Seen) -> (Int?, Int?) {
+        let predictor = seen.written("InferenceService")?[path: ["spec", "predictor"]]
+        return (predictor?["minReplicas"]?.intValue, predictor?["maxReplicas"]?.intValue)
+    }
+
+    static func quiet(_ seconds: TimeInterval) -> WriteLedger.Activity {
+        WriteLedger.Activity(requests: 42, checked: now, lastChange: now.addingTimeInterval(-seconds))
+    }
+
+    @Test func aModelWithoutRequestsForTheIdleTimeScalesToZeroAndWakes() {
+        var world = World()
+        world.spec["idleShutdown"] = ["afterSeconds": 3600]
+        world.activity = Self.quiet(60)
+        world = world.converged()
+        let busy = Self.seen(world)
+        #expect(busy.condition("Idle") == "False Serving" && busy.condition("Ready") == "True Ready")
+        #expect(busy.needs.contains(.activity("http://llama.team-a.svc.cluster.local")), "the model's counters are read")
+        #expect(busy.decision.requeueAfter == 300, "and read again in five minutes")
+
+        // An hour without a request (and since it began serving).
+        var status = busy.decision.status
+        let conditions = (status?["conditions"]?.arrayValue ?? []).map { condition -> JSON in
+            var condition = condition
+            if condition["type"] == "Idle" { condition["lastTransitionTime"] = .string(KubeTime.format(Self.now.addingTimeInterval(-7200))) }
+            return condition
+        }
+        status?["conditions"] = .array(conditions)
+        world.status = status
+        world.activity = Self.quiet(4000)
+        let idle = Self.seen(world)
+        #expect(idle.condition("Idle") == "True IdleShutdown" && idle.condition("Ready") == "False Idle" && idle.condition("Degraded") == "False AsExpected")
+        #expect(Self.replicas(idle) == (0, 0) && idle.events.contains("IdleShutdown"))
+        #expect(Self.revision(of: idle.written("InferenceService")) == Self.revision(of: world.children.inferenceService), "scaling rolls nothing")
+
+        // Stays idle: no pods, no requests to count, nothing asked.
+        world.status = idle.decision.status
+        let still = Self.seen(world)
+        #expect(still.condition("Idle") == "True IdleShutdown" && Self.replicas(still) == (0, 0) && still.events.isEmpty)
+        #expect(!still.needs.contains(.activity("http://llama.team-a.svc.cluster.local")))
+
+        // Woken by the annotation: serving again, the clock starting now.
+        var woken = world
+        woken.annotations[NimDeployment.wakeAnnotation] = "please"
+        let awake = Self.seen(woken)
+        #expect(awake.condition("Idle") == "False Woken" && Self.replicas(awake) == (1, 1) && awake.events.contains("Woken"))
+        #expect(awake.field("wakeAcknowledged") != nil)
+        // Or by a spec change.
+        var changed = world
+        changed.generation = 3
+        #expect(Self.seen(changed).condition("Idle") == "False Woken" && Self.replicas(Self.seen(changed)) == (1, 1))
+    }
+
+    @Test func aServerlessModelIsLeftToKServesScaleToZero() {
+        var world = World().converged()
+        world.children.inferenceService?.annotations[DesiredState.deploymentModeAnnotation] = "Serverless"
+        world.spec["idleShutdown"] = ["afterSeconds": 3600]
+        let seen = Self.seen(world)
+        #expect(seen.condition("Idle") == "False ServerlessScaleToZero" && Self.replicas(seen).0 == 0)
+    }
+
+    @Test func anIdleTimeBelowFiveMinutesIsRefused() {
+        var world = World()
+        world.spec["idleShutdown"] = ["afterSeconds": 60]
+        Self.refused(Self.seen(world), "Ready", "False InvalidSpec")
+    }
+}

@@ -54,6 +54,8 @@ public struct NimDeployment: Sendable, Equatable {
         public var rollout = Rollout()
         /// Who may reach the predictor pods (a NetworkPolicy, when asked for).
         public var networkPolicy = NetworkAccess()
+        /// Scale to zero after this long without a request.
+        public var idleShutdown = IdleShutdown()
     }
 
     public var object: KubeObject
@@ -70,6 +72,9 @@ public struct NimDeployment: Sendable, Equatable {
     /// Try a revision that was rolled back again (any new value, as with the rotate annotation).
     public static let retryAnnotation = "nim.opendatahub.io/retry-revision"
     public var retryRequest: String? { object.annotations[Self.retryAnnotation].flatMap { $0.isEmpty ? nil : $0 } }
+    /// Serve again after an idle shutdown (any new value).
+    public static let wakeAnnotation = "nim.opendatahub.io/wake"
+    public var wakeRequest: String? { object.annotations[Self.wakeAnnotation].flatMap { $0.isEmpty ? nil : $0 } }
 
     /// Parses the spec; the message names the field and says what is wrong.
     public init(_ object: KubeObject) throws(DeploymentProblem) {
@@ -162,6 +167,7 @@ public struct NimDeployment: Sendable, Equatable {
         parsed.verification = try Verification(spec: spec)
         parsed.rollout = try Rollout(spec: spec)
         parsed.networkPolicy = try NetworkAccess(spec: spec)
+        parsed.idleShutdown = try IdleShutdown(spec: spec)
         self.spec = parsed
     }
 }

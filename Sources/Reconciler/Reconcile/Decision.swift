@@ -77,7 +77,7 @@ public enum Decide {
             writes: applied && failedWrite == nil ? facts.desired?.objects.map { ($0.0, $0.1) } ?? [] : [],
             status: report.statusJSON, problem: facts.problem,
             announcements: Announcements.of(report, deployment: observation.object.key, options: observation.options, takeover: takeover, since: facts.changeSeen ?? observation.now)
-                + (applied ? facts.revisions?.announcements ?? [] : []),
+                + (applied ? (facts.revisions?.announcements ?? []) + (facts.idle?.announcements ?? []) : []),
             requeueAfter: facts.problem == nil ? facts.requeueAfter : nil, actsOnKeyChange: facts.actsOnKeyChange,
             ready: report.conditions[ConditionType.ready]?.status.rawValue ?? "Unknown",
             deletes: applied && failedWrite == nil ? facts.rollout?.deletes.map { ($0.0, $0.1) } ?? [] : [])
@@ -108,6 +108,8 @@ public enum Decide {
         /// The revisions, and what a progressive rollout adds (a candidate, the HTTPRoute).
         var revisions: RevisionPlan?
         var rollout: RolloutRender?
+        /// spec.idleShutdown: whether it is idle, and what to say.
+        var idle: IdleRules.Verdict?
     }
 
     static func facts(_ observation: Observation) -> Facts {
@@ -220,7 +222,17 @@ public enum Decide {
         }
         facts.revisions = revisions
         facts.rollout = rendered
-        for wait in [revisions.requeueAfter, rendered.requeueAfter].compactMap({ $0 }) { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
+        // Idle: no request for spec.idleShutdown's time scales the stable to zero.
+        let rollingOut = revisions.history.latest?.outcome == .progressing || rendered.serving.service?.name != names.inferenceService
+        let idle = IdleRules.decide(deployment, o: o, address: RolloutRender.address(o.children.inferenceService), ready: RevisionRules.isReady(o.children.inferenceService, revision: nil), rollingOut: rollingOut)
+        if let need = idle.need {
+            facts.need = need
+            return
+        }
+        facts.idle = idle
+        if idle.idle { inputs.deployment.spec.suspend = true }
+        if idle.scaleToZero { inputs.deployment.spec.minReplicas = 0 }
+        for wait in [revisions.requeueAfter, rendered.requeueAfter, idle.requeueAfter].compactMap({ $0 }) { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
         var desired = DesiredState(inputs)
         desired.beside = rendered.beside
         // A NetworkPolicy no longer asked for goes (the status remembers the one made).

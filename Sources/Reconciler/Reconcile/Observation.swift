@@ -36,6 +36,10 @@ public struct Observation: Sendable {
     public var modelVerdict: ModelVerdict?
     /// A canary's metrics, for a step's analysis.
     public var traffic: Result<TrafficReading, TransportFailure>?
+    /// spec.idleShutdown: when the model's requests were last read and last moved.
+    public var activity: WriteLedger.Activity?
+    /// The read of them the decision asked for failed (a model that cannot be reached is not idle).
+    public var activityUnreadable = false
 
     public init(object: KubeObject, status: JSON? = nil, now: Date, options: ReconcilerOptions, catalog: CatalogStore.State, catalogSource: String) {
         self.object = object
@@ -83,6 +87,8 @@ public struct Observation: Sendable {
         case verification(ModelProbe)
         /// Read a canary's metrics (its address).
         case traffic(String)
+        /// Read the model's request counters (spec.idleShutdown), at its address.
+        case activity(String)
 
         public var description: String {
             switch self {
@@ -92,6 +98,7 @@ public struct Observation: Sendable {
             case .unlistedInferenceService(let name): return "InferenceService \(name)"
             case .verification(let probe): return "the model at \(probe.address)"
             case .traffic(let address): return "the metrics at \(address)"
+            case .activity(let address): return "the request counters at \(address)"
             }
         }
     }
@@ -131,6 +138,7 @@ extension NimReconciler {
         observation.children.candidateRuntime = view.runtimes.get(namespace: namespace, name: names.candidate.runtime)
         observation.pods = view.pods.byIndex(ClusterView.podsByDeployment, object.key.description)
         observation.quotas = view.quotas.list(namespace: namespace)
+        observation.activity = ledger.activity(object.key)
         observation.children.cacheJobs = view.jobs.byIndex(ClusterView.podsByDeployment, object.key.description)
         observation.liveToken = ledger.restartToken(observation.children.inferenceService, namespace: namespace, name: names.inferenceService, ownerUID: object.uid)
         // Each need is asked once: a rule that asks again would otherwise loop.
@@ -169,6 +177,14 @@ extension NimReconciler {
             observation.modelVerdict = await verifier.verify(probe)
         case .traffic(let address):
             observation.traffic = await verifier.traffic(at: address).mapError { TransportFailure(message: Redactor.current.scrub($0.message), isConnectFailure: $0.isConnectFailure) }
+        case .activity(let address):
+            switch await verifier.traffic(at: address) {
+            case .success(let reading):
+                ledger.sawRequests(observation.object.key, finished: reading.finished, at: time.now)
+                observation.activity = ledger.activity(observation.object.key)
+            case .failure:
+                observation.activityUnreadable = true
+            }
         case .unlistedInferenceService(let name):
             do {
                 observation.children.unlistedService = .success(try await client.get(KServe.inferenceServices, namespace: namespace, name: name))

@@ -5,7 +5,7 @@ import KubeCore
 struct StatusReport {
     static let conditionOrder = [
         ConditionType.ready, ConditionType.keyValid, ConditionType.resourcesReady, ConditionType.cacheReady, ConditionType.inferenceServiceReady,
-        ConditionType.modelVerified, ConditionType.progressing, ConditionType.degraded, ConditionType.rolledBack, ConditionType.progressiveRollout,
+        ConditionType.modelVerified, ConditionType.progressing, ConditionType.degraded, ConditionType.rolledBack, ConditionType.progressiveRollout, "Idle",
         ConditionType.regionRestricted, ConditionType.scaleLimited,
     ]
 
@@ -40,6 +40,8 @@ struct StatusReport {
     var revisions: RevisionPlan?
     /// The stable and a candidate share a ReadWriteOnce cache claim.
     var sharedClaimReadWriteOnce = false
+    /// spec.idleShutdown's verdict, when this pass applied the deployment.
+    var idle: IdleRules.Verdict?
 
     static let rotationPendingReason = "KeyRotationPending"
     static let suspendedReason = "Suspended"
@@ -54,7 +56,7 @@ struct StatusReport {
         conditions = (status?["conditions"]?.arrayValue ?? []).compactMap(Condition.init(json:))
         // Fields that stay true until something replaces them (what runs, which key it runs with).
         for field in ["image", "tag", "catalogEntry", "keyFingerprint", "lastKeyRotationTime", "url", "secretNames", "pvcName", "runtimeName", "inferenceServiceName",
-            "revisions", "knownGoodRevision", "failedRevision", "retryAcknowledged", "httpRouteName", "networkPolicyName",
+            "revisions", "knownGoodRevision", "failedRevision", "retryAcknowledged", "httpRouteName", "networkPolicyName", "wakeAcknowledged",
         ] {
             if let value = status?[field] { fields[field] = value }
         }
@@ -130,6 +132,11 @@ struct StatusReport {
             set(ConditionType.ready, .false, cache.reason, cache.message)
             set(ConditionType.degraded, cache.failed ? .true : .false, cache.failed ? cache.reason : "AsExpected", cache.failed ? cache.message : "Nothing stands in the way.")
             set(ConditionType.progressing, cache.failed ? .false : .true, cache.reason, cache.message)
+        } else if idle?.idle == true, keyValid != .false, resources == .true {
+            let message = idle?.condition?.message ?? "Scaled to zero: idle."
+            set(ConditionType.ready, .false, "Idle", message)
+            set(ConditionType.degraded, .false, "AsExpected", "Nothing stands in the way.")
+            set(ConditionType.progressing, .false, "Idle", message)
         } else if suspended, keyValid != .false, resources == .true {
             set(
                 ConditionType.ready, .false, Self.suspendedReason,
@@ -177,6 +184,11 @@ struct StatusReport {
                 pendingRotation ?? pods?.message ?? "The objects are in place; waiting for KServe to report the InferenceService ready.")
         }
         summarizeRevisions()
+        if let condition = idle?.condition {
+            set(condition.type, condition.status, condition.reason, condition.message)
+        } else if applied {
+            remove(IdleRules.type)
+        }
         if let cache {
             set(ConditionType.cacheReady, cache.filled ? .true : cache.failed ? .false : .unknown, cache.reason, cache.message)
         } else if !preloadRequested {

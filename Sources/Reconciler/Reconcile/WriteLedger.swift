@@ -60,6 +60,43 @@ public final class WriteLedger: Sendable {
         var keySightings: [ObjectKey: KeySighting] = [:]
         /// The Ready status each deployment was last reported with, for `nim_deployments`.
         var ready: [ObjectKey: String] = [:]
+        /// spec.idleShutdown: the requests a deployment's model had finished when last read.
+        var activity: [ObjectKey: Activity] = [:]
+    }
+
+    /// When a model's finished-request count was last read, and when it last moved. Kept in
+    /// memory only: a new operator starts the idle clock afresh, so it never shuts down early.
+    public struct Activity: Sendable, Equatable {
+        public var requests: Double
+        public var checked: Date
+        public var lastChange: Date
+
+        public init(requests: Double, checked: Date, lastChange: Date) {
+            self.requests = requests
+            self.checked = checked
+            self.lastChange = lastChange
+        }
+    }
+
+    public func activity(_ deployment: ObjectKey) -> Activity? { state.withLock { $0.activity[deployment] } }
+
+    /// A read of the model's counters: a count that moved (or went back, a restarted pod) is activity.
+    func sawRequests(_ deployment: ObjectKey, finished: Double, at now: Date) {
+        state.withLock { state in
+            let previous = state.activity[deployment]
+            let moved = previous.map { $0.requests != finished } ?? true
+            state.activity[deployment] = Activity(requests: finished, checked: now, lastChange: moved ? now : previous?.lastChange ?? now)
+        }
+    }
+
+    /// Woken (or the spec changed): the idle clock starts again.
+    func restartIdleClock(_ deployment: ObjectKey, at now: Date) {
+        state.withLock { state in
+            if var activity = state.activity[deployment] {
+                activity.lastChange = now
+                state.activity[deployment] = activity
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -174,6 +211,7 @@ public final class WriteLedger: Sendable {
     public func forget(deployment: ObjectKey) {
         state.withLock { state in
             state.statuses[deployment] = nil
+            state.activity[deployment] = nil
             state.children = state.children.filter { $0.value.owner != deployment }
             state.verified = state.verified.filter { $0.value.owner != deployment }
         }

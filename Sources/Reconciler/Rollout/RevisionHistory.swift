@@ -146,7 +146,7 @@ public struct RevisionHistory: Sendable, Equatable {
 
     /// The spec fields a revision is made of: everything that shapes the pods. Storage (a claim
     /// cannot shrink back), replicas, suspend and the operator's own settings are not rolled back.
-    static let excludedFields: Set<String> = ["apiKeySecretRef", "storage", "replicas", "suspend", "keyRotation", "rollout", "verification", "networkPolicy"]
+    static let excludedFields: Set<String> = ["apiKeySecretRef", "storage", "replicas", "suspend", "keyRotation", "rollout", "verification", "networkPolicy", "idleShutdown"]
 
     static func revisionSpec(_ spec: JSON?) -> JSON {
         .object((spec?.objectValue ?? [:]).filter { !excludedFields.contains($0.key) && !$0.value.isNull })

@@ -27,6 +27,8 @@ enum StatusRules {
             revisions.history.write(into: &report.fields)
             report.fields["httpRouteName"] = facts.rollout?.routeName.map(JSON.string)
             report.revisions = revisions
+            report.idle = facts.idle
+            report.fields["wakeAcknowledged"] = facts.idle?.wakeAcknowledged.map(JSON.string)
             let storage = facts.deployment?.spec.storage
             report.sharedClaimReadWriteOnce = storage.map { ["ReadWriteOnce", "ReadWriteOncePod"].contains($0.accessMode) && $0.existingClaim == nil } ?? false
         }

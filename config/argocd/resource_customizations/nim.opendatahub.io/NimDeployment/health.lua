@@ -1,7 +1,8 @@
 -- Argo CD health check for nim.opendatahub.io/NimDeployment.
 -- Progressing until the operator has seen the current generation; then Degraded when the
 -- Degraded condition is True (a refused key, a missing model, a conflict: the message says
--- which), Suspended when the operator says so (Ready reason Suspended, from spec.suspend), Healthy
+-- which), Suspended when the operator says so (Ready reason Suspended, from spec.suspend, or Idle,
+-- from spec.idleShutdown), Healthy
 -- when Ready is True, Progressing otherwise.
 local hs = {}
 
@@ -36,7 +37,7 @@ if degraded ~= nil and degraded.status == "True" then
   hs.message = degraded.message or degraded.reason or "Degraded"
   return hs
 end
-if (ready ~= nil and ready.reason == "Suspended") or (obj.spec ~= nil and obj.spec.suspend == true) then
+if (ready ~= nil and (ready.reason == "Suspended" or ready.reason == "Idle")) or (obj.spec ~= nil and obj.spec.suspend == true) then
   hs.status = "Suspended"
   hs.message = (ready and ready.message) or "Suspended"
   return hs
