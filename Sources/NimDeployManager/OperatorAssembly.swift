@@ -21,6 +21,7 @@ public enum OperatorAssembly {
             keyRotationSettle: options.keyRotationSettle, migrateLegacy: options.migrateLegacy, defaultFSGroup: fsGroup.group,
             registryMirrors: options.registryMirrors, mirrorPullSecret: options.mirrorPullSecret)
         reconcilerOptions.operatorNamespace = operatorNamespace
+        reconcilerOptions.podMonitorLabels = options.podMonitorLabels
         reconcilerOptions.gatewayAPI = await serves(
             "gateway.networking.k8s.io/v1", client: client, log: log,
             yes: "Gateway API served: progressive rollouts in RawDeployment mode use a weighted HTTPRoute",

@@ -15,6 +15,8 @@ public struct OperatorOptions: Sendable {
     public var disableKeyValidation = false
     /// Make a PodMonitor per deployment where the Prometheus Operator is installed (`--no-pod-monitors`: never).
     public var podMonitors = true
+    /// Labels the PodMonitors carry, for Prometheus' podMonitorSelector (`--pod-monitor-labels release=kube-prometheus-stack`).
+    public var podMonitorLabels: [String: String] = [:]
     public var disconnected = false
     public var region: String?
     public var migrateLegacy = false
@@ -47,7 +49,7 @@ public struct OperatorOptions: Sendable {
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
         "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
         "key-rotation-settle", "ngc-timeout", "ngc-proxy", "ngc-no-proxy", "ngc-ca-bundle", "nim-fs-group",
-        "image-registry-mirror", "mirror-pull-secret",
+        "image-registry-mirror", "mirror-pull-secret", "pod-monitor-labels",
     ]
     public static let switchFlags: Set<String> = ["disable-key-validation", "disconnected", "migrate-legacy", "leader-elect", "no-pod-monitors", "help"]
 
@@ -93,6 +95,15 @@ public struct OperatorOptions: Sendable {
         }
         disableKeyValidation = arguments.flag("disable-key-validation")
         podMonitors = !arguments.flag("no-pod-monitors")
+        if let list = arguments.value("pod-monitor-labels") {
+            for pair in list.split(separator: ",") where !pair.isEmpty {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, NameValidation.qualifiedNameProblem(parts[0]) == nil, NameValidation.labelValueProblem(parts[1]) == nil else {
+                    throw Arguments.UsageError(message: "--pod-monitor-labels takes KEY=VALUE,... label pairs, not \"\(pair)\"")
+                }
+                podMonitorLabels[parts[0]] = parts[1]
+            }
+        }
         disconnected = arguments.flag("disconnected")
         region = arguments.value("region")
         migrateLegacy = arguments.flag("migrate-legacy")

@@ -308,10 +308,22 @@ import TestSupport
             let seen = Self.allows(policy, template)
             #expect(seen.selects, "the manager's pod")
             #expect(seen.ingressPorts == declared, "its probe and metrics ports: \(seen.ingressPorts) vs \(declared)")
-            #expect(seen.egressPorts == [53, 443, 6443, 8000])
+            #expect(seen.egressPorts == [53, 80, 443, 6443, 8000])
             let stored = try await cluster.client.apply(KubeObject(policy), resource, fieldManager: "kubectl")
             #expect(stored[path: ["spec", "policyTypes"]] == ["Ingress", "Egress"])
         }
         #expect(try await ChartTests.documents().contains { $0["kind"] == "NetworkPolicy" } == false, "off unless asked")
+    }
+}
+
+/// The chart's podMonitors values as the operator's flags.
+@Suite struct PodMonitorValuesTests {
+    @Test func theChartTurnsPodMonitorsOffOrLabelsThem() async throws {
+        let labelled = ChartTests.arguments(try await ChartTests.documents(["podMonitors": ["labels": ["release": "kps", "team": "ml"]]]))
+        #expect(labelled.contains("--pod-monitor-labels=release=kps,team=ml"))
+        let off = ChartTests.arguments(try await ChartTests.documents(["podMonitors": ["enabled": false]]))
+        #expect(off.contains("--no-pod-monitors") && !off.contains { $0.hasPrefix("--pod-monitor-labels") })
+        let plain = ChartTests.arguments(try await ChartTests.documents())
+        #expect(!plain.contains { $0.contains("pod-monitor") }, "on, unlabelled, by default")
     }
 }

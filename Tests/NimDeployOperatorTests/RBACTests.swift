@@ -103,9 +103,11 @@ import TestSupport
             return latest?["outcome"] == "Verified" && latest?["image"]?.stringValue?.hasSuffix(":1.15.4") == true && candidate == nil
         }
         progressive["rollout"] = ["strategy": "InPlace"]
+        progressive["networkPolicy"] = nil
         try await env.deploy("canary", spec: progressive)
-        try await eventually(timeout: 30, "the HTTPRoute deleted") {
-            try await env.deployment("canary")[dotted: "status.httpRouteName"] == nil
+        try await eventually(timeout: 30, "the HTTPRoute and the NetworkPolicy deleted") {
+            let status = try await env.deployment("canary")["status"]
+            return status?["httpRouteName"] == nil && status?["networkPolicyName"] == nil
         }
         // A deployment that fills its cache first: its Job.
         try await env.deploy("cached", spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["preload": true]])

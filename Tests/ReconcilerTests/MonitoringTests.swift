@@ -11,7 +11,9 @@ import TestSupport
 @Suite struct MonitoringTests {
     @Test func eachDeploymentGetsAPodMonitorForItsNIMsMetrics() async throws {
         let env = try await NimEnvironment(prometheusOperator: true)
-        try await env.startOperator(env.options(podMonitors: true))
+        var options = env.options(podMonitors: true)
+        options.podMonitorLabels = ["release": "kube-prometheus-stack"]
+        try await env.startOperator(options)
         try await env.createKeySecret()
         try await env.deploy()
         try await env.deploy("grpc", spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "protocol": "grpc"])
@@ -19,6 +21,7 @@ import TestSupport
         try await env.waitFor("Ready", "True", of: "grpc")
         let monitor = try await env.client.get(NIMMetrics.podMonitors, namespace: "team-a", name: "llama")
         #expect(monitor.ownerReferences.first?.name == "llama" && monitor.labels[ChildLabels.managedBy] == ChildLabels.operatorName)
+        #expect(monitor.labels["release"] == "kube-prometheus-stack", "what Prometheus' podMonitorSelector asks for")
         #expect(monitor[path: ["spec", "selector", "matchLabels"]] == [ChildLabels.deployment: "llama", "component": "predictor"])
         let endpoint = monitor[path: ["spec", "podMetricsEndpoints"]]?[0]
         #expect(endpoint?["path"] == "/v1/metrics" && endpoint?["portNumber"] == 8000)

@@ -27,6 +27,7 @@ import TestSupport
         let rules = policy?[path: ["spec", "ingress"]]?.arrayValue ?? []
         #expect(rules.first?["from"] == [["podSelector": [:]]], "the namespace's own pods")
         let allowed = rules.dropFirst().first?["from"]?[0]?[path: ["namespaceSelector", "matchExpressions"]]?[0]?["values"]
+        #expect(rules.dropFirst().first?["from"]?[1]?[path: ["namespaceSelector", "matchLabels"]] == ["policy-group.network.openshift.io/ingress": ""], "OpenShift's host-network routers")
         #expect(allowed == ["istio-system", .string(NimEnvironment.operatorNamespace), "openshift-user-workload-monitoring"], "the gateway, the operator (it verifies), monitoring")
         #expect(rules.allSatisfy { $0["ports"] == [["protocol": "TCP", "port": 8000]] }, "the API port only")
         // The pods it selects are the predictor's.

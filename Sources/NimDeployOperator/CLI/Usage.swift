@@ -47,6 +47,7 @@ enum Usage {
           --mirror-pull-secret ngc-key|none|NAME    mirrored images' pull secret: the NGC key for the mirror's host, none, or a Secret (default ngc-key)
           --disable-key-validation          never call NGC to validate keys
           --no-pod-monitors                 make no PodMonitor per deployment, even where the Prometheus Operator is installed
+          --pod-monitor-labels K=V,...      labels the PodMonitors carry, for Prometheus' podMonitorSelector
           --disconnected                    air-gapped: no key collection, no Secrets, no NGC
           --region REGION                   EU refuses EU-restricted models
           --migrate-legacy                  migrate legacy deployments in every watched namespace

@@ -56,8 +56,9 @@ public struct DesiredInputs: Sendable {
     /// and tag routing on, so the latest revision has its own URL to be verified at.
     public var canaryTrafficPercent: Int?
     public var tagRouting = false
-    /// A PodMonitor for the NIM's metrics (the Prometheus Operator is installed).
+    /// A PodMonitor for the NIM's metrics (the Prometheus Operator is installed), with these labels.
     public var podMonitor = false
+    public var podMonitorLabels: [String: String] = [:]
     /// The operator's namespace, for a deployment's NetworkPolicy.
     public var operatorNamespace = ""
 
@@ -253,7 +254,8 @@ public struct DesiredState: Sendable {
         }
         // gRPC deployments declare no HTTP port to scrape (Triton NIMs serve metrics elsewhere).
         if inputs.podMonitor, !inputs.candidate, spec.servingProtocol == .http {
-            podMonitor = NIMMetrics.podMonitor(names: names, metadata: metadata("monitoring.coreos.com/v1", "PodMonitor", names.inferenceService))
+            podMonitor = NIMMetrics.podMonitor(
+                names: names, metadata: metadata("monitoring.coreos.com/v1", "PodMonitor", names.inferenceService, extraLabels: inputs.podMonitorLabels))
         }
         if let preload = inputs.preload, spec.storage.existingClaim == nil {
             waitsForCache = preload.state != .filled

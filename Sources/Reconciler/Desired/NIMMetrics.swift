@@ -19,7 +19,11 @@ public enum NIMMetrics {
             "ingress": [
                 ["from": [["podSelector": [:]]], "ports": [["protocol": "TCP", "port": .int(port)]]],
                 [
-                    "from": [["namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSON.string))]]]]],
+                    "from": [
+                        ["namespaceSelector": ["matchExpressions": [["key": "kubernetes.io/metadata.name", "operator": "In", "values": .array(namespaces.map(JSON.string))]]]],
+                        // OpenShift's routers run on the host network: they are matched by this label only.
+                        ["namespaceSelector": ["matchLabels": ["policy-group.network.openshift.io/ingress": ""]]],
+                    ],
                     "ports": [["protocol": "TCP", "port": .int(port)]],
                 ],
             ],

@@ -132,7 +132,10 @@ public enum Decide {
         let names = ChildNames(deployment: deployment.name, existingClaim: spec.storage.existingClaim)
         (facts.image, facts.regionWarning) = try ImageRules.resolve(spec, catalog: o.catalog, source: o.catalogSource, options: o.options)
         guard let image = facts.image else { return }
-        try QuotaRules.check(deployment, quotas: o.quotas, pods: o.pods)
+        try QuotaRules.check(deployment, quotas: o.quotas, pods: o.pods, running: o.children.inferenceService)
+        if spec.networkPolicy.enabled, o.children.inferenceService?.annotations[DesiredState.deploymentModeAnnotation] == "Serverless" {
+            throw .invalidSpec("spec.networkPolicy is for RawDeployment mode: in Serverless mode Knative's activator, queue-proxy and autoscaler reach the pods on their own ports; use Knative's or your mesh's policies")
+        }
 
         // The key: read, then (past the settle window) judged by NGC.
         var key: APIKey?
@@ -196,6 +199,7 @@ public enum Decide {
                 caBundleDigest: caBundleDigest, defaultFSGroup: o.options.defaultFSGroup, claimSize: claimSize,
                 mirrors: o.options.registryMirrors, mirrorPullSecret: o.options.mirrorPullSecret)
             inputs.podMonitor = o.options.podMonitors
+            inputs.podMonitorLabels = o.options.podMonitorLabels
             inputs.operatorNamespace = o.options.operatorNamespace ?? o.options.catalog.namespace
             return inputs
         }

@@ -135,7 +135,7 @@ public enum DeploymentProblem: Error, Sendable, Equatable {
         case .regionRestricted(let model):
             return "Model \(model) is not available in the EU region this operator serves (--region EU). Choose another model."
         case .quotaExceeded(let quota, let resource, let asked, let hard, let others):
-            return "The deployment asks for \(asked) GPU\(asked == 1 ? "" : "s") at its most replicas (spec.resources.gpus × spec.replicas.max), and ResourceQuota \(quota) allows \(hard) \(resource) in this namespace, \(others) of them used by other pods: its pods would stay uncreated (FailedCreate). Raise the quota, or lower spec.replicas.max or spec.resources.gpus; what runs is left as it is."
+            return "The deployment asks for \(asked) GPU\(asked == 1 ? "" : "s") at its most (spec.resources.gpus × (spec.replicas.max, one more while a rolling update surges, and a progressive rollout's candidate)), and ResourceQuota \(quota) allows \(hard) \(resource) in this namespace, \(others) of them used by other pods: its pods would stay uncreated (FailedCreate). Raise the quota, or lower spec.replicas.max or spec.resources.gpus; what runs is left as it is."
         case .claimNotFound(let claim):
             return "PersistentVolumeClaim \"\(claim)\" named in spec.storage.existingClaim does not exist in this namespace. Create it, or remove existingClaim to let the operator make one."
         case .resourceConflict(let kind, let name, let why):

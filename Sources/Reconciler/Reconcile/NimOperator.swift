@@ -164,7 +164,13 @@ public final class NimOperator: Sendable {
         }
         controller.watch(pods) { event in Self.owner(of: event.object).map { [$0] } ?? [] }
         // A quota raised (or freed by others): the namespace's deployments are decided again.
-        controller.watch(quotas) { event in deployments.cache.list(namespace: event.object.namespace).map(\.key) }
+        // Only the deployments it stopped: the quota controller rewrites status.used on every pod
+        // change, and a namespace of many deployments would reconcile them all each time.
+        controller.watch(quotas) { event in
+            deployments.cache.list(namespace: event.object.namespace).filter { object in
+                (object[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "ResourcesReady" && $0["reason"] == "QuotaExceeded" }
+            }.map(\.key)
+        }
         controller.watch(jobs) { event in
             if case .deleted(let job) = event { reconciler.ledger.forget(CachePreload.jobs, namespace: job.namespace ?? "", name: job.name) }
             return Self.owner(of: event.object).map { [$0] } ?? []

@@ -88,6 +88,9 @@ public final class NimReconciler: Sendable {
                 break
             }
         }
+        // What is no longer wanted goes; one that could not be deleted stays named in the status
+        // (so the next pass deletes it), and the status is written all the same.
+        var failedDelete: DeploymentProblem?
         for (resource, name) in decision.deletes {
             let namespace = observation.object.namespace ?? ""
             do {
@@ -95,13 +98,16 @@ public final class NimReconciler: Sendable {
                 // Made again later (the strategy switched back) it is written, not taken for a lagging cache.
                 ledger.forget(resource, namespace: namespace, name: name)
             } catch {
-                if !error.isNotFound { throw RetryLater(problem: ChildApplier.problem(error, object: "\(resource.kind) \(name)")) }
+                guard !error.isNotFound else { continue }
+                failedDelete = ChildApplier.problem(error, object: "\(resource.kind) \(name)")
+                for field in ["httpRouteName", "networkPolicyName"] where observation.status?[field]?.stringValue == name { decision.status?[field] = .string(name) }
             }
         }
         try await writeStatus(observation, decision.status)
         for announcement in decision.announcements { say(announcement, about: observation.object, wroteRuntime: wroteRuntime) }
         publishReadiness(decision.ready, for: observation.object.key)
         if let problem = decision.problem, problem.isTransient { throw RetryLater(problem: problem) }
+        if let failedDelete { throw RetryLater(problem: failedDelete) }
         return decision.requeueAfter.map { .requeue(after: $0) } ?? .done
     }
 

@@ -34,6 +34,8 @@ public struct ReconcilerOptions: Sendable {
     /// The cluster serves the Prometheus Operator's `monitoring.coreos.com/v1`: each deployment
     /// gets a PodMonitor for its NIM's metrics.
     public var podMonitors = false
+    /// Labels the PodMonitors carry, for Prometheus' podMonitorSelector.
+    public var podMonitorLabels: [String: String] = [:]
     /// Where the operator runs: its pods ask the models (a deployment's NetworkPolicy lets them
     /// in). Nil: the catalog's namespace.
     public var operatorNamespace: String?
