@@ -78,6 +78,9 @@ final class APIServer: Sendable {
             if document.objectValue?.isEmpty ?? true { return respondStatus(writer, notFound()) }
             return respond(writer, 200, document)
         }
+        if request.method == "POST", [Reviews.tokenReviews, Reviews.subjectAccessReviews].contains(path) {
+            return review(path, identity: identity, request: request, writer: writer)
+        }
         let segments = path.split(separator: "/").map(String.init)
         if segments.count == 2, segments[0] == "apis" {
             guard let group = Discovery.groups(ordered).first(where: { $0.name == segments[1] }) else { return respondStatus(writer, notFound()) }
@@ -405,6 +408,27 @@ final class APIServer: Sendable {
     }
 
     // MARK: - Responses
+
+    /// TokenReview, SubjectAccessReview: the requester needs `create` on them (as
+    /// system:auth-delegator grants), and the answer is never stored.
+    private func review(_ path: String, identity: Identity, request: HTTPServerRequest, writer: HTTPResponseWriter) {
+        let group = path.contains("authentication") ? "authentication.k8s.io" : "authorization.k8s.io"
+        let plural = path.contains("tokenreviews") ? "tokenreviews" : "subjectaccessreviews"
+        count("create", "\(plural).\(group)", agent: Self.agent(request))
+        guard let body = try? JSON(parsing: request.body) else {
+            return respondStatus(writer, APIStatus(code: 400, reason: "BadRequest", message: "the body is not a JSON \(plural) object"))
+        }
+        let answer = store.withState { state -> Result<JSON, APIStatus> in
+            guard authorizer.allowsResource(identity, verb: "create", group: group, resource: plural, namespace: nil, name: nil, state: state) else {
+                return .failure(APIStatus(code: 403, reason: "Forbidden", message: "\(plural).\(group) is forbidden: User \"\(identity.user)\" cannot create resource \"\(plural)\" in API group \"\(group)\" at the cluster scope"))
+            }
+            return Reviews.answer(path: path, body: body, authorizer: authorizer, state: state).map { .success($0) } ?? .failure(notFound())
+        }
+        switch answer {
+        case .success(let review): respond(writer, 201, review)
+        case .failure(let status): respondStatus(writer, status)
+        }
+    }
 
     func respond(_ writer: HTTPResponseWriter, _ status: Int, _ body: JSON, warnings: [String] = [], contentType: String = "application/json") {
         var headers = HTTPHeaders([("Content-Type", contentType)])

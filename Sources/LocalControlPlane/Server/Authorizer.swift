@@ -83,6 +83,28 @@ final class Authorizer: Sendable {
         return APIStatus(code: 403, reason: "Forbidden", message: message, details: .object(details))
     }
 
+    /// A SubjectAccessReview on a resource: whether the roles bound to the identity allow it.
+    func allowsResource(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, state: StoreState) -> Bool {
+        if identity.groups.contains("system:masters") { return true }
+        return applicableRoles(identity, namespace: namespace, state: state).contains { _, rules in
+            rules.contains { Self.allows($0, verb: verb, group: group, resource: resource, name: name) }
+        }
+    }
+
+    /// A SubjectAccessReview on a path (`/metrics`): ClusterRoles' nonResourceURLs, a trailing `*`
+    /// matching any rest.
+    func allowsNonResource(_ identity: Identity, path: String, verb: String, state: StoreState) -> Bool {
+        if identity.groups.contains("system:masters") { return true }
+        return applicableRoles(identity, namespace: nil, state: state).contains { _, rules in
+            rules.contains { rule in
+                let verbs = rule["verbs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                let urls = rule["nonResourceURLs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                return (verbs.contains("*") || verbs.contains(verb))
+                    && urls.contains { $0 == "*" || $0 == path || ($0.hasSuffix("*") && path.hasPrefix(String($0.dropLast()))) }
+            }
+        }
+    }
+
     /// The OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift): setting
     /// `blockOwnerDeletion` on a reference needs `update` on the owner's `finalizers`.
     func authorizeOwnerReferences(_ identity: Identity, _ request: ResourceRequest, body: JSON, state: StoreState) -> APIStatus? {
