@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import KubeCore
 import HTTPServing
+import Reconciler
 
 /// The NIM behind an InferenceService's address: its OpenAI-compatible API (`/v1/models`,
 /// `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`), its health endpoints and its
@@ -84,14 +85,6 @@ public final class ModelStandIn: Sendable {
         shared.state.withLock { $0.asked["\(namespace)/\(name)"] ?? [] }
     }
 
-    /// The model name a NIM serves its image's model under: the image path without `nim/`.
-    public static func servedName(_ image: String) -> String {
-        var path = image.split(separator: "/").dropFirst().joined(separator: "/")
-        if let colon = path.lastIndex(of: ":"), !path[colon...].contains("/") { path = String(path[..<colon]) }
-        if let at = path.firstIndex(of: "@") { path = String(path[..<at]) }
-        return path.hasPrefix("nim/") ? String(path.dropFirst(4)) : path
-    }
-
     private static func handle(_ request: HTTPServerRequest, _ writer: HTTPResponseWriter, shared: Shared) {
         let parts = request.path.split(separator: "/", maxSplits: 2).map(String.init)
         guard parts.count == 3 else { return respond(writer, 404, ["error": "no such InferenceService address"]) }
@@ -106,7 +99,8 @@ public final class ModelStandIn: Sendable {
         }
         // Nothing serves: the Service has no ready endpoint, the connection is refused.
         guard let image else { return writer.closeWithoutAnswer() }
-        let model = servedName(image)
+        // As NIM names it, by the rule the operator's probe expects.
+        let model = ImageReference(parsing: image).map(ModelProbe.servedName) ?? image
         switch behaviour {
         case .dead: return writer.closeWithoutAnswer()
         case .failing(let status) where path != "/v1/health/live": return respond(writer, status, ["error": "the model server failed"])
@@ -144,48 +138,39 @@ public final class ModelStandIn: Sendable {
         }
     }
 
-    /// NIM for LLMs' request counters and time-to-first-token histogram, as it exports them.
+    /// NIM for LLMs' metrics, as it exports them (../shared/design/nim-observability.md): the
+    /// request counters and time to first token from the traffic given, the rest idle.
     public static func metrics(model: String, traffic: Traffic) -> String {
         let label = "model_name=\"\(model)\""
         let total = traffic.successes + traffic.failures
-        var lines = [
-            "# HELP request_success_total Number of successful requests, requests with finish reason stop or length.",
-            "# TYPE request_success_total counter",
-            "request_success_total{\(label)} \(traffic.successes).0",
-            "# HELP request_failure_total Number of failed requests, requests with other finish reason.",
-            "# TYPE request_failure_total counter",
-            "request_failure_total{\(label)} \(traffic.failures).0",
-            "# HELP time_to_first_token_seconds Histogram of time to first token in seconds.",
-            "# TYPE time_to_first_token_seconds histogram",
-        ]
-        for bound in [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] {
-            lines.append("time_to_first_token_seconds_bucket{\(label),le=\"\(bound)\"} \(traffic.timeToFirstToken <= bound ? total : 0).0")
+        var lines: [String] = []
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [String]) {
+            lines += ["# HELP \(name) \(help)", "# TYPE \(name) \(type)"] + samples
         }
-        lines.append("time_to_first_token_seconds_bucket{\(label),le=\"+Inf\"} \(total).0")
-        lines.append("time_to_first_token_seconds_count{\(label)} \(total).0")
-        lines.append("time_to_first_token_seconds_sum{\(label)} \(Double(total) * traffic.timeToFirstToken)")
-        // The rest of what NIM for LLMs exports (../shared/design/nim-observability.md), idle.
+        func histogram(_ name: String, _ help: String, bounds: [Double], count: Int, value: Double) {
+            family(name, "histogram", help,
+                bounds.map { "\(name)_bucket{\(label),le=\"\($0)\"} \(value <= $0 ? count : 0).0" }
+                    + ["\(name)_bucket{\(label),le=\"+Inf\"} \(count).0", "\(name)_count{\(label)} \(count).0", "\(name)_sum{\(label)} \(Double(count) * value)"])
+        }
+        family("request_success_total", "counter", "Number of successful requests, requests with finish reason stop or length.", ["request_success_total{\(label)} \(traffic.successes).0"])
+        family("request_failure_total", "counter", "Number of failed requests, requests with other finish reason.", ["request_failure_total{\(label)} \(traffic.failures).0"])
+        family("request_finish_total", "counter", "Number of finished requests, with label indicating finish reason.", ["request_finish_total{finished_reason=\"stop\",\(label)} \(traffic.successes).0"])
+        histogram("time_to_first_token_seconds", "Histogram of time to first token in seconds.",
+            bounds: [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10], count: total, value: traffic.timeToFirstToken)
         for (name, help) in [
             ("num_requests_running", "Number of requests currently running on GPU."), ("num_requests_waiting", "Number of requests waiting to be processed."),
             ("num_request_max", "Max number of concurrently running requests."), ("gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage."),
         ] {
-            lines += ["# HELP \(name) \(help)", "# TYPE \(name) gauge", "\(name){\(label)} \(name == "num_request_max" ? "64" : "0").0"]
+            family(name, "gauge", help, ["\(name){\(label)} \(name == "num_request_max" ? "64" : "0").0"])
         }
         for (name, help) in [("prompt_tokens_total", "Number of prefill tokens processed."), ("generation_tokens_total", "Number of generation tokens processed.")] {
-            lines += ["# HELP \(name) \(help)", "# TYPE \(name) counter", "\(name){\(label)} 0.0"]
+            family(name, "counter", help, ["\(name){\(label)} 0.0"])
         }
-        lines += ["# HELP request_finish_total Number of finished requests, with label indicating finish reason.", "# TYPE request_finish_total counter",
-                  "request_finish_total{finished_reason=\"stop\",\(label)} \(traffic.successes).0"]
-        for (name, help, bounds) in [
-            ("time_per_output_token_seconds", "Histogram of time per output token in seconds.", [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5]),
-            ("e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", [1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60]),
-            ("request_prompt_tokens", "Number of prefill tokens processed.", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]),
-            ("request_generation_tokens", "Number of generation tokens processed.", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]),
-        ] as [(String, String, [Double])] {
-            lines += ["# HELP \(name) \(help)", "# TYPE \(name) histogram"]
-            lines += bounds.map { "\(name)_bucket{\(label),le=\"\($0)\"} 0.0" }
-            lines += ["\(name)_bucket{\(label),le=\"+Inf\"} 0.0", "\(name)_count{\(label)} 0.0", "\(name)_sum{\(label)} 0.0"]
-        }
+        let tokens: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]
+        histogram("time_per_output_token_seconds", "Histogram of time per output token in seconds.", bounds: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5], count: 0, value: 0)
+        histogram("e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", bounds: [1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60], count: 0, value: 0)
+        histogram("request_prompt_tokens", "Number of prefill tokens processed.", bounds: tokens, count: 0, value: 0)
+        histogram("request_generation_tokens", "Number of generation tokens processed.", bounds: tokens, count: 0, value: 0)
         return lines.joined(separator: "\n") + "\n"
     }
 

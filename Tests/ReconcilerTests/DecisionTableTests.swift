@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import KubeCore
+import KubeAPI
 import Reconciler
 
 /// The reconcile's decisions, from observations made by hand: every reason of the README's
@@ -40,7 +41,7 @@ import Reconciler
         var liveToken: RestartToken?
         /// What the model answers the operator's probe, and a canary's metrics.
         var modelVerdict = ModelVerdict(.verified, "meta/llama-3.1-8b-instruct is listed and answered in 120 ms.", seconds: 0.12)
-        var traffic: Result<TrafficReading, TransportFailure> = .success(TrafficReading(successes: 100, failures: 0, timeToFirstTokenP95: 0.05))
+        var traffic: Result<TrafficReading, TransportError> = .success(TrafficReading(successes: 100, failures: 0, timeToFirstTokenP95: 0.05))
         /// spec.idleShutdown: the model's requests as last read (nil: never read).
         var activity: WriteLedger.Activity?
         var generation = 2

@@ -9,6 +9,9 @@ struct RolloutRender {
     /// The inputs every rendering shares, for a deployment (the spec, or a revision's) and its image.
     let common: (NimDeployment, ResolvedImage) -> DesiredInputs
     var stableInputs: DesiredInputs
+    /// The stable objects from those inputs (what the decision writes unless a preload or an idle
+    /// shutdown changes the inputs after).
+    let stable: DesiredState
     var beside: [(ResourceType, KubeObject)] = []
     var deletes: [(ResourceType, String)] = []
     var split: TrafficSplit
@@ -34,6 +37,7 @@ struct RolloutRender {
             stableInputs.tagRouting = true
         }
         let stable = DesiredState(stableInputs)
+        self.stable = stable
         let names = stable.names
         var candidate: DesiredState?
         if let (deployment, image) = plan.candidate {

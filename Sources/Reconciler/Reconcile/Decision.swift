@@ -237,7 +237,8 @@ public enum Decide {
         if idle.idle { inputs.deployment.spec.suspend = true }
         if idle.scaleToZero { inputs.deployment.spec.minReplicas = 0 }
         for wait in [revisions.requeueAfter, rendered.requeueAfter, idle.requeueAfter].compactMap({ $0 }) { facts.requeueAfter = min(facts.requeueAfter ?? wait, wait) }
-        var desired = DesiredState(inputs)
+        // Rendered once already, unless a preload or an idle shutdown changed the inputs since.
+        var desired = inputs.preload == nil && !idle.idle && !idle.scaleToZero ? rendered.stable : DesiredState(inputs)
         desired.beside = rendered.beside
         // A NetworkPolicy no longer asked for goes (the status remembers the one made).
         if desired.networkPolicy == nil, let made = o.status?["networkPolicyName"]?.stringValue {

@@ -247,12 +247,9 @@ public final class NimOperator: Sendable {
         return nil
     }
 
-    /// GPUs per replica times the maximum replicas, as the spec asks (0 suspended).
+    /// GPUs per replica times the maximum replicas, as the spec asks (0 suspended or unreadable).
     static func gpusAsked(_ object: KubeObject) -> Int {
-        let spec = object["spec"]
-        guard spec?["suspend"]?.boolValue != true else { return 0 }
-        let gpus = spec?[path: ["resources", "gpus"]]?.intValue ?? 1
-        let minimum = spec?[path: ["replicas", "min"]]?.intValue ?? 1
-        return gpus * (spec?[path: ["replicas", "max"]]?.intValue ?? max(minimum, 1))
+        guard let spec = try? NimDeployment(object).spec, !spec.suspend else { return 0 }
+        return spec.resources.gpus * spec.maxReplicas
     }
 }

@@ -35,7 +35,7 @@ public struct Observation: Sendable {
     /// The model's answer to the probe the decision asked for.
     public var modelVerdict: ModelVerdict?
     /// A canary's metrics, for a step's analysis.
-    public var traffic: Result<TrafficReading, TransportFailure>?
+    public var traffic: Result<TrafficReading, TransportError>?
     /// spec.idleShutdown: when the model's requests were last read and last moved.
     public var activity: WriteLedger.Activity?
     /// The read of them the decision asked for failed (a model that cannot be reached is not idle).
@@ -104,19 +104,6 @@ public struct Observation: Sendable {
     }
 }
 
-/// Why a read over HTTP failed, as a value a decision can compare.
-public struct TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
-    /// No connection was made (nothing was asked of the server).
-    public var isConnectFailure = false
-    public var description: String { message }
-
-    public init(message: String, isConnectFailure: Bool = false) {
-        self.message = message
-        self.isConnectFailure = isConnectFailure
-    }
-}
-
 extension NimReconciler {
     /// Reads what the deployment's decision rests on: the caches first, then, one at a time,
     /// what the rules ask for (each read only when an earlier rule did not already stop).
@@ -176,7 +163,11 @@ extension NimReconciler {
         case .verification(let probe):
             observation.modelVerdict = await verifier.verify(probe)
         case .traffic(let address):
-            observation.traffic = await verifier.traffic(at: address).mapError { TransportFailure(message: Redactor.current.scrub($0.message), isConnectFailure: $0.isConnectFailure) }
+            observation.traffic = await verifier.traffic(at: address).mapError { error in
+                var scrubbed = error
+                scrubbed.message = Redactor.current.scrub(error.message)
+                return scrubbed
+            }
         case .activity(let address):
             switch await verifier.traffic(at: address) {
             case .success(let reading):

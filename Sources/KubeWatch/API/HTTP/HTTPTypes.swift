@@ -47,7 +47,7 @@ public struct HTTPStreamResponse: Sendable {
 }
 
 /// The request never produced an HTTP response: connection refused, TLS failure, timeout.
-public struct TransportError: Error, Sendable, CustomStringConvertible {
+public struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var isTimeout: Bool
     /// Retrying cannot help: the URL is malformed or TLS says the peer is not who it should be.
