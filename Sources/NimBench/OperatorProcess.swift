@@ -15,7 +15,7 @@ struct OperatorProcess {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "run", "--kubeconfig", kubeconfig, "--ngc-api-url", ngc, "--namespace", "nim-deploy-operator-system", "--concurrency", String(concurrency),
-            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--log-level", "info",
+            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--metrics-auth", "none", "--log-level", "info",
             "--key-rotation-settle", "\(settleMilliseconds)ms",
         ]
         stderr = Pipe()

@@ -22,6 +22,8 @@ public struct OperatorOptions: Sendable {
     public var migrateLegacy = false
     public var leaderElect = false
     public var metricsBindAddress = ":8080"
+    /// `--metrics-auth`: whether `/metrics` asks the API server about each caller's token.
+    public var metricsAuth = MetricsAuth.token
     public var healthProbeBindAddress = ":8081"
     public var concurrency = 4
     public var logLevel = Logger.Level.info
@@ -37,6 +39,14 @@ public struct OperatorOptions: Sendable {
     public var registryMirrors: [RegistryMirror] = []
     public var mirrorPullSecret = MirrorPullSecret.ngcKey
 
+    public enum MetricsAuth: String, Sendable {
+        /// A bearer token the API server accepts (TokenReview) for a user who may `get /metrics`
+        /// (SubjectAccessReview), as controller-runtime's secure metrics.
+        case token
+        /// Anyone who reaches the port.
+        case none
+    }
+
     /// `--nim-fs-group`: the predictor pods' fsGroup when a spec sets none.
     public enum FSGroupChoice: Sendable, Equatable {
         /// None on OpenShift (its SCC assigns one), 1000 elsewhere.
@@ -47,7 +57,7 @@ public struct OperatorOptions: Sendable {
 
     public static let valueFlags: Set<String> = [
         "kubeconfig", "context", "namespace", "watch-namespaces", "catalog", "ngc-api-url", "region",
-        "metrics-bind-address", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
+        "metrics-bind-address", "metrics-auth", "health-probe-bind-address", "concurrency", "log-level", "sync-period",
         "key-rotation-settle", "ngc-timeout", "ngc-proxy", "ngc-no-proxy", "ngc-ca-bundle", "nim-fs-group",
         "image-registry-mirror", "mirror-pull-secret", "pod-monitor-labels",
     ]
@@ -109,6 +119,12 @@ public struct OperatorOptions: Sendable {
         migrateLegacy = arguments.flag("migrate-legacy")
         leaderElect = arguments.flag("leader-elect")
         metricsBindAddress = arguments.value("metrics-bind-address") ?? metricsBindAddress
+        if let choice = arguments.value("metrics-auth") {
+            guard let parsed = MetricsAuth(rawValue: choice) else {
+                throw Arguments.UsageError(message: "--metrics-auth must be token or none, not \"\(choice)\"")
+            }
+            metricsAuth = parsed
+        }
         healthProbeBindAddress = arguments.value("health-probe-bind-address") ?? healthProbeBindAddress
         concurrency = try arguments.integer("concurrency", default: 4, range: 1...256)
         if let period = arguments.value("sync-period") {

@@ -58,9 +58,9 @@ import TestSupport
     @Test func theSameCRDCatalogAndPermissionsAsConfig() async throws {
         let chart = try await Self.documents()
         let config = try await RBACTests.kustomize("config/default")
-        for kind in ["CustomResourceDefinition", "ConfigMap"] {
-            let fromChart = chart.first { $0["kind"]?.stringValue == kind }
-            let fromConfig = config.first { $0["kind"]?.stringValue == kind }
+        for (kind, name) in [("CustomResourceDefinition", "nimdeployments.nim.opendatahub.io"), ("ConfigMap", "nim-model-metadata")] {
+            let fromChart = chart.first { $0["kind"]?.stringValue == kind && $0[dotted: "metadata.name"]?.stringValue == name }
+            let fromConfig = config.first { $0["kind"]?.stringValue == kind && $0[dotted: "metadata.name"]?.stringValue == name }
             #expect(fromChart?["spec"] == fromConfig?["spec"] && fromChart?["data"] == fromConfig?["data"], "\(kind)")
         }
         #expect(Self.permissions(chart) == Self.permissions(config))
@@ -73,7 +73,7 @@ import TestSupport
 
     @Test func eachValueLandsWhereItShould() async throws {
         let defaults = Self.arguments(try await Self.documents())
-        #expect(defaults.contains("--leader-elect") && defaults.contains("--metrics-bind-address=:8080") && !defaults.contains("--migrate-legacy"))
+        #expect(defaults.contains("--leader-elect") && defaults.contains("--metrics-bind-address=127.0.0.1:8080") && !defaults.contains("--migrate-legacy"))
         let documents = try await Self.documents([
             "region": "EU", "disconnected": true, "migration": ["enabled": true], "keyValidation": ["enabled": false],
             "keyRotation": ["settle": "2s"], "logLevel": "debug", "concurrency": 8, "leaderElection": ["enabled": false],
@@ -91,7 +91,7 @@ import TestSupport
         #expect(deployment[path: ["spec", "template", "spec", "containers"]]?[0]?["image"] == "registry.example.com/nim:dev")
         #expect(deployment[path: ["spec", "replicas"]] == 1)
         #expect(documents.first { $0["kind"] == "ServiceMonitor" }?[path: ["metadata", "labels", "release"]] == "prometheus")
-        #expect(!documents.contains { $0["kind"] == "ConfigMap" }, "no catalog when catalog.create is false")
+        #expect(!documents.contains { $0["kind"] == "ConfigMap" && $0[dotted: "metadata.name"] == "my-catalog" }, "no catalog when catalog.create is false")
         // Helm never templates crds/: the CRD is as config/ has it.
         for document in documents where document["kind"] != "CustomResourceDefinition" {
             #expect(document[path: ["metadata", "labels", "team"]] == "platform", "\(document["kind"] ?? "")")
@@ -178,6 +178,7 @@ import TestSupport
         ])
         #expect(InstallTests.restrictedV2Violations(documents) == [
             "pod securityContext.runAsUser", "pod securityContext.runAsGroup", "pod securityContext.fsGroup", "container manager: securityContext.runAsUser",
+            "container metrics-proxy: securityContext.runAsUser",
         ], "fixed IDs are for plain Kubernetes, not restricted-v2")
         #expect(pod["nodeSelector"] == ["kubernetes.io/os": "linux"])
         #expect(pod["tolerations"] == [["key": "dedicated", "operator": "Equal", "value": "operators", "effect": "NoSchedule"]])
@@ -215,7 +216,7 @@ import TestSupport
 
         let defaults = try await Self.documents()
         #expect(!Self.arguments(defaults).contains { $0.hasPrefix("--ngc-proxy") || $0.hasPrefix("--ngc-no-proxy") || $0.hasPrefix("--ngc-ca-bundle") }, "\(Self.arguments(defaults))")
-        #expect(try Self.pod(defaults)["volumes"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["kube-api-access"])
+        #expect(try Self.pod(defaults)["volumes"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["metrics-proxy-config", "metrics-tls", "metrics-proxy-tmp", "kube-api-access"])
         #expect(try Self.pod(defaults)["containers"]?[0]?["volumeMounts"]?.arrayValue?.count == 1)
     }
 
@@ -304,7 +305,7 @@ import TestSupport
         for (policy, deployment) in cases {
             let policy = try #require(policy)
             let template = try #require(deployment?[path: ["spec", "template"]])
-            let declared = Set((template[path: ["spec", "containers"]]?[0]?["ports"]?.arrayValue ?? []).compactMap { $0["containerPort"]?.intValue })
+            let declared = Set((template[path: ["spec", "containers"]]?.arrayValue ?? []).flatMap { $0["ports"]?.arrayValue ?? [] }.compactMap { $0["containerPort"]?.intValue })
             let seen = Self.allows(policy, template)
             #expect(seen.selects, "the manager's pod")
             #expect(seen.ingressPorts == declared, "its probe and metrics ports: \(seen.ingressPorts) vs \(declared)")

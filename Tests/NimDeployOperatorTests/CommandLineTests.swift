@@ -128,7 +128,7 @@ import TestSupport
         let kubeconfig = try cluster.writeKubeconfig()
         let process = BackgroundCommand([
             Paths.operatorBinary, "run", "--kubeconfig", kubeconfig, "--leader-elect", "--namespace", "nim-deploy-operator-system",
-            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0",
+            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--metrics-auth", "none",
         ])
         try process.start()
         // Free ports, learnt from the operator's own log line.

@@ -43,7 +43,7 @@ import TestSupport
     }
 
     static let resources: [String: ResourceType] = [
-        "Namespace": .namespaces, "ServiceAccount": .serviceAccounts, "ConfigMap": .configMaps, "Deployment": .deployments,
+        "Namespace": .namespaces, "ServiceAccount": .serviceAccounts, "ConfigMap": .configMaps, "Deployment": .deployments, "Secret": .secrets,
         "Service": ResourceType(group: "", version: "v1", plural: "services", kind: "Service", namespaced: true),
         "CustomResourceDefinition": ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false),
         "ClusterRole": ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", kind: "ClusterRole", namespaced: false),
@@ -52,7 +52,8 @@ import TestSupport
         "RoleBinding": ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding", namespaced: true),
     ]
 
-    /// The manager Deployment of an install: one container, as restricted PSS requires.
+    /// The manager Deployment of an install, as restricted PSS requires: the manager, its /metrics
+    /// on the pod's loopback behind the token check, and the metrics-proxy serving it over HTTPS.
     static func checkManager(_ documents: [JSON], sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deployment = try #require(documents.first { $0["kind"] == "Deployment" }, sourceLocation: sourceLocation)
         let pod = try #require(deployment[path: ["spec", "template", "spec"]], sourceLocation: sourceLocation)
@@ -73,6 +74,15 @@ import TestSupport
         #expect(help.status == 0, "\(help)", sourceLocation: sourceLocation)
         let token = pod["volumes"]?.arrayValue?.first { $0["name"] == "kube-api-access" }?[path: ["projected", "sources"]]?[0]?["serviceAccountToken"]
         #expect(token?["expirationSeconds"]?.intValue ?? 0 <= 3600, sourceLocation: sourceLocation)
+        #expect(arguments.contains("--metrics-bind-address=127.0.0.1:8080") && arguments.contains("--metrics-auth=token"), sourceLocation: sourceLocation)
+        let proxy = try #require(pod["containers"]?.arrayValue?.first { $0["name"] == "metrics-proxy" }, "the metrics-proxy sidecar", sourceLocation: sourceLocation)
+        #expect(proxy["ports"] == [["name": "metrics", "containerPort": 8443, "protocol": "TCP"]], sourceLocation: sourceLocation)
+        #expect(proxy[path: ["readinessProbe", "httpGet", "scheme"]] == "HTTPS", sourceLocation: sourceLocation)
+        #expect(proxy[path: ["securityContext", "readOnlyRootFilesystem"]] == true && proxy[path: ["resources", "limits", "memory"]] != nil, sourceLocation: sourceLocation)
+        let tls = pod["volumes"]?.arrayValue?.first { $0["name"] == "metrics-tls" }
+        #expect(tls?[path: ["secret", "optional"]] == true, "a missing certificate stops only the sidecar", sourceLocation: sourceLocation)
+        let service = documents.first { $0["kind"] == "Service" }
+        #expect(service?[path: ["spec", "ports"]]?[0]?["port"] == 8443 && service?[path: ["spec", "ports"]]?[0]?["targetPort"] == "metrics", sourceLocation: sourceLocation)
     }
 
     /// The CRD in config/ and in the chart is what scripts/crd/ gives with KServe's shapes of the

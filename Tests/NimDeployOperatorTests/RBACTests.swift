@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import KubeCore
+import KubeAPI
 import LocalControlPlane
 import Reconciler
 import TestSupport
@@ -62,10 +63,27 @@ import TestSupport
         let process = BackgroundCommand([
             Paths.operatorBinary, "run", "--kubeconfig", kubeconfig, "--namespace", Self.namespace, "--leader-elect",
             "--ngc-api-url", env.ngc.baseURL, "--key-rotation-settle", "0",
-            "--health-probe-bind-address", "0", "--metrics-bind-address", "0",
+            "--health-probe-bind-address", "0", "--metrics-bind-address", "127.0.0.1:0",
         ])
         try process.start()
         defer { process.kill() }
+
+        // A scrape by Prometheus' account, bound to the metrics-reader ClusterRole: the operator
+        // reviews its token and its access (--metrics-auth token, the default).
+        try env.controlPlane.apply([[
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "prometheus-nim-metrics"],
+            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "nim-deploy-operator-metrics-reader"],
+            "subjects": [["kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"]],
+        ]])
+        var metricsPort = 0
+        try await eventually(timeout: 30, "the operator says where it serves") {
+            let line = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
+            metricsPort = line?["metrics"]?.intValue ?? 0
+            return metricsPort != 0
+        }
+        let scraper = env.controlPlane.serviceAccountToken(namespace: "monitoring", name: "prometheus")
+        let scrape = try await CurlTransport().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics", headers: [("Authorization", "Bearer \(scraper)")]))
+        #expect(scrape.status == 200)
 
         // A deployment, Ready.
         try await env.createKeySecret()

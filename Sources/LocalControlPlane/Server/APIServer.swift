@@ -419,7 +419,7 @@ final class APIServer: Sendable {
             return respondStatus(writer, APIStatus(code: 400, reason: "BadRequest", message: "the body is not a JSON \(plural) object"))
         }
         let answer = store.withState { state -> Result<JSON, APIStatus> in
-            guard authorizer.allowsResource(identity, verb: "create", group: group, resource: plural, namespace: nil, name: nil, state: state) else {
+            guard authorizer.authorizeUnstored(identity, verb: "create", group: group, resource: plural, state: state) else {
                 return .failure(APIStatus(code: 403, reason: "Forbidden", message: "\(plural).\(group) is forbidden: User \"\(identity.user)\" cannot create resource \"\(plural)\" in API group \"\(group)\" at the cluster scope"))
             }
             return Reviews.answer(path: path, body: body, authorizer: authorizer, state: state).map { .success($0) } ?? .failure(notFound())

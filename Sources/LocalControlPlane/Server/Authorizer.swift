@@ -83,6 +83,20 @@ final class Authorizer: Sendable {
         return APIStatus(code: 403, reason: "Forbidden", message: message, details: .object(details))
     }
 
+    /// A request for a cluster-scoped resource that is not stored (TokenReview,
+    /// SubjectAccessReview): allowed or not as `authorize` decides, the rule used or the denial recorded.
+    func authorizeUnstored(_ identity: Identity, verb: String, group: String, resource: String, state: StoreState) -> Bool {
+        if identity.groups.contains("system:masters") { return true }
+        for (role, rules) in applicableRoles(identity, namespace: nil, state: state) {
+            for (index, rule) in rules.enumerated() where Self.allows(rule, verb: verb, group: group, resource: resource, name: nil) {
+                record.withLock { $0.uses[RBACGrant(rule: RBACRule(role: role, index: index), verb: verb, group: group, resource: resource), default: 0] += 1 }
+                return true
+            }
+        }
+        record.withLock { $0.denied.append("\(resource).\(group) is forbidden: User \"\(identity.user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\" at the cluster scope") }
+        return false
+    }
+
     /// A SubjectAccessReview on a resource: whether the roles bound to the identity allow it.
     func allowsResource(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, state: StoreState) -> Bool {
         if identity.groups.contains("system:masters") { return true }

@@ -53,6 +53,9 @@ enum Usage {
           --migrate-legacy                  migrate legacy deployments in every watched namespace
           --leader-elect                    Lease-based leader election (on in config/ and the chart)
           --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)
+          --metrics-auth token|none         token: /metrics answers only a bearer token the API server accepts for a
+                                            user allowed to get /metrics (TokenReview, SubjectAccessReview); 401 or
+                                            403 otherwise. none: anyone who reaches the port (default token)
           --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)
           --concurrency N                   reconcile workers (default 4)
           --sync-period DURATION            reconcile everything this often even without changes (default 10h)

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import KubeCore
 import KubeAPI
+import KubeRuntime
 import NimDeployManager
 import Reconciler
 
@@ -36,10 +37,12 @@ enum RunCommand {
             .set(1, [NimDeployVersion.current, BuildInfo.commit])
         let probes: ProbeServer
         do {
-            probes = try ProbeServer(metricsAddress: options.metricsBindAddress, healthAddress: options.healthProbeBindAddress, metrics: metrics)
+            let access = options.metricsAuth == .token ? DelegatedAuthorization(client: client) : nil
+            probes = try ProbeServer(metricsAddress: options.metricsBindAddress, healthAddress: options.healthProbeBindAddress, metrics: metrics, access: access)
             let ports = try probes.start()
             var serving: [String: JSON] = [:]
             for (role, port) in zip(probes.roles, ports) { serving[role] = .int(Int(port)) }
+            serving["metricsAuth"] = .string(options.metricsAuth.rawValue)
             log.info("serving probes and metrics", serving)
         } catch {
             log.error("cannot serve probes and metrics", ["error": .string(error.message)])

@@ -54,3 +54,13 @@ annotations:
 {{- define "nim.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The Secret the metrics-proxy serves: the user's, else one the chart or OpenShift's service CA makes. */}}
+{{- define "nim.metricsTLSSecretName" -}}
+{{- .Values.metrics.tls.secretName | default (printf "%s-metrics-tls" (include "nim.fullname" .)) -}}
+{{- end }}
+
+{{/* OpenShift, whose service CA writes a serving certificate for an annotated Service. */}}
+{{- define "nim.openshift" -}}
+{{- if .Capabilities.APIVersions.Has "config.openshift.io/v1" }}true{{ end -}}
+{{- end }}
