@@ -12,11 +12,7 @@ import TestSupport
     static func cluster() throws -> TestCluster {
         let cluster = try TestCluster()
         try cluster.controlPlane.apply([
-            ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "metrics-reader"],
-             "rules": [["nonResourceURLs": ["/metrics"], "verbs": ["get"]]]],
-            ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "prometheus-metrics-reader"],
-             "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "metrics-reader"],
-             "subjects": [["kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"]]],
+            MetricsRBAC.readerRole("metrics-reader"), MetricsRBAC.binding("prometheus-metrics-reader", role: "metrics-reader", namespace: "monitoring", account: "prometheus"),
             ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "auth-delegator"],
              "rules": [["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]],
                        ["apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]]]],

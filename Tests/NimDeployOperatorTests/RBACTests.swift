@@ -70,11 +70,7 @@ import TestSupport
 
         // A scrape by Prometheus' account, bound to the metrics-reader ClusterRole: the operator
         // reviews its token and its access (--metrics-auth token, the default).
-        try env.controlPlane.apply([[
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "prometheus-nim-metrics"],
-            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "nim-deploy-operator-metrics-reader"],
-            "subjects": [["kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"]],
-        ]])
+        try env.controlPlane.apply([MetricsRBAC.binding("prometheus-nim-metrics", role: "nim-deploy-operator-metrics-reader", namespace: "monitoring", account: "prometheus")])
         var metricsPort = 0
         try await eventually(timeout: 30, "the operator says where it serves") {
             let line = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }

@@ -24,11 +24,7 @@ import TestSupport
             try cluster.controlPlane.apply(try YAML.parseAll(String(contentsOf: Paths.repository.appendingPathComponent(file), encoding: .utf8)))
         }
         try await cluster.createNamespace("nim-deploy-operator-system")
-        try cluster.controlPlane.apply([[
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "prometheus-nim-metrics"],
-            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "nim-deploy-operator-metrics-reader"],
-            "subjects": [["kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"]],
-        ]])
+        try cluster.controlPlane.apply([MetricsRBAC.binding("prometheus-nim-metrics", role: "nim-deploy-operator-metrics-reader", namespace: "monitoring", account: "prometheus")])
         let allowed = cluster.controlPlane.serviceAccountToken(namespace: "monitoring", name: "prometheus")
         let other = cluster.controlPlane.serviceAccountToken(namespace: "team-a", name: "default")
 

@@ -125,3 +125,19 @@ public final class Locked<Value: Sendable>: Sendable {
 public func capturingLogs<T>(_ body: () async throws -> T) async rethrows -> T {
     try await Logger.$sink.withValue(Logger.Sink(level: .debug, capturing: true, echo: false)) { try await body() }
 }
+
+/// RBAC objects the metrics tests grant with.
+public enum MetricsRBAC {
+    /// A ClusterRole allowing `get /metrics`.
+    public static func readerRole(_ name: String) -> JSON {
+        ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": .string(name)],
+         "rules": [["nonResourceURLs": ["/metrics"], "verbs": ["get"]]]]
+    }
+
+    /// A ClusterRoleBinding of `role` to the service account.
+    public static func binding(_ name: String, role: String, namespace: String, account: String) -> JSON {
+        ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": .string(name)],
+         "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": .string(role)],
+         "subjects": [["kind": "ServiceAccount", "name": .string(account), "namespace": .string(namespace)]]]
+    }
+}

@@ -415,6 +415,9 @@ final class APIServer: Sendable {
         let group = path.contains("authentication") ? "authentication.k8s.io" : "authorization.k8s.io"
         let plural = path.contains("tokenreviews") ? "tokenreviews" : "subjectaccessreviews"
         count("create", "\(plural).\(group)", agent: Self.agent(request))
+        if let failure = faults.failure(verb: "create", resource: "\(plural).\(group)", name: { nil }) {
+            return respondStatus(writer, failure)
+        }
         guard let body = try? JSON(parsing: request.body) else {
             return respondStatus(writer, APIStatus(code: 400, reason: "BadRequest", message: "the body is not a JSON \(plural) object"))
         }

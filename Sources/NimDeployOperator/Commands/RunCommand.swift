@@ -44,6 +44,12 @@ enum RunCommand {
             for (role, port) in zip(probes.roles, ports) { serving[role] = .int(Int(port)) }
             serving["metricsAuth"] = .string(options.metricsAuth.rawValue)
             log.info("serving probes and metrics", serving)
+            let host = options.metricsBindAddress.split(separator: ":", omittingEmptySubsequences: false).dropLast().joined(separator: ":")
+            if options.metricsAuth == .token, options.metricsBindAddress != "0", !(host.hasPrefix("127.") || host == "localhost") {
+                log.warn(
+                    "/metrics takes bearer tokens over plain HTTP on every interface: bind it to 127.0.0.1 behind the metrics-proxy (TLS), as config/ and the chart do",
+                    ["address": .string(options.metricsBindAddress)])
+            }
         } catch {
             log.error("cannot serve probes and metrics", ["error": .string(error.message)])
             return 1

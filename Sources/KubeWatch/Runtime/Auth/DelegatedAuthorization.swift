@@ -9,8 +9,11 @@ import KubeAPI
 ///
 /// Answers are cached for `ttl` (10 s, k8s.io/apiserver's delegating authenticator and
 /// authorizer default), denials too: a scrape every 15 s costs two reviews, and a caller sending
-/// the same bad token in a loop costs the API server one review every 10 s. Tokens are the cache's
-/// keys and go nowhere else: not to logs, metrics or errors.
+/// the same bad token in a loop costs the API server one review every 10 s. The token cache is
+/// keyed by the token's SHA-256 and the access cache by the whole review's spec (user, uid,
+/// groups, extra: a scoped token of a user is not the same subject as the user's full token). A
+/// token longer than `maximumTokenBytes` is refused unasked. Tokens go nowhere else: not to logs,
+/// metrics or errors. A verdict takes at most `deadline`; past it the answer is 500.
 public actor DelegatedAuthorization {
     public enum Verdict: Sendable, Equatable {
         case allowed(user: String)
@@ -57,8 +60,12 @@ public actor DelegatedAuthorization {
         var expires: Date
     }
 
+    /// Service account tokens are about 1 KiB; OIDC ones a few.
+    public static let maximumTokenBytes = 16 << 10
+
     private let client: KubeClient
     private let ttl: TimeInterval
+    private let deadline: TimeInterval
     private let capacity: Int
     private let now: @Sendable () -> Date
     private let log = Logger(name: "metrics-auth")
@@ -67,19 +74,35 @@ public actor DelegatedAuthorization {
 
     struct AuthFailure: Error, Hashable { var reason: String }
 
-    public init(client: KubeClient, ttl: TimeInterval = 10, capacity: Int = 4096, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(client: KubeClient, ttl: TimeInterval = 10, capacity: Int = 4096, deadline: TimeInterval = 10, now: @escaping @Sendable () -> Date = Date.init) {
         self.client = client
         self.ttl = ttl
+        self.deadline = deadline
         self.capacity = capacity
         self.now = now
     }
 
     /// The verdict on a request carrying `authorization` (the header's value) for `verb` on `path`.
-    public func check(authorization: String?, verb: String = "get", path: String) async -> Verdict {
-        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+    public nonisolated func check(authorization: String?, verb: String = "get", path: String) async -> Verdict {
+        let deadline = self.deadline
+        return await withTaskGroup(of: Verdict?.self) { group in
+            group.addTask { await self.decide(authorization: authorization, verb: verb, path: path) }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: UInt64(deadline * 1_000_000_000))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .unavailable(reason: "the API server did not answer the reviews within \(Int(deadline)) s")
+        }
+    }
+
+    private func decide(authorization: String?, verb: String, path: String) async -> Verdict {
+        guard let authorization, authorization.utf8.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
             return .unauthenticated(reason: "no bearer token")
         }
         let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.utf8.count <= Self.maximumTokenBytes else { return .unauthenticated(reason: "no usable bearer token") }
         let user: UserInfo
         switch await authenticate(token) {
         case .success(let known): user = known
@@ -96,7 +119,8 @@ public actor DelegatedAuthorization {
 
     /// The user the API server says the token is, a failure it gave, or nil when it could not be asked.
     private func authenticate(_ token: String) async -> Result<UserInfo, AuthFailure>? {
-        if let cached = tokens[token], cached.expires > now() { return cached.value }
+        let digest = SHA256.hex(Array(token.utf8))
+        if let cached = tokens[digest], cached.expires > now() { return cached.value }
         let review = KubeObject([
             "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": ["token": .string(token)],
         ])
@@ -117,20 +141,21 @@ public actor DelegatedAuthorization {
         } else {
             result = .failure(AuthFailure(reason: "token not accepted"))
         }
-        remember(&tokens, token, result)
+        remember(&tokens, digest, result)
         return result
     }
 
     /// Whether the user may; nil when the API server could not be asked.
     private func authorize(_ user: UserInfo, verb: String, path: String) async -> Bool? {
-        let key = "\(user.name)\u{0}\(user.groups.joined(separator: ","))\u{0}\(verb)\u{0}\(path)"
-        if let cached = decisions[key], cached.expires > now() { return cached.value }
         var spec: [String: JSON] = [
             "user": .string(user.name), "groups": .array(user.groups.map(JSON.string)),
             "nonResourceAttributes": ["path": .string(path), "verb": .string(verb)],
         ]
         if !user.uid.isEmpty { spec["uid"] = .string(user.uid) }
         if user.extra.objectValue?.isEmpty == false { spec["extra"] = user.extra }
+        // The spec whole, canonical (sorted keys): any difference in who asks is another entry.
+        let key = JSON.object(spec).serialized()
+        if let cached = decisions[key], cached.expires > now() { return cached.value }
         let review = KubeObject(["apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": .object(spec)])
         let allowed: Bool
         do {
