@@ -12,8 +12,10 @@ struct OperatorProcess {
 
     init(binary: String, kubeconfig: String, ngc: String, concurrency: Int, settleMilliseconds: Int) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
+        // NIM_BENCH_WRAPPER="valgrind --tool=callgrind": the operator run under a profiler.
+        let wrapper = ProcessInfo.processInfo.environment["NIM_BENCH_WRAPPER"].map { $0.split(separator: " ").map(String.init) } ?? []
+        process.executableURL = URL(fileURLWithPath: wrapper.isEmpty ? binary : "/usr/bin/env")
+        process.arguments = (wrapper.isEmpty ? [] : wrapper + [binary]) + [
             "run", "--kubeconfig", kubeconfig, "--ngc-api-url", ngc, "--namespace", "nim-deploy-operator-system", "--concurrency", String(concurrency),
             "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--metrics-auth", "none", "--log-level", "info",
             "--key-rotation-settle", "\(settleMilliseconds)ms",
@@ -45,7 +47,7 @@ struct OperatorProcess {
         let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
         while (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status != 200 {
             if Date() > deadline { throw BenchFailure(description: "the operator never became ready") }
-            try await Task.sleep(nanoseconds: 50_000_000)
+            try await Task.sleep(nanoseconds: 5_000_000)
         }
     }
 
@@ -61,6 +63,11 @@ struct OperatorProcess {
 
     func reconciles() async throws -> Double {
         try await scrape()["controller_runtime_reconcile_total{controller=\"nimdeployment\",result=\"success\"}"] ?? 0
+    }
+
+    /// The operator's CPU time (user and system) so far.
+    func cpuSeconds() async throws -> Double {
+        try await scrape()["process_cpu_seconds_total"] ?? 0
     }
 
     func queueDepth() async throws -> Double {

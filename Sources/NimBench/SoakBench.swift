@@ -57,7 +57,7 @@ struct SoakBench {
         let binary = try Bench.operatorBinary(root: root)
         let world = try BenchWorld(root: root, expectedObjects: deployments + Int((warmup + minutes) * 60 * rate) * 3)
         defer { world.stop() }
-        var process = try OperatorProcess(binary: binary, kubeconfig: world.kubeconfig, ngc: world.ngc.baseURL, concurrency: 4, settleMilliseconds: 0)
+        var process = try OperatorProcess(binary: binary, kubeconfig: world.kubeconfig, ngc: world.ngc.baseURL, concurrency: 16, settleMilliseconds: 0)
         try await process.waitReady(timeout: 60)
         defer {
             kill(process.pid, SIGTERM)

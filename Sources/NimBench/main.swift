@@ -13,10 +13,14 @@ import Reconciler
 struct Bench {
     var deployments = 1000
     var namespaces = 10
-    var concurrency = 4
+    var concurrency = 16
     var rotations = 50
     var settleMilliseconds = Int(ReconcilerOptions.defaultKeyRotationSettle * 1000)
     var timeout: TimeInterval = 300
+    /// Secrets in the watched namespaces that are not the operator's (default: five a deployment).
+    var unrelatedSecrets: Int?
+    /// Run the plain writer (the limit) before the operator, for the ratio.
+    var plainWriter = true
 
     static func main() async {
         if CommandLine.arguments.dropFirst().first == "catalog" {
@@ -36,8 +40,10 @@ struct Bench {
             case ("--rotations", let n?) where n >= 0: bench.rotations = n
             case ("--settle-ms", let n?) where n >= 0: bench.settleMilliseconds = n
             case ("--timeout", let n?) where n > 0: bench.timeout = TimeInterval(n)
+            case ("--unrelated-secrets", let n?) where n >= 0: bench.unrelatedSecrets = n
+            case ("--plain-writer", let n?) where n == 0 || n == 1: bench.plainWriter = n == 1
             default:
-                print("usage: nim-bench [--deployments N] [--namespaces M] [--concurrency W] [--rotations R] [--settle-ms MS] [--timeout SECONDS]")
+                print("usage: nim-bench [--deployments N] [--namespaces M] [--concurrency W] [--rotations R] [--settle-ms MS] [--timeout SECONDS] [--plain-writer 0|1] [--unrelated-secrets N]")
                 exit(2)
             }
         }
@@ -55,6 +61,12 @@ struct Bench {
         let root = Self.packageRoot()
         let operatorBinary = try Self.operatorBinary(root: root)
         print("nim-bench: \(deployments) NimDeployments in \(namespaces) namespaces, \(concurrency) workers, \(rotations) rotations, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        var limit: PlainWriterBench.Run?
+        if plainWriter {
+            let (best, runs) = try await PlainWriterBench(root: root, deployments: deployments, namespaces: namespaces).run()
+            print("plain writer (the limit): " + runs.map { String(format: "%d writes by %d writers in %.2f s", $0.writes, $0.writers, $0.seconds) }.joined(separator: "; "))
+            limit = best
+        }
         let world = try BenchWorld(root: root, expectedObjects: deployments + rotations)
         defer { world.stop() }
         let start = { try OperatorProcess(binary: operatorBinary, kubeconfig: world.kubeconfig, ngc: world.ngc.baseURL, concurrency: concurrency, settleMilliseconds: settleMilliseconds) }
@@ -64,7 +76,7 @@ struct Bench {
             kill(process.pid, SIGTERM)
             process.process.waitUntilExit()
         }
-        try await ScaleBench(world: world, deployments: deployments, namespaces: namespaces, timeout: timeout, start: start).run(&process)
+        try await ScaleBench(world: world, deployments: deployments, namespaces: namespaces, unrelatedSecrets: unrelatedSecrets ?? 5 * deployments, timeout: timeout, start: start, limit: limit).run(&process)
         if rotations > 0 { try await RotationBench(world: world, rotations: rotations, settleMilliseconds: settleMilliseconds, timeout: timeout).run(process) }
     }
 
@@ -80,6 +92,7 @@ struct Bench {
     /// The operator built with the same configuration as this benchmark, built now if missing
     /// or older than the sources (`swift run nim-bench` builds only the benchmark).
     static func operatorBinary(root: URL) throws -> String {
+        if let given = ProcessInfo.processInfo.environment["NIM_BENCH_OPERATOR"] { return given }
         let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("nim-deploy-operator").path
         if FileManager.default.isExecutableFile(atPath: sibling), let built = modified(sibling), newestSource(root) < built { return sibling }
         print("nim-bench: building nim-deploy-operator (release)")
