@@ -38,6 +38,7 @@ public final class Manager: Sendable {
     public func run(_ parts: Parts) async -> Outcome {
         await withTaskGroup(of: Outcome?.self) { group -> Outcome in
             for task in parts.background { group.addTask { await task(); return nil } }
+            group.addTask { await HeapTrimmer.run(every: 10); return nil }
             for informer in parts.informers { group.addTask { await informer.run(); return nil } }
             group.addTask {
                 for informer in parts.informers { await informer.waitForSync() }

@@ -25,7 +25,9 @@ public struct OperatorOptions: Sendable {
     /// `--metrics-auth`: whether `/metrics` asks the API server about each caller's token.
     public var metricsAuth = MetricsAuth.token
     public var healthProbeBindAddress = ":8081"
-    public var concurrency = 4
+    /// Reconcile workers: 16 keeps a 2-core API server busy (nim-bench: 1000 deployments written in
+    /// 7.6 s against 13 s with 4); more add memory, not speed.
+    public var concurrency = 16
     public var logLevel = Logger.Level.info
     public var syncPeriod: TimeInterval = 10 * 3600
     public var keyRotationSettle = ReconcilerOptions.defaultKeyRotationSettle
@@ -126,7 +128,7 @@ public struct OperatorOptions: Sendable {
             metricsAuth = parsed
         }
         healthProbeBindAddress = arguments.value("health-probe-bind-address") ?? healthProbeBindAddress
-        concurrency = try arguments.integer("concurrency", default: 4, range: 1...256)
+        concurrency = try arguments.integer("concurrency", default: 16, range: 1...256)
         if let period = arguments.value("sync-period") {
             guard let seconds = Self.duration(period), seconds >= 1 else {
                 throw Arguments.UsageError(message: "--sync-period must be a duration such as 10h, 30m or 90s, not \"\(period)\"")

@@ -27,6 +27,8 @@ public final class ObjectCache: Sendable {
     private struct State {
         var objects: [ObjectKey: CompactObject] = [:]
         var indexes: [String: [String: Set<ObjectKey>]] = [:]
+        /// The serialized objects' bytes, summed.
+        var bytes = 0
     }
 
     private let state = Mutex(State())
@@ -51,6 +53,9 @@ public final class ObjectCache: Sendable {
 
     public var count: Int { state.withLock { $0.objects.count } }
 
+    /// What the cached objects take as kept (their serialized bytes), for the memory budget.
+    public var byteCount: Int { state.withLock { $0.bytes } }
+
     /// Objects whose index `name` contains `value`.
     public func byIndex(_ name: String, _ value: String) -> [KubeObject] {
         state.withLock { state in
@@ -63,27 +68,33 @@ public final class ObjectCache: Sendable {
 
     // MARK: - Maintained by the informer
 
-    /// Inserts or replaces; returns the previous version.
+    /// Inserts or replaces; returns the previous version. Only the informer's one consuming task
+    /// writes, so the indexes may be updated in a second short critical section.
     @discardableResult
     func upsert(_ object: KubeObject) -> KubeObject? {
         let stored = Self.trimmed(object)
         let compact = CompactObject(stored)
+        // The previous version is parsed once, outside the lock: for the indexes and the caller.
         let previous = state.withLock { state -> CompactObject? in
             let previous = state.objects.updateValue(compact, forKey: stored.key)
-            reindex(&state, key: stored.key, old: previous?.object, new: stored)
+            state.bytes += compact.bytes.count - (previous?.bytes.count ?? 0)
             return previous
         }
-        return previous?.object
+        let old = previous?.object
+        if !indexers.isEmpty { state.withLock { reindex(&$0, key: stored.key, old: old, new: stored) } }
+        return old
     }
 
     @discardableResult
     func remove(_ key: ObjectKey) -> KubeObject? {
         let previous = state.withLock { state -> CompactObject? in
             let previous = state.objects.removeValue(forKey: key)
-            reindex(&state, key: key, old: previous?.object, new: nil)
+            state.bytes -= previous?.bytes.count ?? 0
             return previous
         }
-        return previous?.object
+        let old = previous?.object
+        if !indexers.isEmpty, let old { state.withLock { reindex(&$0, key: key, old: old, new: nil) } }
+        return old
     }
 
     /// Swaps in a complete new set (after a list) for one namespace, or for everything when
@@ -98,6 +109,7 @@ public final class ObjectCache: Sendable {
                 let object = compact.object
                 incomingKeys.insert(object.key)
                 let previous = state.objects.updateValue(compact, forKey: object.key)
+                state.bytes += compact.bytes.count - (previous?.bytes.count ?? 0)
                 if let previous {
                     if previous.resourceVersion != compact.resourceVersion {
                         let old = previous.object
@@ -114,6 +126,7 @@ public final class ObjectCache: Sendable {
             for (key, compact) in gone {
                 let object = compact.object
                 state.objects[key] = nil
+                state.bytes -= compact.bytes.count
                 reindex(&state, key: key, old: object, new: nil)
                 deleted.append(object)
             }

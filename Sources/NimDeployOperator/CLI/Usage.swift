@@ -57,7 +57,7 @@ enum Usage {
                                             user allowed to get /metrics (TokenReview, SubjectAccessReview); 401 or
                                             403 otherwise. none: anyone who reaches the port (default token)
           --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)
-          --concurrency N                   reconcile workers (default 4)
+          --concurrency N                   reconcile workers (default 16)
           --sync-period DURATION            reconcile everything this often even without changes (default 10h)
           --key-rotation-settle DURATION    a key change is acted on at once; one within this long of the last
                                             waits until its Secret is quiet this long, so a burst rolls the pods

@@ -110,6 +110,22 @@ public final class NimOperator: Sendable {
         migration = LegacyMigration(
             client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: secrets, events: events, time: time, metrics: metrics)
         informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, quotas, catalogSource] + migration.informers
+        // What the caches hold, by resource: the memory budget's largest part.
+        if let objects = metrics?.gauge("informer_cache_objects", help: "Objects the informers' caches hold, by resource.", labels: ["resource"]),
+            let bytes = metrics?.gauge("informer_cache_bytes", help: "Bytes the informers' caches keep (the objects serialized, managedFields dropped), by resource.", labels: ["resource"])
+        {
+            let all = informers
+            metrics?.collect {
+                var counts: [[String]: Double] = [:]
+                var sizes: [[String]: Double] = [:]
+                for informer in all {
+                    counts[[informer.resource.groupResource], default: 0] += Double(informer.cache.count)
+                    sizes[[informer.resource.groupResource], default: 0] += Double(informer.cache.byteCount)
+                }
+                objects.replaceAll(counts)
+                bytes.replaceAll(sizes)
+            }
+        }
         let view = ClusterView(
             deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
             foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache, quotas: quotas.cache)

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Gives the C heap's free pages back to the kernel now and then. glibc keeps what a burst of
+/// allocations freed (a relist, a thousand reconciles) for reuse, so resident memory stays at
+/// the peak; `malloc_trim` returns every whole free page in every arena, the way Go's scavenger
+/// returns idle heap. Found through the dynamic linker: Swift's Glibc module does not export it.
+enum HeapTrimmer {
+    private typealias Trim = @convention(c) (Int) -> Int32
+
+    private static let trim: Trim? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: Trim.self)
+    }()
+
+    /// Trims once; false where there is no glibc malloc_trim.
+    @discardableResult
+    static func trimNow() -> Bool {
+        guard let trim else { return false }
+        _ = trim(0)
+        return true
+    }
+
+    /// Trims every `interval` until cancelled.
+    static func run(every interval: TimeInterval) async {
+        guard trim != nil else { return }
+        while !Task.isCancelled {
+            do { try await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000)) } catch { return }
+            trimNow()
+        }
+    }
+}
