@@ -86,19 +86,19 @@ public final class Informer: Sendable {
     private func consume(_ events: AsyncStream<WatcherEvent>, namespace: String?) async {
         // A relist arrives page by page; it is kept compact and swapped in whole at the end, so a
         // list that fails half-way never shows as deletions.
-        var batch: [CompactObject] = []
+        var batch: [(key: ObjectKey, compact: CompactObject)] = []
         for await event in events {
             switch event.transformed(transform) {
             case .initStart:
                 batch.removeAll()
             case .initApply(let object):
-                batch.append(CompactObject(ObjectCache.trimmed(object)))
+                batch.append((object.key, CompactObject(ObjectCache.trimmed(object))))
             case .initDone:
                 let changes = cache.replace(with: batch, namespace: namespace)
-                batch.removeAll()
-                for object in changes.added { dispatch(.added(object)) }
-                for (old, new) in changes.updated { dispatch(.updated(old: old, new: new)) }
-                for object in changes.deleted { dispatch(.deleted(object)) }
+                batch = []
+                for compact in changes.added { dispatch(.added(compact.object)) }
+                for (old, new) in changes.updated { dispatch(.updated(old: old.object, new: new.object)) }
+                for compact in changes.deleted { dispatch(.deleted(compact.object)) }
                 markSynced(namespace)
             case .apply(let object):
                 if let previous = cache.upsert(object) {

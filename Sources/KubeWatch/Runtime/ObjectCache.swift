@@ -99,36 +99,37 @@ public final class ObjectCache: Sendable {
 
     /// Swaps in a complete new set (after a list) for one namespace, or for everything when
     /// `namespace` is nil, and returns what changed, so handlers see objects that vanished while
-    /// the watch was down as deletions.
-    func replace(with objects: [CompactObject], namespace: String?) -> (added: [KubeObject], updated: [(KubeObject, KubeObject)], deleted: [KubeObject]) {
+    /// the watch was down as deletions. The changes stay compact: a relist of thousands is
+    /// parsed one object at a time as it is dispatched, never all at once.
+    func replace(with objects: [(key: ObjectKey, compact: CompactObject)], namespace: String?)
+        -> (added: [CompactObject], updated: [(old: CompactObject, new: CompactObject)], deleted: [CompactObject])
+    {
         state.withLock { state in
             var incomingKeys: Set<ObjectKey> = []
-            var added: [KubeObject] = []
-            var updated: [(KubeObject, KubeObject)] = []
-            for compact in objects {
-                let object = compact.object
-                incomingKeys.insert(object.key)
-                let previous = state.objects.updateValue(compact, forKey: object.key)
+            incomingKeys.reserveCapacity(objects.count)
+            var added: [CompactObject] = []
+            var updated: [(old: CompactObject, new: CompactObject)] = []
+            for (key, compact) in objects {
+                incomingKeys.insert(key)
+                let previous = state.objects.updateValue(compact, forKey: key)
                 state.bytes += compact.bytes.count - (previous?.bytes.count ?? 0)
                 if let previous {
                     if previous.resourceVersion != compact.resourceVersion {
-                        let old = previous.object
-                        reindex(&state, key: object.key, old: old, new: object)
-                        updated.append((old, object))
+                        if !indexers.isEmpty { reindex(&state, key: key, old: previous.object, new: compact.object) }
+                        updated.append((previous, compact))
                     }
                 } else {
-                    reindex(&state, key: object.key, old: nil, new: object)
-                    added.append(object)
+                    if !indexers.isEmpty { reindex(&state, key: key, old: nil, new: compact.object) }
+                    added.append(compact)
                 }
             }
             let gone = state.objects.filter { key, _ in (namespace == nil || key.namespace == namespace) && !incomingKeys.contains(key) }
-            var deleted: [KubeObject] = []
+            var deleted: [CompactObject] = []
             for (key, compact) in gone {
-                let object = compact.object
                 state.objects[key] = nil
                 state.bytes -= compact.bytes.count
-                reindex(&state, key: key, old: object, new: nil)
-                deleted.append(object)
+                if !indexers.isEmpty { reindex(&state, key: key, old: compact.object, new: nil) }
+                deleted.append(compact)
             }
             return (added, updated, deleted)
         }
