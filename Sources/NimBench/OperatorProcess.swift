@@ -42,8 +42,19 @@ struct OperatorProcess {
             }
             if Date() > deadline { throw BenchFailure(description: "the operator did not start: \(buffer)") }
         }
-        // The rest of the log is not needed; keep the pipe from filling.
-        stderr.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        // The rest of the log is not needed (NIM_BENCH_LOG=FILE appends it there); keep the
+        // pipe from filling.
+        let sink = ProcessInfo.processInfo.environment["NIM_BENCH_LOG"].flatMap { path -> FileHandle? in
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = FileHandle(forWritingAtPath: path)
+            handle?.seekToEndOfFile()
+            handle?.write(Data(buffer.utf8))
+            return handle
+        }
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            sink?.write(data)
+        }
         let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
         while (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status != 200 {
             if Date() > deadline { throw BenchFailure(description: "the operator never became ready") }

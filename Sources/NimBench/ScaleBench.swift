@@ -118,12 +118,18 @@ struct ScaleBench {
         print("  reads by resource: " + Dictionary(grouping: operatorRequests.filter { $0.key.verb == "get" }, by: { $0.key.resource })
             .mapValues { $0.map(\.value).reduce(0, +) }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
 
-        // Events are sent in the background; a "Deployed" per deployment must be out before the
-        // next measurement, or they would count as its writes.
-        try await waitUntil(timeout: timeout, "the Deployed events") {
-            var count = 0
-            for namespace in namespaceNames { count += try await client.list(.events, namespace: namespace).items.count }
-            return count >= deployments
+        // Events are sent in the background (and, past a queue of 1000, dropped, as client-go's
+        // broadcaster does): they must be out before the next measurement, or they would count
+        // as its writes. Out means the operator's event writes have stopped for two seconds.
+        var lastEventWrites = -1
+        var quietSince = Date()
+        try await waitUntil(timeout: timeout, "the Events sent") {
+            let now = plane.requestStats.counts.filter { $0.key.agent == "nim-deploy-operator" && $0.key.resource == "events" }.values.reduce(0, +)
+            if now != lastEventWrites {
+                lastEventWrites = now
+                quietSince = Date()
+            }
+            return Date().timeIntervalSince(quietSince) >= 2
         }
 
         // 2. A full resync of a converged operator.

@@ -4,12 +4,16 @@ import Reconciler
 
 /// `swift run -c release nim-bench catalog ...`: see CatalogBench; `nim-bench soak ...`: SoakBench.
 ///
-/// `swift run -c release nim-bench [--deployments N] [--namespaces M] [--concurrency W] [--rotations R] [--settle-ms MS]`
+/// `swift run -c release nim-bench [--deployments N] [--namespaces M] [--concurrency W] [--rotations R] [--settle-ms MS]
+/// [--plain-writer 0|1] [--unrelated-secrets S]`
 ///
-/// The operator, as its own process, against the local control plane (with the NGC and KServe
-/// stand-ins answering at once): first N NimDeployments applied together (convergence, requests,
-/// resync, restart, memory), then R key rotations one after the other on a deployment of its own
-/// while the N are still managed (latency from the Secret written to the restart token written).
+/// First the limit: a plain writer doing the operator's writes for N deployments (PlainWriterBench).
+/// Then the operator, as its own process, against the local control plane (with the NGC and KServe
+/// stand-ins answering at once): N NimDeployments applied together beside S unrelated Secrets
+/// (convergence and its ratio to the limit, CPU, requests, resync, restart and its first
+/// reconcile, memory and the caches' bytes), then R key rotations one after the other on a
+/// deployment of its own while the N are still managed (latency from the Secret written to the
+/// restart token written).
 struct Bench {
     var deployments = 1000
     var namespaces = 10
