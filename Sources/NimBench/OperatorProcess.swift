@@ -53,6 +53,11 @@ struct OperatorProcess {
         }
         stderr.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
+            // End of file (the process exited): stop, or the handler fires again and again.
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
             sink?.write(data)
         }
         let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))

@@ -93,7 +93,11 @@ public struct OperatorOptions: Sendable {
             for name in names where NameValidation.dns1123LabelProblem(name) != nil {
                 throw Arguments.UsageError(message: "--watch-namespaces: \"\(name)\" is not a namespace name")
             }
-            watchNamespaces = names.isEmpty ? nil : names
+            // Each once, in the order given: an informer runs one watch per entry and is synced
+            // when every distinct one is, so a repeat would never sync.
+            var seen: Set<String> = []
+            let distinct = names.filter { seen.insert($0).inserted }
+            watchNamespaces = distinct.isEmpty ? nil : distinct
         }
         catalog = arguments.value("catalog")
         if let catalog, catalog.split(separator: "/").count != 2 {

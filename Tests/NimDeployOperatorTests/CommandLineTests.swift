@@ -121,6 +121,30 @@ import TestSupport
         #expect(result.stderr.contains("kubectl apply -k config/crd"))
     }
 
+    /// A namespace named twice is watched once: an informer with a watch per entry would wait
+    /// for the second forever and the operator would never be ready.
+    @Test func aNamespaceNamedTwiceIsWatchedOnce() async throws {
+        let cluster = try TestCluster()
+        try installCRDs(cluster)
+        try await cluster.createNamespace("team-a")
+        let process = BackgroundCommand([
+            Paths.operatorBinary, "run", "--kubeconfig", try cluster.writeKubeconfig(), "--namespace", "team-a", "--watch-namespaces", "team-a,team-a",
+            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "0",
+        ])
+        try process.start()
+        defer { process.kill() }
+        var health = 0
+        try await eventually(timeout: 30, "the operator says where it serves") {
+            let line = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
+            health = line?["health"]?.intValue ?? 0
+            return health != 0
+        }
+        let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
+        try await eventually(timeout: 30, "ready once its caches sync") {
+            (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status == 200
+        }
+    }
+
     @Test func runServesProbesAndMetricsAndReleasesTheLeaseOnSIGTERM() async throws {
         let cluster = try TestCluster()
         try installCRDs(cluster)

@@ -8,7 +8,12 @@ struct CompactObject: Sendable {
     let resourceVersion: String
 
     init(_ object: KubeObject) {
-        bytes = object.body.serializedBytes()
+        // Copied to an exact-size buffer: the writer grows its output by doubling, and a cache
+        // keeps these for as long as the object lives (up to half of each was spare capacity).
+        let written = object.body.serializedBytes()
+        bytes = [UInt8](unsafeUninitializedCapacity: written.count) { buffer, count in
+            count = buffer.initialize(from: written).1
+        }
         resourceVersion = object.resourceVersion
     }
 
@@ -68,32 +73,30 @@ public final class ObjectCache: Sendable {
 
     // MARK: - Maintained by the informer
 
-    /// Inserts or replaces; returns the previous version. Only the informer's one consuming task
-    /// writes, so the indexes may be updated in a second short critical section.
+    /// Inserts or replaces; returns the previous version. Each key has one writer (the consuming
+    /// task of the watch of its namespace), so the previous version can be read and parsed
+    /// outside the lock, once, and the object and its indexes then change in one step.
     @discardableResult
     func upsert(_ object: KubeObject) -> KubeObject? {
         let stored = Self.trimmed(object)
         let compact = CompactObject(stored)
-        // The previous version is parsed once, outside the lock: for the indexes and the caller.
-        let previous = state.withLock { state -> CompactObject? in
+        let old = state.withLock { $0.objects[stored.key] }?.object
+        state.withLock { state in
             let previous = state.objects.updateValue(compact, forKey: stored.key)
             state.bytes += compact.bytes.count - (previous?.bytes.count ?? 0)
-            return previous
+            reindex(&state, key: stored.key, old: old, new: stored)
         }
-        let old = previous?.object
-        if !indexers.isEmpty { state.withLock { reindex(&$0, key: stored.key, old: old, new: stored) } }
         return old
     }
 
     @discardableResult
     func remove(_ key: ObjectKey) -> KubeObject? {
-        let previous = state.withLock { state -> CompactObject? in
+        let old = state.withLock { $0.objects[key] }?.object
+        state.withLock { state in
             let previous = state.objects.removeValue(forKey: key)
             state.bytes -= previous?.bytes.count ?? 0
-            return previous
+            reindex(&state, key: key, old: old, new: nil)
         }
-        let old = previous?.object
-        if !indexers.isEmpty, let old { state.withLock { reindex(&$0, key: key, old: old, new: nil) } }
         return old
     }
 
