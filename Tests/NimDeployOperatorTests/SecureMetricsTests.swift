@@ -18,6 +18,40 @@ import TestSupport
         #expect(try Data(contentsOf: chart) == Data(contentsOf: Self.proxyConfig), "charts/.../files/metrics-proxy.conf is a copy of config/manager/metrics-proxy.conf")
     }
 
+    /// The ServiceMonitors of kustomize and the chart, and the scraper account they name, as the
+    /// Prometheus Operator's CRD schema and the API server take them.
+    @Test func theServiceMonitorsScrapeAsTheScraperAccountAndAreAccepted() async throws {
+        let cluster = try TestCluster()
+        try cluster.controlPlane.apply(try YAML.parseAll(String(
+            contentsOf: Paths.shared.appendingPathComponent("crds/prometheus-operator/monitoring.coreos.com_servicemonitors.yaml"), encoding: .utf8)))
+        try await cluster.createNamespace("nim-deploy-operator-system")
+        let kustomized = try await RBACTests.kustomize("config/prometheus").filter { $0["kind"] != "PrometheusRule" }
+        let charted = try await ChartTests.documents(["metrics": ["serviceMonitor": ["enabled": true]]])
+            .filter { $0["kind"] == "ServiceMonitor" || (["ServiceAccount", "Secret", "ClusterRoleBinding"].contains($0["kind"]?.stringValue ?? "") && $0[dotted: "metadata.name"]?.stringValue?.contains("metrics-scraper") == true) }
+        for documents in [kustomized, charted] {
+            let monitor = try #require(documents.first { $0["kind"] == "ServiceMonitor" })
+            let endpoint = monitor[path: ["spec", "endpoints"]]?[0]
+            #expect(endpoint?["scheme"] == "https" && endpoint?["bearerTokenFile"] == nil)
+            let secretName = try #require(endpoint?[path: ["authorization", "credentials", "name"]]?.stringValue)
+            let secret = try #require(documents.first { $0["kind"] == "Secret" && $0[dotted: "metadata.name"]?.stringValue == secretName })
+            #expect(secret["type"] == "kubernetes.io/service-account-token")
+            let account = try #require(secret[path: ["metadata", "annotations", "kubernetes.io/service-account.name"]]?.stringValue)
+            let binding = try #require(documents.first { $0["kind"] == "ClusterRoleBinding" && $0[dotted: "metadata.name"]?.stringValue?.hasSuffix("-metrics-scraper") == true })
+            #expect(binding[path: ["subjects"]]?[0]?["name"]?.stringValue == account && binding[dotted: "roleRef.name"]?.stringValue?.hasSuffix("-metrics-reader") == true)
+            // Through the API, schema-checked against the Prometheus Operator's CRD.
+            for document in documents {
+                let object = KubeObject(document)
+                let resource = object.kind == "ServiceMonitor"
+                    ? ResourceType(group: "monitoring.coreos.com", version: "v1", plural: "servicemonitors", kind: "ServiceMonitor", namespaced: true)
+                    : try #require(InstallTests.resources[object.kind], "\(object.kind)")
+                let stored = try await cluster.client.apply(object, resource, fieldManager: "kubectl")
+                if object.kind == "ServiceMonitor" {
+                    #expect(stored[path: ["spec", "endpoints"]]?[0]?[path: ["authorization", "credentials", "name"]]?.stringValue == secretName, "kept by the schema")
+                }
+            }
+        }
+    }
+
     @Test func prometheusScrapesOverHTTPSWithAnAllowedTokenAndIsRefusedOtherwise() async throws {
         let cluster = try TestCluster()
         for file in ["config/crd/bases/nim.opendatahub.io_nimdeployments.yaml", "config/demo/kserve-crds.yaml", "config/rbac/metrics_reader_role.yaml"] {

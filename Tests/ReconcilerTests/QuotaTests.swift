@@ -45,4 +45,19 @@ import TestSupport
         let running = try await env.predictor()[path: ["model", "resources", "limits", "nvidia.com/gpu"]]
         #expect(env.rollouts() == rollouts && running == "1")
     }
+
+    /// The GPUs a namespace's deployments may take at their most replicas, for budget alerts:
+    /// `nim_gpus_requested{namespace}`, following the specs.
+    @Test func theGPUsANamespaceAsksForAreAMetric() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        func asked() throws -> Double? {
+            try PrometheusText.parse(env.metrics.render()).first { $0.name == "nim_gpus_requested" && $0.labels == ["namespace": "team-a"] }?.value
+        }
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "replicas": ["min": 1, "max": 4]])
+        try await eventually("one GPU for each of 4 replicas") { try asked() == 4 }
+        try await env.deploy(spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "replicas": ["min": 1, "max": 4], "resources": ["gpus": 2]])
+        try await eventually("two GPUs each") { try asked() == 8 }
+    }
 }

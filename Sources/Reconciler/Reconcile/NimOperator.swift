@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import KubeCore
 import KubeAPI
@@ -89,7 +90,16 @@ public final class NimOperator: Sendable {
         // GPUs the deployments may take at their maximum replicas, by namespace (budget alerts).
         if let gpus = metrics?.gauge("nim_gpus_requested", help: "GPUs the NimDeployments of a namespace ask for at their maximum replicas (0 while suspended).", labels: ["namespace"]) {
             let cache = deployments.cache
+            // Summed at most once a second: it parses every cached deployment, and a scrape
+            // loop faster than Prometheus' (a benchmark's) must not turn into the operator's work.
+            let lastSum = Mutex<Date>(.distantPast)
             metrics?.collect {
+                let now = Date()
+                guard lastSum.withLock({ last in
+                    guard now.timeIntervalSince(last) >= 1 else { return false }
+                    last = now
+                    return true
+                }) else { return }
                 var byNamespace: [[String]: Double] = [:]
                 for object in cache.list() {
                     byNamespace[[object.namespace ?? ""], default: 0] += Double(Self.gpusAsked(object))
