@@ -32,9 +32,14 @@ extension Resilience {
                 try await killSoon(&random)
             }
             let seconds = try await fleet.converge(timeout: 90, "after \(kills) kills")
-            // Migration ran in the legacy namespace through the kills: each deployment moved, once, its key kept.
+            // Migration ran in the legacy namespace through the kills: each deployment moved, once,
+            // its key kept. It is its own controller: the fleet converging says nothing of it.
             for name in LegacyFixture.migratable {
-                let held = try await env.secretKey("nvidia-nim-secrets-\(name)", namespace: "legacy")
+                var held: String?
+                try await eventually(timeout: 60, "\(name) migrated") {
+                    held = try? await env.secretKey("nvidia-nim-secrets-\(name)", namespace: "legacy")
+                    return held != nil
+                }
                 #expect(held == (name == "handmoved" ? LegacyFixture.handMovedKey : LegacyFixture.key), "\(name)")
             }
             report("operator SIGKILLed \(kills)x at seeded points while creating 12, rotating 12 keys, migrating 3 legacy deployments", converged: seconds,
