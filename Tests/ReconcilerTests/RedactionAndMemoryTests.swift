@@ -74,4 +74,33 @@ import TestSupport
         }
         #expect(Redactor.current !== mine)
     }
+
+    /// A Secret applied with `kubectl apply` carries its whole content in an annotation; the
+    /// operator's metadata cache of every Secret keeps none of it.
+    @Test func theMetadataCacheKeepsNoLastAppliedContent() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        func cached() throws -> (objects: Double, bytes: Double) {
+            let samples = try PrometheusText.parse(env.metrics.render())
+            let objects = samples.first { $0.name == "informer_cache_objects" && $0.labels == ["resource": "secrets"] }?.value ?? -1
+            let bytes = samples.first { $0.name == "informer_cache_bytes" && $0.labels == ["resource": "secrets"] }?.value ?? -1
+            return (objects, bytes)
+        }
+        var before = (objects: -1.0, bytes: -1.0)
+        try await eventually("the Secrets cache counted") {
+            before = try cached()
+            return before.objects >= 0
+        }
+        let content = String(repeating: "c2VjcmV0", count: 2500)
+        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "applied-by-kubectl")
+        secret.annotations = ["kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"token\":\"\(content)\"}}"]
+        secret["data"] = ["token": .string(content)]
+        _ = try await env.client.create(secret, .secrets)
+        var after = before
+        try await eventually("the Secret cached") {
+            after = try cached()
+            return after.objects == before.objects + 1
+        }
+        #expect(after.bytes - before.bytes < 1000, "kept \(after.bytes - before.bytes) bytes of a Secret with a 20 KB annotation")
+    }
 }
