@@ -113,10 +113,12 @@ struct ScaleBench {
         let writes = convergence.writes(by: "nim-deploy-operator")
         let eventWrites = operatorRequests.filter { $0.key.resource == "events" && RequestStats.writeVerbs.contains($0.key.verb) }.values.reduce(0, +)
         print(String(format: "  writes   %6.2f per deployment (%.2f without events)", Double(writes) / Double(deployments), Double(writes - eventWrites) / Double(deployments)))
-        print("  by resource: " + Dictionary(grouping: operatorRequests.filter { RequestStats.writeVerbs.contains($0.key.verb) }, by: { $0.key.resource })
-            .mapValues { $0.map(\.value).reduce(0, +) }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-        print("  reads by resource: " + Dictionary(grouping: operatorRequests.filter { $0.key.verb == "get" }, by: { $0.key.resource })
-            .mapValues { $0.map(\.value).reduce(0, +) }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        func byResource(_ verbs: Set<String>) -> String {
+            Dictionary(grouping: operatorRequests.filter { verbs.contains($0.key.verb) }, by: { $0.key.resource })
+                .mapValues { $0.map(\.value).reduce(0, +) }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        print("  by resource: " + byResource(RequestStats.writeVerbs))
+        print("  reads by resource: " + byResource(["get"]))
 
         // Events are sent in the background (and, past a queue of 1000, dropped, as client-go's
         // broadcaster does): they must be out before the next measurement, or they would count

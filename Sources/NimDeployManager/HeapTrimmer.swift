@@ -12,20 +12,12 @@ enum HeapTrimmer {
         return unsafeBitCast(symbol, to: Trim.self)
     }()
 
-    /// Trims once; false where there is no glibc malloc_trim.
-    @discardableResult
-    static func trimNow() -> Bool {
-        guard let trim else { return false }
-        _ = trim(0)
-        return true
-    }
-
-    /// Trims every `interval` until cancelled.
+    /// Trims every `interval` until cancelled; returns at once where there is no malloc_trim.
     static func run(every interval: TimeInterval) async {
-        guard trim != nil else { return }
+        guard let trim else { return }
         while !Task.isCancelled {
             do { try await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000)) } catch { return }
-            trimNow()
+            _ = trim(0)
         }
     }
 }

@@ -97,12 +97,14 @@ struct MetricsAccess: Sendable {
             await authorization.check(authorization: request.headers["Authorization"], path: request.path)
         }
         outcomes.inc([verdict.outcome])
+        let message: String
         switch verdict {
         case .allowed: return nil
-        case .unauthenticated: return (401, "Unauthorized")
-        case .forbidden(let user): return (403, "Forbidden: \(user) may not get \(request.path)")
-        case .unavailable(let reason): return (500, "Cannot check access: \(reason)")
+        case .unauthenticated: message = "Unauthorized"
+        case .forbidden(let user): message = "Forbidden: \(user) may not get \(request.path)"
+        case .unavailable(let reason): message = "Cannot check access: \(reason)"
         }
+        return (verdict.httpStatus, message)
     }
 }
 

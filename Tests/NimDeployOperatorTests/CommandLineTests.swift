@@ -133,12 +133,7 @@ import TestSupport
         ])
         try process.start()
         defer { process.kill() }
-        var health = 0
-        try await eventually(timeout: 30, "the operator says where it serves") {
-            let line = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
-            health = line?["health"]?.intValue ?? 0
-            return health != 0
-        }
+        let health = try await process.servingLine()["health"]?.intValue ?? 0
         let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
         try await eventually(timeout: 30, "ready once its caches sync") {
             (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status == 200
@@ -156,13 +151,9 @@ import TestSupport
         ])
         try process.start()
         // Free ports, learnt from the operator's own log line.
-        var ports: JSON?
-        try await eventually(timeout: 30, "the operator says where it serves") {
-            ports = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
-            return ports != nil
-        }
-        let health = ports?["health"]?.intValue ?? 0
-        let metricsPort = ports?["metrics"]?.intValue ?? 0
+        let ports = try await process.servingLine()
+        let health = ports["health"]?.intValue ?? 0
+        let metricsPort = ports["metrics"]?.intValue ?? 0
         let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
         try await eventually(timeout: 30, "ready once caches sync") {
             (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status == 200

@@ -71,12 +71,7 @@ import TestSupport
         // A scrape by Prometheus' account, bound to the metrics-reader ClusterRole: the operator
         // reviews its token and its access (--metrics-auth token, the default).
         try env.controlPlane.apply([MetricsRBAC.binding("prometheus-nim-metrics", role: "nim-deploy-operator-metrics-reader", namespace: "monitoring", account: "prometheus")])
-        var metricsPort = 0
-        try await eventually(timeout: 30, "the operator says where it serves") {
-            let line = process.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
-            metricsPort = line?["metrics"]?.intValue ?? 0
-            return metricsPort != 0
-        }
+        let metricsPort = try await process.servingLine()["metrics"]?.intValue ?? 0
         let scraper = env.controlPlane.serviceAccountToken(namespace: "monitoring", name: "prometheus")
         let scrape = try await CurlTransport().send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics", headers: [("Authorization", "Bearer \(scraper)")]))
         #expect(scrape.status == 200)

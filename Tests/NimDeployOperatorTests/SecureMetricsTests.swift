@@ -74,13 +74,9 @@ import TestSupport
         ])
         try operatorProcess.start()
         defer { operatorProcess.kill() }
-        var serving: JSON?
-        try await eventually(timeout: 30, "the operator says where it serves") {
-            serving = operatorProcess.stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
-            return serving != nil
-        }
-        #expect(serving?["metricsAuth"] == "token")
-        let metricsPort = serving?["metrics"]?.intValue ?? 0
+        let serving = try await operatorProcess.servingLine()
+        #expect(serving["metricsAuth"] == "token")
+        let metricsPort = serving["metrics"]?.intValue ?? 0
 
         // The metrics-proxy: the shipped config, its pod paths and ports pointed here.
         let tls = try await run([

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KubeCore
 
 /// A program run by a test: its exit status and everything it printed.
 public struct CommandResult: Sendable, CustomStringConvertible {
@@ -113,5 +114,18 @@ public final class BackgroundCommand: Sendable {
         return output.text.withLock {
             CommandResult(status: process.terminationStatus, stdout: $0.stdout, stderr: $0.stderr)
         }
+    }
+}
+
+extension BackgroundCommand {
+    /// The operator's "serving probes and metrics" log line (its free ports, its metrics auth),
+    /// once it has written it.
+    public func servingLine(timeout: TimeInterval = 30) async throws -> JSON {
+        var line: JSON?
+        try await eventually(timeout: timeout, "the operator says where it serves") {
+            line = stderr.split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }.first { $0["msg"] == "serving probes and metrics" }
+            return line != nil
+        }
+        return line ?? [:]
     }
 }

@@ -101,10 +101,11 @@ public final class Informer: Sendable {
                 for compact in changes.deleted { dispatch(.deleted(compact.object)) }
                 markSynced(namespace)
             case .apply(let object):
-                if let previous = cache.upsert(object) {
-                    if previous.resourceVersion != object.resourceVersion { dispatch(.updated(old: previous, new: ObjectCache.trimmed(object))) }
+                let stored = ObjectCache.trimmed(object)
+                if let previous = cache.upsert(stored) {
+                    if previous.resourceVersion != stored.resourceVersion { dispatch(.updated(old: previous, new: stored)) }
                 } else {
-                    dispatch(.added(ObjectCache.trimmed(object)))
+                    dispatch(.added(stored))
                 }
             case .delete(let object):
                 let previous = cache.remove(object.key)

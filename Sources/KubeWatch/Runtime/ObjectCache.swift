@@ -73,12 +73,11 @@ public final class ObjectCache: Sendable {
 
     // MARK: - Maintained by the informer
 
-    /// Inserts or replaces; returns the previous version. Each key has one writer (the consuming
+    /// Inserts or replaces an object already `trimmed`; returns the previous version. Each key has one writer (the consuming
     /// task of the watch of its namespace), so the previous version can be read and parsed
     /// outside the lock, once, and the object and its indexes then change in one step.
     @discardableResult
-    func upsert(_ object: KubeObject) -> KubeObject? {
-        let stored = Self.trimmed(object)
+    func upsert(_ stored: KubeObject) -> KubeObject? {
         let compact = CompactObject(stored)
         let old = state.withLock { $0.objects[stored.key] }?.object
         state.withLock { state in
@@ -148,14 +147,21 @@ public final class ObjectCache: Sendable {
         }
     }
 
-    /// `managedFields` is bookkeeping for the server; a cache of thousands of objects has no use
-    /// for it (controller-runtime strips it the same way to save memory).
+    /// What only the server and kubectl keep books with: `managedFields` (controller-runtime
+    /// strips it the same way to save memory) and `kubectl apply`'s last-applied annotation, the
+    /// whole object again (a Secret's data included, even in a metadata-only list). A cache of
+    /// thousands of objects has no use for either.
     static func trimmed(_ object: KubeObject) -> KubeObject {
-        guard object[path: ["metadata", "managedFields"]] != nil else { return object }
+        let hasManagedFields = object[path: ["metadata", "managedFields"]] != nil
+        let hasLastApplied = object[path: ["metadata", "annotations", lastAppliedAnnotation]] != nil
+        guard hasManagedFields || hasLastApplied else { return object }
         var trimmed = object
-        trimmed[path: ["metadata", "managedFields"]] = nil
+        if hasManagedFields { trimmed[path: ["metadata", "managedFields"]] = nil }
+        if hasLastApplied { trimmed[path: ["metadata", "annotations", lastAppliedAnnotation]] = nil }
         return trimmed
     }
+
+    static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 }
 
 /// Indexes most controllers need.

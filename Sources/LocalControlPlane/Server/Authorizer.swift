@@ -67,13 +67,7 @@ final class Authorizer: Sendable {
         if identity.groups.contains("system:masters") { return nil }
         let group = request.definition.group
         let resource = request.subresource.map { "\(request.definition.plural)/\($0)" } ?? request.definition.plural
-        for (role, rules) in applicableRoles(identity, namespace: request.namespace, state: state) {
-            for (index, rule) in rules.enumerated() where Self.allows(rule, verb: request.verb, group: group, resource: resource, name: request.name) {
-                let grant = RBACGrant(rule: RBACRule(role: role, index: index), verb: request.verb, group: group, resource: resource)
-                record.withLock { $0.uses[grant, default: 0] += 1 }
-                return nil
-            }
-        }
+        if recordGrant(identity, verb: request.verb, group: group, resource: resource, namespace: request.namespace, name: request.name, state: state) { return nil }
         let scope = request.namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
         let subject = request.name.map { "\(request.definition.groupResource) \"\($0)\"" } ?? "\(request.definition.groupResource)"
         let message = "\(subject) is forbidden: User \"\(identity.user)\" cannot \(request.verb) resource \"\(resource)\" in API group \"\(group)\" \(scope)"
@@ -87,13 +81,19 @@ final class Authorizer: Sendable {
     /// SubjectAccessReview): allowed or not as `authorize` decides, the rule used or the denial recorded.
     func authorizeUnstored(_ identity: Identity, verb: String, group: String, resource: String, state: StoreState) -> Bool {
         if identity.groups.contains("system:masters") { return true }
-        for (role, rules) in applicableRoles(identity, namespace: nil, state: state) {
-            for (index, rule) in rules.enumerated() where Self.allows(rule, verb: verb, group: group, resource: resource, name: nil) {
+        if recordGrant(identity, verb: verb, group: group, resource: resource, namespace: nil, name: nil, state: state) { return true }
+        record.withLock { $0.denied.append("\(resource).\(group) is forbidden: User \"\(identity.user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\" at the cluster scope") }
+        return false
+    }
+
+    /// Whether a rule bound to the identity allows it; the rule that did is counted as used.
+    private func recordGrant(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, state: StoreState) -> Bool {
+        for (role, rules) in applicableRoles(identity, namespace: namespace, state: state) {
+            for (index, rule) in rules.enumerated() where Self.allows(rule, verb: verb, group: group, resource: resource, name: name) {
                 record.withLock { $0.uses[RBACGrant(rule: RBACRule(role: role, index: index), verb: verb, group: group, resource: resource), default: 0] += 1 }
                 return true
             }
         }
-        record.withLock { $0.denied.append("\(resource).\(group) is forbidden: User \"\(identity.user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\" at the cluster scope") }
         return false
     }
 

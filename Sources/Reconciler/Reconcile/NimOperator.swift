@@ -62,7 +62,7 @@ public final class NimOperator: Sendable {
             ], time: time, onError: onError)
         // Secrets: many, large, and mostly not ours: metadata only. Their data is read on purpose.
         let secrets = Informer(
-            client: client, resource: .secrets, namespaces: namespaces, metadataOnly: true, transform: Self.withoutLastApplied, time: time, onError: onError)
+            client: client, resource: .secrets, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
         // All claims, not only ours: an existingClaim is the user's.
         let claims = Informer(client: client, resource: .persistentVolumeClaims, namespaces: namespaces, time: time, onError: onError)
         let runtimes = Informer(
@@ -84,7 +84,7 @@ public final class NimOperator: Sendable {
         let quotas = Informer(client: client, resource: .resourceQuotas, namespaces: namespaces, time: time, onError: onError)
         // ConfigMaps, for the CA bundles deployments name: metadata only, read on purpose.
         let configMaps = Informer(
-            client: client, resource: .configMaps, namespaces: namespaces, metadataOnly: true, transform: Self.withoutLastApplied, time: time, onError: onError)
+            client: client, resource: .configMaps, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
         let catalogSource = Informer(
             client: client, resource: .configMaps, namespaces: [options.catalog.namespace],
             fieldSelector: FieldSelector([.init(field: "metadata.name", value: options.catalog.name)]), time: time, onError: onError)
@@ -276,18 +276,6 @@ public final class NimOperator: Sendable {
     }
 
     /// GPUs per replica times the maximum replicas, as the spec asks (0 suspended or unreadable).
-    /// `kubectl apply` leaves the whole object it applied in an annotation, a Secret's data
-    /// included: metadata caches of every Secret and ConfigMap would hold each one's content
-    /// twice over for nothing (nothing here reads it) and keys in memory the operator never asked for.
-    @Sendable static func withoutLastApplied(_ object: KubeObject) -> KubeObject {
-        guard object.annotations[lastAppliedAnnotation] != nil else { return object }
-        var trimmed = object
-        trimmed[path: ["metadata", "annotations", lastAppliedAnnotation]] = nil
-        return trimmed
-    }
-
-    static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
-
     static func gpusAsked(_ object: KubeObject) -> Int {
         guard let spec = try? NimDeployment(object).spec, !spec.suspend else { return 0 }
         return spec.resources.gpus * spec.maxReplicas
