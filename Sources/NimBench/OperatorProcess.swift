@@ -86,6 +86,19 @@ struct OperatorProcess {
         try await scrape()["process_cpu_seconds_total"] ?? 0
     }
 
+    /// Body bytes (sent, received) to and from the API server so far, by verb.
+    func apiBytes() async throws -> (sent: [String: Double], received: [String: Double]) {
+        let scraped = try await scrape()
+        func byVerb(_ name: String) -> [String: Double] {
+            var result: [String: Double] = [:]
+            for (series, value) in scraped where series.hasPrefix(name + "{verb=\"") {
+                result[String(series.dropFirst(name.count + 7).dropLast(2))] = value
+            }
+            return result
+        }
+        return (byVerb("rest_client_request_bytes_total"), byVerb("rest_client_response_bytes_total"))
+    }
+
     func queueDepth() async throws -> Double {
         try await scrape()["workqueue_depth{name=\"nimdeployment\"}"] ?? 0
     }

@@ -14,6 +14,71 @@ struct ScaleBench {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
     }
 
+    /// `perf record` of the given processes into the file the environment variable names.
+    static func profile(_ variable: String, pids: [Int32]) throws -> Int32? {
+        guard let file = ProcessInfo.processInfo.environment[variable] else { return nil }
+        return try spawnInterruptible(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", pids.map(String.init).joined(separator: ","), "-o", file])
+    }
+
+    /// A malloc uprobe counted on the process by `perf stat`, when NIM_BENCH_ALLOCS=1.
+    static func countAllocations(pid: Int32) throws -> (pid: Int32, output: String)? {
+        guard ProcessInfo.processInfo.environment["NIM_BENCH_ALLOCS"] == "1" else { return nil }
+        let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6"].first { FileManager.default.fileExists(atPath: $0) } ?? "libc.so.6"
+        // Fails harmlessly when the probe exists already.
+        if let probe = try spawnInterruptible(["perf", "probe", "-q", "-x", libc, "malloc"]) { _ = waitExit(probe) }
+        let output = NSTemporaryDirectory() + "nim-bench-mallocs-\(pid).csv"
+        guard let perf = try spawnInterruptible(["perf", "stat", "-x", ",", "-o", output, "-e", "probe_libc:malloc", "-p", String(pid)]) else { return nil }
+        return (perf, output)
+    }
+
+    static func stop(counting: (pid: Int32, output: String)?) -> Double? {
+        guard let (perf, output) = counting else { return nil }
+        stop(perf)
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in line.contains("malloc") ? Double(line.split(separator: ",").first ?? "") : nil }.first
+    }
+
+    static func stop(_ profiler: Int32?) {
+        guard let profiler else { return }
+        kill(profiler, SIGINT)
+        _ = waitExit(profiler)
+    }
+
+    static func waitExit(_ pid: Int32) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        return status
+    }
+
+    /// Starts a command (through PATH) with no signal blocked: Foundation's Process hands the
+    /// child the spawning thread's mask, in which the Swift runtime blocks SIGINT, so perf
+    /// would never hear that it should stop and write its figures.
+    static func spawnInterruptible(_ arguments: [String]) throws -> Int32? {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: Int32 = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
+        guard result == 0 else { throw BenchFailure(description: "\(arguments[0]) did not start: \(String(cString: strerror(result)))") }
+        return pid
+    }
+
     let world: BenchWorld
     let deployments: Int
     let namespaces: Int
@@ -52,15 +117,12 @@ struct ScaleBench {
         let chosen = models.isEmpty ? Array(world.catalog.modelNames.prefix(2)) : models
         // NIM_BENCH_PERF=FILE: `perf record` of the operator while it converges (a profile of
         // where a reconcile's CPU goes; `perf report -i FILE`).
-        let profiler = try ProcessInfo.processInfo.environment["NIM_BENCH_PERF"].map { file -> Process in
-            let perf = Process()
-            perf.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            perf.arguments = ["perf", "record", "-e", "cpu-clock", "-F", "1999", "-g", "-p", String(process.pid), "-o", file]
-            perf.standardError = FileHandle.nullDevice
-            perf.standardOutput = FileHandle.nullDevice
-            try perf.run()
-            return perf
-        }
+        let profiler = try Self.profile("NIM_BENCH_PERF", pids: [process.pid])
+        // NIM_BENCH_ALLOCS=1: the operator's malloc calls while it converges, counted by a
+        // uprobe (root and perf needed; the probe slows every allocation, so this run's times
+        // are not comparable with others).
+        let allocations = try Self.countAllocations(pid: process.pid)
+        let bytesBefore = try await process.apiBytes()
         let cpuBefore = try await process.cpuSeconds()
         let planeCPUBefore = Self.ownCPUSeconds()
         let began = Date()
@@ -91,10 +153,9 @@ struct ScaleBench {
         }
         let converged = Date().timeIntervalSince(began)
         let allWritten = written ?? converged
-        if let profiler {
-            kill(profiler.processIdentifier, SIGINT)
-            profiler.waitUntilExit()
-        }
+        Self.stop(profiler)
+        let mallocs = Self.stop(counting: allocations)
+        let bytesAfter = try await process.apiBytes()
         let operatorCPU = try await process.cpuSeconds() - cpuBefore
         let planeCPU = Self.ownCPUSeconds() - planeCPUBefore
         print(String(format: "CPU while converging: operator %.2f s (%.2f ms a deployment), control plane and stand-ins %.2f s", operatorCPU, operatorCPU * 1000 / Double(deployments), planeCPU))
@@ -118,6 +179,14 @@ struct ScaleBench {
                 .mapValues { $0.map(\.value).reduce(0, +) }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
         print("  by resource: " + byResource(RequestStats.writeVerbs))
+        func perDeployment(_ after: [String: Double], _ before: [String: Double]) -> String {
+            let verbs = after.keys.sorted().filter { (after[$0] ?? 0) > (before[$0] ?? 0) }
+            let total = verbs.map { (after[$0] ?? 0) - (before[$0] ?? 0) }.reduce(0, +)
+            return String(format: "%.0f B", total / Double(deployments))
+                + " (" + verbs.map { String(format: "%@ %.0f", $0 as NSString, ((after[$0] ?? 0) - (before[$0] ?? 0)) / Double(deployments)) }.joined(separator: ", ") + ")"
+        }
+        print("  body bytes per deployment: sent " + perDeployment(bytesAfter.sent, bytesBefore.sent) + ", received " + perDeployment(bytesAfter.received, bytesBefore.received))
+        if let mallocs { print(String(format: "  allocations (malloc calls) per deployment: %.0f (%.0f in all)", mallocs / Double(deployments), mallocs)) }
         print("  reads by resource: " + byResource(["get"]))
 
         // Events are sent in the background (and, past a queue of 1000, dropped, as client-go's
@@ -158,16 +227,23 @@ struct ScaleBench {
         await process.waitExit(timeout: 40)
         let spawned = Date()
         process = try start()
+        // NIM_BENCH_PERF_RESTART=FILE: the restarted operator and this process (the control
+        // plane serving its lists) until the first reconcile.
+        let restartProfiler = try Self.profile("NIM_BENCH_PERF_RESTART", pids: [process.pid, getpid()])
         try await process.waitReady(timeout: 60)
         let restarted = process
         try await waitUntil(timeout: timeout, "the first reconcile after the restart", every: 0.005) { ((try? await restarted.reconciles()) ?? 0) >= 1 }
         let firstReconcile = Date().timeIntervalSince(spawned)
+        Self.stop(restartProfiler)
+        let listed = try await restarted.apiBytes().received
         try await waitUntil(timeout: timeout, "the restarted operator to reconcile everything") {
             let done = (try? await restarted.reconciles()) ?? 0
             let depth = (try? await restarted.queueDepth()) ?? 1
             return done >= Double(deployments) && depth == 0
         }
         let restartTime = Date().timeIntervalSince(restartStart)
+        print(String(format: "restart: %.1f MB received before the first reconcile (", listed.values.reduce(0, +) / 1_048_576)
+            + listed.keys.sorted().map { String(format: "%@ %.1f MB", $0 as NSString, (listed[$0] ?? 0) / 1_048_576) }.joined(separator: ", ") + ")")
         let restart = (plane.requestStats - beforeRestart).counts.filter { $0.key.agent == "nim-deploy-operator" }
         print(String(format: "restart: %@; first reconcile %.0f ms after the process started, every deployment reconciled %.2f s after SIGTERM", requestSummary(restart), firstReconcile * 1000, restartTime))
         print(String(format: "operator peak RSS: %.1f MB (converging %d deployments), %.1f MB (restarted)", firstPeak / 1_048_576, deployments, process.peakRSS() / 1_048_576))

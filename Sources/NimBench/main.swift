@@ -30,6 +30,9 @@ struct Bench {
         if CommandLine.arguments.dropFirst().first == "catalog" {
             exit(await CatalogBench.main(CommandLine.arguments.dropFirst(2)))
         }
+        if CommandLine.arguments.dropFirst().first == "json" {
+            exit(JSONBench.main(CommandLine.arguments.dropFirst(2)))
+        }
         if CommandLine.arguments.dropFirst().first == "soak" {
             exit(await SoakBench.main(CommandLine.arguments.dropFirst(2)))
         }

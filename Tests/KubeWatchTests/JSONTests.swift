@@ -31,6 +31,18 @@ import KubeCore
         #expect(value.serialized() == #"{"a":{"x":null,"y":true},"b":1}"#)
     }
 
+    @Test func escapesOnlyWhatJSONRequires() {
+        // Runs between escapes are copied whole: the bytes around each escape must survive.
+        let value: JSON = ["k": .string("a\"b\\c\nd\re\tf\u{1}g\u{1F}é😀/"), "": "", "x\"": [.string("\""), false]]
+        #expect(value.serialized() == #"{"":"","k":"a\"b\\c\nd\re\tf\u0001g\u001fé😀/","x\"":["\"",false]}"#)
+    }
+
+    @Test func lastRepeatedKeyWinsAndContainersNest() throws {
+        let value = try JSON(parsing: #"{"a":1,"b":{"c":[1,{"d":[]},[2,3]],"e":{}},"a":2}"#)
+        #expect(value == ["a": 2, "b": ["c": [1, ["d": []], [2, 3]], "e": [:]]])
+        #expect(value.serialized() == #"{"a":2,"b":{"c":[1,{"d":[]},[2,3]],"e":{}}}"#)
+    }
+
     @Test func pathSubscriptCreatesAndPrunes() {
         var value: JSON = [:]
         value[path: ["metadata", "labels", "app"]] = "nim"

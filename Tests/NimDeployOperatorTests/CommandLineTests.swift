@@ -179,6 +179,10 @@ import TestSupport
             #expect(samples.contains { $0.name == family }, "\(family) in /metrics")
         }
         #expect(samples.contains { $0.name == "rest_client_requests_total" && $0.labels["code"] != nil && $0.labels["verb"] != nil })
+        // Body bytes each way: the Lease written, list pages read.
+        func bytes(_ name: String, _ verb: String) -> Double { samples.first { $0.name == name && $0.labels == ["verb": verb] }?.value ?? 0 }
+        #expect(bytes("rest_client_response_bytes_total", "list") > 1000, "list pages' bytes counted")
+        #expect(bytes("rest_client_request_bytes_total", "create") + bytes("rest_client_request_bytes_total", "update") > 100, "the Lease's body counted")
         for result in ["migrated", "blocked", "failed"] {
             #expect(samples.contains { $0.name == "nim_legacy_migrations_total" && $0.labels["result"] == result }, "\(result)")
         }

@@ -33,7 +33,8 @@ import TestSupport
         // The pods it selects are the predictor's.
         let pod = try await env.currentPod()
         #expect(pod.labels[ChildLabels.deployment] == "llama" && pod.labels["component"] == "predictor")
-        #expect(try await env.deployment()[dotted: "status.networkPolicyName"] == "llama")
+        // The status follows the policy's write in the same reconcile, not at the same instant.
+        try await eventually("the status names the policy") { try await env.deployment()[dotted: "status.networkPolicyName"] == "llama" }
 
         // No longer asked for: deleted, and the status forgets it; no pod rolls for it.
         let rollouts = env.rollouts()

@@ -23,12 +23,14 @@ public enum InformerEvent: Sendable {
 public final class Informer: Sendable {
     public typealias Handler = @Sendable (InformerEvent) -> Void
 
+    static let log = Logger(name: "informer")
+
     public let resource: ResourceType
     public let cache: ObjectCache
     private let watchers: [(namespace: String?, watcher: Watcher)]
     private let transform: (@Sendable (KubeObject) -> KubeObject)?
     private let handlers = Mutex<[Handler]>([])
-    private let syncState = Mutex<(synced: Set<String>, waiters: [CheckedContinuation<Void, Never>])>(([], []))
+    private let syncState = Mutex<(synced: Set<String>, waiters: [CheckedContinuation<Void, Never>], started: ContinuousClock.Instant?)>(([], [], nil))
 
     /// - Parameters:
     ///   - namespaces: `nil` for all namespaces.
@@ -76,6 +78,8 @@ public final class Informer: Sendable {
 
     /// Runs until the task is cancelled.
     public func run() async {
+        let started = ContinuousClock.now
+        syncState.withLock { $0.started = started }
         await withTaskGroup(of: Void.self) { group in
             for (namespace, watcher) in watchers {
                 group.addTask { await self.consume(watcher.events(), namespace: namespace) }
@@ -119,12 +123,19 @@ public final class Informer: Sendable {
     }
 
     private func markSynced(_ namespace: String?) {
-        let waiters = syncState.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.synced.insert(namespace ?? "")
-            guard state.synced.count == watchers.count else { return [] }
+        let (waiters, started) = syncState.withLock { state -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) in
+            guard state.synced.insert(namespace ?? "").inserted, state.synced.count == watchers.count else { return ([], nil) }
             let waiting = state.waiters
             state.waiters.removeAll()
-            return waiting
+            return (waiting, state.started)
+        }
+        if let started {
+            // How long each cache takes to fill is what a slow start-up is made of.
+            let elapsed = ContinuousClock.now - started
+            Self.log.info("cache synced", [
+                "resource": .string(resource.groupResource), "objects": .int(cache.count),
+                "ms": .int(Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)),
+            ])
         }
         for waiter in waiters { waiter.resume() }
     }

@@ -145,7 +145,9 @@ public final class KubeClient: Sendable {
             throw .api(status(from: HTTPResponse(status: response.status, headers: response.headers, body: body)))
         }
         let metadataOnly = options.metadataOnly
-        return WatchEventStream.decode(response, resource: resource, metadataOnly: metadataOnly)
+        var received: (@Sendable (Int) -> Void)?
+        if let counter = requestMetrics?.received { received = { bytes in counter.inc(["watch"], by: Double(bytes)) } }
+        return WatchEventStream.decode(response, resource: resource, metadataOnly: metadataOnly, received: received)
     }
 
     private func openStream(_ request: HTTPRequest, started: Date) async throws(KubeError) -> HTTPStreamResponse {
@@ -223,6 +225,8 @@ public final class KubeClient: Sendable {
                 try await pause(Self.retryPolicy.delay(afterAttempt: attempt))
             case .success(let response):
                 requestMetrics?.record(verb: verb, code: String(response.status), seconds: elapsed)
+                requestMetrics?.sent.inc([verb], by: Double(payload?.count ?? 0))
+                requestMetrics?.received.inc([verb], by: Double(response.body.count))
                 if (200..<300).contains(response.status) { return response }
                 if response.status == 401, !refreshed, configuration.credentials.canRefresh {
                     refreshed = true
@@ -269,14 +273,19 @@ public final class KubeClient: Sendable {
     }
 }
 
-/// `rest_client_requests_total{verb,code}` and the latency histogram.
+/// `rest_client_requests_total{verb,code}`, the latency histogram, and the bytes each way by
+/// verb (bodies only: what a reconcile costs the network and the server's encoder).
 struct RequestMetrics: Sendable {
     let requests: Counter
     let latency: Histogram
+    let sent: Counter
+    let received: Counter
 
     init(_ registry: MetricsRegistry) {
         requests = registry.counter("rest_client_requests_total", help: "API server requests by verb and HTTP code.", labels: ["verb", "code"])
         latency = registry.histogram("rest_client_request_duration_seconds", help: "API server request latency by verb.", labels: ["verb"])
+        sent = registry.counter("rest_client_request_bytes_total", help: "Request body bytes sent to the API server, by verb.", labels: ["verb"])
+        received = registry.counter("rest_client_response_bytes_total", help: "Response body bytes received from the API server, by verb (watch streams as they arrive).", labels: ["verb"])
     }
 
     func record(verb: String, code: String, seconds: TimeInterval) {

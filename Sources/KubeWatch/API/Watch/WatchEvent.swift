@@ -48,12 +48,15 @@ struct LineSplitter {
 
 enum WatchEventStream {
     /// Decodes the lines of a watch response into events.
-    static func decode(_ response: HTTPStreamResponse, resource: ResourceType, metadataOnly: Bool) -> AsyncThrowingStream<WatchEvent, any Error> {
+    static func decode(
+        _ response: HTTPStreamResponse, resource: ResourceType, metadataOnly: Bool, received: (@Sendable (Int) -> Void)? = nil
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
         let task = Task {
             var splitter = LineSplitter()
             do {
                 for try await chunk in response.body {
+                    received?(chunk.count)
                     for line in try splitter.append(chunk) {
                         continuation.yield(try event(from: line, resource: resource, metadataOnly: metadataOnly))
                     }

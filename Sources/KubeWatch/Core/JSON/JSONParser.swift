@@ -34,6 +34,11 @@ private struct JSONByteParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// The members and elements of the objects and arrays being parsed, as one stack: each
+    /// container is built once at its exact size when it closes, instead of growing (and, for a
+    /// dictionary, rehashing) as members arrive.
+    var members: [(key: String, value: JSON)] = []
+    var elements: [JSON] = []
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -89,12 +94,12 @@ private struct JSONByteParser {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var object: [String: JSON] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(object)
+            return .object([:])
         }
+        let base = members.count
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -103,13 +108,18 @@ private struct JSONByteParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            let value = try parseValue()
+            members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in object") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
+                var object = [String: JSON](minimumCapacity: members.count - base)
+                // A repeated key: the last one wins, as in Go's decoder.
+                for member in members[base...] { object[member.key] = member.value }
+                members.removeSubrange(base...)
                 return .object(object)
             } else {
                 throw error("expected ',' or '}'")
@@ -121,21 +131,24 @@ private struct JSONByteParser {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var array: [JSON] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(array)
+            return .array([])
         }
+        let base = elements.count
         while true {
             skipWhitespace()
-            array.append(try parseValue())
+            let value = try parseValue()
+            elements.append(value)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in array") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
+                let array = Array(elements[base...])
+                elements.removeSubrange(base...)
                 return .array(array)
             } else {
                 throw error("expected ',' or ']'")
