@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KubeCore
 import KubeAPI
 
@@ -9,6 +10,14 @@ struct OperatorProcess {
     var pid: Int32 { process.processIdentifier }
     private(set) var health = 0
     private(set) var metrics = 0
+    /// When the operator logged its first NimDeployment reconcile done (its own clock, read from
+    /// the log line: a scrape loop would add its own latency and wait for readiness).
+    let firstReconcile = Box()
+
+    final class Box: Sendable {
+        private let value = Mutex<Date?>(nil)
+        func withLock<T>(_ body: (inout Date?) -> T) -> T { value.withLock { body(&$0) } }
+    }
 
     init(binary: String, kubeconfig: String, ngc: String, concurrency: Int, settleMilliseconds: Int) throws {
         process = Process()
@@ -17,7 +26,7 @@ struct OperatorProcess {
         process.executableURL = URL(fileURLWithPath: wrapper.isEmpty ? binary : "/usr/bin/env")
         process.arguments = (wrapper.isEmpty ? [] : wrapper + [binary]) + [
             "run", "--kubeconfig", kubeconfig, "--ngc-api-url", ngc, "--namespace", "nim-deploy-operator-system", "--concurrency", String(concurrency),
-            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--metrics-auth", "none", "--log-level", "info",
+            "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--metrics-auth", "none", "--log-level", ProcessInfo.processInfo.environment["NIM_BENCH_LOG_LEVEL"] ?? "info",
             "--key-rotation-settle", "\(settleMilliseconds)ms",
         ]
         stderr = Pipe()
@@ -51,6 +60,8 @@ struct OperatorProcess {
             handle?.write(Data(buffer.utf8))
             return handle
         }
+        let firstReconcile = self.firstReconcile
+        let marker = Array(#""msg":"first reconcile done""#.utf8)
         stderr.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             // End of file (the process exited): stop, or the handler fires again and again.
@@ -59,6 +70,16 @@ struct OperatorProcess {
                 return
             }
             sink?.write(data)
+            // Lines may be split between reads; the marker line is short and read whole here
+            // in practice, and a missed one makes the benchmark fail, not mismeasure.
+            let bytes = [UInt8](data)
+            guard firstReconcile.withLock({ $0 == nil }), bytes.count >= marker.count else { return }
+            for line in bytes.split(separator: 0x0A) where line.count >= marker.count && line.indices.contains(where: { line[$0...].starts(with: marker) }) {
+                guard let json = try? JSON(parsing: Array(line)), json["controller"] == "nimdeployment", let stamp = json["ts"]?.stringValue else { continue }
+                let format = ISO8601DateFormatter()
+                format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                if let date = format.date(from: stamp) { firstReconcile.withLock { $0 = date } }
+            }
         }
         let probe = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(health)"))
         while (try? await probe.call(verb: "get", method: "GET", path: "/readyz", accept: "text/plain"))?.status != 200 {

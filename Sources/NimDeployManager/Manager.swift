@@ -5,13 +5,16 @@ import KubeRuntime
 
 /// Runs what an operator process runs, the way controller-runtime's manager does: informer
 /// caches start at once on every replica (a follower that takes over has a warm cache);
-/// controllers start only once the caches have synced and, with leader election, only on the
-/// leader. Readiness follows the caches. Cancelling the run stops taking work, lets reconciles
+/// each controller starts once the caches it reads have synced and, with leader election, only
+/// on the leader. Readiness follows all the caches. Cancelling the run stops taking work, lets reconciles
 /// in flight finish and releases the Lease.
 public final class Manager: Sendable {
     /// What one operator assembles to run.
     public struct Parts: Sendable {
         var informers: [Informer] = []
+        /// Among `informers`, those listed only once the others have synced (caches no
+        /// controller waits for), so that their relist does not slow the ones that gate reconciles.
+        var late: [Informer] = []
         var controllers: [Controller] = []
         /// Long-running helpers (the event recorder).
         var background: [@Sendable () async -> Void] = []
@@ -39,7 +42,16 @@ public final class Manager: Sendable {
         await withTaskGroup(of: Outcome?.self) { group -> Outcome in
             for task in parts.background { group.addTask { await task(); return nil } }
             group.addTask { await HeapTrimmer.run(every: 10); return nil }
-            for informer in parts.informers { group.addTask { await informer.run(); return nil } }
+            let early = parts.informers.filter { informer in !parts.late.contains { $0 === informer } }
+            for informer in early { group.addTask { await informer.run(); return nil } }
+            group.addTask {
+                for informer in early { await informer.waitForSync() }
+                if Task.isCancelled { return nil }
+                await withTaskGroup(of: Void.self) { late in
+                    for informer in parts.late { late.addTask { await informer.run() } }
+                }
+                return nil
+            }
             group.addTask {
                 for informer in parts.informers { await informer.waitForSync() }
                 if Task.isCancelled { return nil }
@@ -63,9 +75,7 @@ public final class Manager: Sendable {
 
     private func lead(_ parts: Parts) async -> Outcome {
         let work: @Sendable () async -> Void = {
-            for informer in parts.informers { await informer.waitForSync() }
-            if Task.isCancelled { return }
-            self.log.info("starting controllers", ["controllers": .array(parts.controllers.map { .string($0.name) }), "workers": .int(self.options.concurrency)])
+            // Each controller waits for its own caches (and logs when its workers start).
             await withTaskGroup(of: Void.self) { group in
                 for controller in parts.controllers { group.addTask { await controller.run() } }
                 // Without controllers, hold the line until told to stop (a stream that never

@@ -37,7 +37,7 @@ public enum OperatorAssembly {
         let nim = NimOperator(
             client: client, namespaces: options.watchNamespaces, options: reconcilerOptions, ngc: ngc, concurrency: options.concurrency, metrics: metrics,
             syncPeriod: options.syncPeriod)
-        let parts = Manager.Parts(informers: nim.informers, controllers: nim.controllers, background: nim.backgroundTasks)
+        let parts = Manager.Parts(informers: nim.informers, late: nim.lateInformers, controllers: nim.controllers, background: nim.backgroundTasks)
         return (nim, parts)
     }
 

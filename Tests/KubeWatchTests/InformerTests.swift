@@ -113,6 +113,48 @@ import TestSupport
         #expect(cluster.controlPlane.requestStats.count(verb: "list", resource: "configmaps") == 2)
     }
 
+    @Test func aControllerWaitsForTheCachesItReadsAndNoOthers() async throws {
+        let cluster = try TestCluster()
+        _ = try await cluster.client.create(configMap("settings"), .configMaps)
+        // Every list of Secrets fails until the faults are reset: that cache cannot sync.
+        cluster.controlPlane.faults.failNext(1_000_000, code: 503, verbs: ["list"], resource: "secrets")
+        let configMaps = Informer(client: cluster.client, resource: .configMaps)
+        let secrets = Informer(client: cluster.client, resource: .secrets, metadataOnly: true)
+        let reconciled = Mutex<[String: Int]>([:])
+        func controller(_ name: String) -> Controller {
+            Controller(name: name, workers: 1) { _ in
+                reconciled.withLock { $0[name, default: 0] += 1 }
+                return .done
+            }
+        }
+        let patient = controller("patient")
+        patient.watch(configMaps) { [$0.object.key] }
+        patient.watch(secrets) { [$0.object.key] }
+        let eager = controller("eager")
+        eager.watch(configMaps) { [$0.object.key] }
+        eager.watch(secrets, waitsForSync: false) { [$0.object.key] }
+        let tasks = [configMaps, secrets].map { informer in Task { await informer.run() } } + [patient, eager].map { controller in Task { await controller.run() } }
+        defer { for task in tasks { task.cancel() } }
+        try await eventually(timeout: 15, "the controller that does not wait for Secrets reconciles") { reconciled.withLock { $0["eager"] ?? 0 } >= 1 }
+        #expect(!secrets.hasSynced)
+        #expect(reconciled.withLock { $0["patient"] } == nil, "no reconcile before every cache it watches has synced")
+        cluster.controlPlane.faults.reset()
+        try await eventually(timeout: 15, "once Secrets are listed, the other starts") { reconciled.withLock { $0["patient"] ?? 0 } >= 1 }
+        #expect(secrets.hasSynced)
+    }
+
+    @Test func waitingForACacheEndsWhenTheTaskIsCancelled() async throws {
+        let cluster = try TestCluster()
+        cluster.controlPlane.faults.failNext(1_000_000, code: 503, verbs: ["list"], resource: "secrets")
+        let secrets = Informer(client: cluster.client, resource: .secrets)
+        let running = Task { await secrets.run() }
+        defer { running.cancel() }
+        let waiting = Task { await secrets.waitForSync() }
+        waiting.cancel()
+        await waiting.value
+        #expect(!secrets.hasSynced, "returned on cancellation, not on a sync")
+    }
+
     @Test func leavingALabelSelectionIsADeletion() async throws {
         let cluster = try TestCluster()
         _ = try await cluster.client.create(configMap("mine", labels: ["app": "nim"]), .configMaps)

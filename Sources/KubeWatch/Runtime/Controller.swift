@@ -39,6 +39,13 @@ public final class Controller: Sendable {
     private let intakeStream: AsyncStream<ObjectKey>
     /// Called after each reconcile with its key, outcome label and error (for logs).
     private let observer: (@Sendable (ObjectKey, String, (any Error)?) -> Void)?
+    /// The caches a reconcile reads: the workers start once all have synced (controller-runtime's
+    /// WaitForCacheSync per source), and not before, or a child not listed yet would be made again.
+    private let sources = Mutex<[Informer]>([])
+    /// When the workers started, until the first reconcile returns: how long a start takes to
+    /// do work is said once in the log.
+    private let startedWorkers = Mutex<ContinuousClock.Instant?>(nil)
+    static let log = Logger(name: "controller")
 
     public init(
         name: String, workers: Int = 4, rateLimiter: RateLimiter<ObjectKey> = RateLimiter(), time: any TimeSource = SystemTime(),
@@ -57,11 +64,21 @@ public final class Controller: Sendable {
     /// Queues a key from anywhere, synchronously; duplicates collapse in the queue.
     public func enqueue(_ key: ObjectKey) { intake.yield(key) }
 
-    /// Enqueues what `map` says for every event of an informer.
-    public func watch(_ informer: Informer, map: @escaping @Sendable (InformerEvent) -> [ObjectKey]) {
+    /// Enqueues what `map` says for every event of an informer. `waitsForSync: false` for an
+    /// informer whose cache no reconcile relies on being complete (one it falls back from to
+    /// reading the API server), so that its list does not hold the workers back.
+    public func watch(_ informer: Informer, waitsForSync: Bool = true, map: @escaping @Sendable (InformerEvent) -> [ObjectKey]) {
+        if waitsForSync { requires([informer]) }
         informer.addHandler { [weak self] event in
             guard let self else { return }
             for key in map(event) { self.enqueue(key) }
+        }
+    }
+
+    /// Caches a reconcile reads without reacting to their events: synced before the workers start.
+    public func requires(_ informers: [Informer]) {
+        sources.withLock { sources in
+            for informer in informers where !sources.contains(where: { $0 === informer }) { sources.append(informer) }
         }
     }
 
@@ -69,6 +86,10 @@ public final class Controller: Sendable {
     /// progress finish: workers are not children of the calling task, so cancelling it does not
     /// cut a reconcile off half-way through its writes.
     public func run() async {
+        for source in sources.withLock({ $0 }) { await source.waitForSync() }
+        if Task.isCancelled { return }
+        Self.log.info("starting workers", ["controller": .string(name), "workers": .int(workers)])
+        startedWorkers.withLock { $0 = .now }
         let queue = self.queue
         let pump = Task {
             for await key in intakeStream { await queue.add(key) }
@@ -118,6 +139,13 @@ public final class Controller: Sendable {
             }
             metrics?.reconciles.inc([name, outcome])
             metrics?.duration.observe(Date().timeIntervalSince(started), [name])
+            if let since = startedWorkers.withLock({ first -> ContinuousClock.Instant? in defer { first = nil }; return first }) {
+                let elapsed = ContinuousClock.now - since
+                Self.log.info("first reconcile done", [
+                    "controller": .string(name), "result": .string(outcome),
+                    "msSinceWorkersStarted": .int(Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)),
+                ])
+            }
             metrics?.activeWorkers.add(-1, [name])
             observer?(key, outcome, failure)
             await queue.done(key)

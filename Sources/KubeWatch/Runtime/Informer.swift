@@ -30,7 +30,14 @@ public final class Informer: Sendable {
     private let watchers: [(namespace: String?, watcher: Watcher)]
     private let transform: (@Sendable (KubeObject) -> KubeObject)?
     private let handlers = Mutex<[Handler]>([])
-    private let syncState = Mutex<(synced: Set<String>, waiters: [CheckedContinuation<Void, Never>], started: ContinuousClock.Instant?)>(([], [], nil))
+    private let syncState = Mutex<SyncState>(SyncState())
+
+    private struct SyncState {
+        var synced: Set<String> = []
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+        var started: ContinuousClock.Instant?
+    }
 
     /// - Parameters:
     ///   - namespaces: `nil` for all namespaces.
@@ -65,14 +72,24 @@ public final class Informer: Sendable {
     /// True once every namespace's first list is in the cache.
     public var hasSynced: Bool { syncState.withLock { $0.synced.count == watchers.count } }
 
+    /// Returns once every namespace's first list is in the cache, or when the task is cancelled
+    /// (a process told to stop while the API server is away must not wait for it).
     public func waitForSync() async {
-        await withCheckedContinuation { continuation in
-            let ready = syncState.withLock { state -> Bool in
-                if state.synced.count == watchers.count { return true }
-                state.waiters.append(continuation)
-                return false
+        let id = syncState.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = syncState.withLock { state -> Bool in
+                    if state.synced.count == watchers.count || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            syncState.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -125,7 +142,7 @@ public final class Informer: Sendable {
     private func markSynced(_ namespace: String?) {
         let (waiters, started) = syncState.withLock { state -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) in
             guard state.synced.insert(namespace ?? "").inserted, state.synced.count == watchers.count else { return ([], nil) }
-            let waiting = state.waiters
+            let waiting = Array(state.waiters.values)
             state.waiters.removeAll()
             return (waiting, state.started)
         }

@@ -21,7 +21,7 @@ public final class LegacyMigration: Sendable {
     let reconciler: MigrationReconciler
     public var informers: [Informer] { [runtimes] + namespaces }
 
-    init(client: KubeClient, namespaces watched: [String]?, everywhere: Bool, secrets: Informer, events: EventRecorder, time: any TimeSource, metrics: MetricsRegistry?) {
+    init(client: KubeClient, namespaces watched: [String]?, everywhere: Bool, secrets: [Informer], events: EventRecorder, time: any TimeSource, metrics: MetricsRegistry?) {
         let log = Logger(name: "migration")
         let onError: @Sendable (KubeError) -> Void = { error in log.warn("watch failed; retrying", ["error": .string(error.description)]) }
         runtimes = Informer(
@@ -40,11 +40,14 @@ public final class LegacyMigration: Sendable {
         for informer in namespaces { controller.watch(informer) { [namespaceKey($0.object.name)] } }
         controller.watch(runtimes) { [namespaceKey($0.object.namespace)] }
         // A legacy Secret fixed (a personal key put in) unblocks its namespace.
-        controller.watch(secrets) { event in
-            let name = event.object.name
-            let relevant = LegacySecrets.shared.contains(name)
-                || ["nim-api-key-", "nim-image-pull-", "nim-pull-secret-", "nvidia-nim-secrets-", "nvidia-nim-image-pull-"].contains { name.hasPrefix($0) }
-            return relevant ? [namespaceKey(event.object.namespace)] : []
+        // Its reconcile reads Secrets from the API server, not from these caches: no wait for them.
+        for informer in secrets {
+            controller.watch(informer, waitsForSync: false) { event in
+                let name = event.object.name
+                let relevant = LegacySecrets.shared.contains(name)
+                    || ["nim-api-key-", "nim-image-pull-", "nim-pull-secret-", "nvidia-nim-secrets-", "nvidia-nim-image-pull-"].contains { name.hasPrefix($0) }
+                return relevant ? [namespaceKey(event.object.namespace)] : []
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ public final class CABundleSource: Sendable {
     private let reader: VersionedReader<Summary>
 
     public init(client: KubeClient, configMaps: ObjectCache) {
-        reader = VersionedReader(client: client, resource: .configMaps, metadata: configMaps) { object in
+        reader = VersionedReader(client: client, resource: .configMaps, metadata: [configMaps]) { object in
             var keys: [String: (digest: String, isPEM: Bool)] = [:]
             for (key, value) in KubeObject.stringMap(object["data"]) {
                 keys[key] = (String(SHA256.hex(Array(value.utf8)).prefix(16)), value.contains("-----BEGIN CERTIFICATE-----"))

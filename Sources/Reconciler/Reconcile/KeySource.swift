@@ -2,13 +2,15 @@ import KubeCore
 import KubeAPI
 import KubeRuntime
 
-/// Reads a deployment's API key from the user's Secret (held as metadata only by the informer,
+/// Reads a deployment's API key from the user's Secret (held as metadata only by the informers,
 /// read whole once per resourceVersion).
 public final class KeySource: Sendable {
     private let reader: VersionedReader<[String: String]>
 
-    public init(client: KubeClient, secrets: ObjectCache) {
-        reader = VersionedReader(client: client, resource: .secrets, metadata: secrets) { KubeObject.stringMap($0["data"]) }
+    /// - Parameters:
+    ///   - secrets: caches that together hold every Secret once `complete` says so.
+    public init(client: KubeClient, secrets: [ObjectCache], complete: @escaping @Sendable () -> Bool = { true }) {
+        reader = VersionedReader(client: client, resource: .secrets, metadata: secrets, complete: complete) { KubeObject.stringMap($0["data"]) }
     }
 
     /// The key the reference names and the Secret's resourceVersion it was read at, or why

@@ -12,6 +12,10 @@ public final class NimOperator: Sendable {
     public static let controllerName = "nimdeployment"
 
     public let informers: [Informer]
+    /// Among `informers`, the ones to list only once the others have synced: no controller
+    /// waits for them (every Secret that is not the operator's), so their relist must not slow
+    /// the caches that gate the first reconcile.
+    public let lateInformers: [Informer]
     public let controller: Controller
     /// Legacy deployments moved to per-deployment Secrets, per namespace.
     public let migration: LegacyMigration
@@ -61,8 +65,16 @@ public final class NimOperator: Sendable {
                 },
             ], time: time, onError: onError)
         // Secrets: many, large, and mostly not ours: metadata only. Their data is read on purpose.
+        // Two caches that split them by label: the operator's own, which reconciles wait for
+        // (a child Secret not listed yet would be written again), and all others (the users' key
+        // Secrets among service-account tokens, Helm releases, certificates), which reconciles do
+        // not wait for: a key Secret not in it yet is read from the API server.
         let secrets = Informer(
-            client: client, resource: .secrets, namespaces: namespaces, metadataOnly: true, time: time, onError: onError)
+            client: client, resource: .secrets, namespaces: namespaces, labelSelector: ChildLabels.selector, metadataOnly: true, time: time, onError: onError)
+        let otherSecrets = Informer(
+            client: client, resource: .secrets, namespaces: namespaces,
+            labelSelector: LabelSelector([.init(key: ChildLabels.managedBy, op: .notEquals, values: [ChildLabels.operatorName])]), metadataOnly: true,
+            time: time, onError: onError)
         // All claims, not only ours: an existingClaim is the user's.
         let claims = Informer(client: client, resource: .persistentVolumeClaims, namespaces: namespaces, time: time, onError: onError)
         let runtimes = Informer(
@@ -116,12 +128,13 @@ public final class NimOperator: Sendable {
             }
         }
         self.catalog = catalog
-        let keys = KeySource(client: client, secrets: secrets.cache)
+        let keys = KeySource(client: client, secrets: [secrets.cache, otherSecrets.cache], complete: { otherSecrets.hasSynced && secrets.hasSynced })
         let events = EventRecorder(client: client, component: ReconcilerOptions.fieldManager, time: time)
         self.events = events
         migration = LegacyMigration(
-            client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: secrets, events: events, time: time, metrics: metrics)
-        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, quotas, catalogSource] + migration.informers
+            client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: [secrets, otherSecrets], events: events, time: time, metrics: metrics)
+        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, quotas, catalogSource] + migration.informers + [otherSecrets]
+        lateInformers = [otherSecrets]
         // What the caches hold, by resource: the memory budget's largest part.
         if let objects = metrics?.gauge("informer_cache_objects", help: "Objects the informers' caches hold, by resource.", labels: ["resource"]),
             let bytes = metrics?.gauge("informer_cache_bytes", help: "Bytes the informers' caches keep (the objects serialized, managedFields dropped), by resource.", labels: ["resource"])
@@ -156,13 +169,16 @@ public final class NimOperator: Sendable {
 
         // What each event means for which deployments.
         controller.watch(deployments) { event in [event.object.key] }
-        controller.watch(secrets) { event in
+        // `ours`: the cache of the operator's own Secrets, whose writes the ledger remembers. A
+        // Secret of someone else's that the operator labels on its first write leaves the other
+        // cache: that is no deletion of a child.
+        let secretChanged: @Sendable (_ ours: Bool, InformerEvent) -> [ObjectKey] = { ours, event in
             let secret = event.object
             var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
             switch event {
             case .deleted:
                 keys.forget(secret.key)
-                reconciler.ledger.forget(.secrets, namespace: secret.namespace ?? "", name: secret.name)
+                if ours { reconciler.ledger.forget(.secrets, namespace: secret.namespace ?? "", name: secret.name) }
                 reconciler.ledger.forgetKeySecret(secret.key)
             case .added, .updated:
                 // Only Secrets deployments name are timed: the rest are not keys.
@@ -171,6 +187,10 @@ public final class NimOperator: Sendable {
             if let owner = Self.owner(of: secret) { keysToReconcile.append(owner) }
             return keysToReconcile
         }
+        controller.watch(secrets) { secretChanged(true, $0) }
+        controller.watch(otherSecrets, waitsForSync: false) { secretChanged(false, $0) }
+        // Read, not watched: the runtimes a deployment's name may take over.
+        controller.requires([migration.runtimes])
         controller.watch(claims) { event in
             let claim = event.object
             if case .deleted = event { reconciler.ledger.forget(.persistentVolumeClaims, namespace: claim.namespace ?? "", name: claim.name) }
@@ -248,15 +268,19 @@ public final class NimOperator: Sendable {
     /// Runs everything until cancelled (what tests and the benchmark use; the executable's
     /// manager runs the same parts with leader election in between).
     public func run() async {
+        let late = lateInformers
+        let early = informers.filter { informer in !late.contains { $0 === informer } }
         await withTaskGroup(of: Void.self) { group in
-            for informer in informers { group.addTask { await informer.run() } }
-            for task in backgroundTasks { group.addTask { await task() } }
+            for informer in early { group.addTask { await informer.run() } }
             group.addTask {
-                for informer in self.informers { await informer.waitForSync() }
-                await withTaskGroup(of: Void.self) { controllers in
-                    for controller in self.controllers { controllers.addTask { await controller.run() } }
+                for informer in early { await informer.waitForSync() }
+                await withTaskGroup(of: Void.self) { group in
+                    for informer in late { group.addTask { await informer.run() } }
                 }
             }
+            for task in backgroundTasks { group.addTask { await task() } }
+            // Each controller waits for the caches it reads.
+            for controller in controllers { group.addTask { await controller.run() } }
         }
     }
 
