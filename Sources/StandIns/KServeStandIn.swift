@@ -117,10 +117,8 @@ public final class KServeStandIn: Sendable {
         controller.watch(informer) { event in [event.object.key] }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.informer.run() }
-            group.addTask {
-                await self.informer.waitForSync()
-                await controller.run()
-            }
+            // The controller waits for the informer it watches.
+            group.addTask { await controller.run() }
         }
     }
 

@@ -136,6 +136,9 @@ import TestSupport
         let tasks = [configMaps, secrets].map { informer in Task { await informer.run() } } + [patient, eager].map { controller in Task { await controller.run() } }
         defer { for task in tasks { task.cancel() } }
         try await eventually(timeout: 15, "the controller that does not wait for Secrets reconciles") { reconciled.withLock { $0["eager"] ?? 0 } >= 1 }
+        // A later change too: by then a gate that let the other through would have.
+        _ = try await cluster.client.create(configMap("later"), .configMaps)
+        try await eventually(timeout: 15, "and reconciles a later change") { reconciled.withLock { $0["eager"] ?? 0 } >= 2 }
         #expect(!secrets.hasSynced)
         #expect(reconciled.withLock { $0["patient"] } == nil, "no reconcile before every cache it watches has synced")
         cluster.controlPlane.faults.reset()
@@ -143,13 +146,15 @@ import TestSupport
         #expect(secrets.hasSynced)
     }
 
-    @Test func waitingForACacheEndsWhenTheTaskIsCancelled() async throws {
+    @Test(.timeLimit(.minutes(1))) func waitingForACacheEndsWhenTheTaskIsCancelled() async throws {
         let cluster = try TestCluster()
         cluster.controlPlane.faults.failNext(1_000_000, code: 503, verbs: ["list"], resource: "secrets")
         let secrets = Informer(client: cluster.client, resource: .secrets)
         let running = Task { await secrets.run() }
         defer { running.cancel() }
         let waiting = Task { await secrets.waitForSync() }
+        // Cancelled while it waits (a list has failed by then), not before it began to.
+        try await eventually("a list has failed") { cluster.controlPlane.requestStats.count(verb: "list", resource: "secrets") >= 1 }
         waiting.cancel()
         await waiting.value
         #expect(!secrets.hasSynced, "returned on cancellation, not on a sync")

@@ -118,6 +118,12 @@ import TestSupport
             let status = try await env.deployment("canary")["status"]
             return status?["httpRouteName"] == nil && status?["networkPolicyName"] == nil
         }
+        // A deployment named like someone else's InferenceService: read whole, and refused.
+        var foreign = KubeObject(apiVersion: KServe.inferenceServices.apiVersion, kind: KServe.inferenceServices.kind, namespace: "team-a", name: "taken")
+        foreign["spec"] = ["predictor": ["model": ["modelFormat": ["name": "sklearn"], "runtime": "someone-elses", "storageUri": "s3://models/iris"]]]
+        _ = try await env.client.apply(foreign, KServe.inferenceServices, fieldManager: "another-team")
+        try await env.deploy("taken", spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"]])
+        try await env.waitFor("ResourcesReady", "False", reason: "ResourceConflict", of: "taken", timeout: 30)
         // A deployment that fills its cache first: its Job.
         try await env.deploy("cached", spec: ["model": "llama-3.1-8b-instruct", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["preload": true]])
         try await eventually(timeout: 30, "its cache Job") { try await !env.client.list(CachePreload.jobs, namespace: "team-a").items.isEmpty }

@@ -196,6 +196,23 @@ import TestSupport
         #expect(try await env.children()["isvc"] == ["llama"])
     }
 
+    @Test func someoneElsesInferenceServiceIsNeverTakenAndItsDeletionUnblocks() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        var foreign = KubeObject(apiVersion: KServe.inferenceServices.apiVersion, kind: KServe.inferenceServices.kind, namespace: "team-a", name: "llama")
+        foreign["spec"] = ["predictor": ["model": ["modelFormat": ["name": "sklearn"], "runtime": "someone-elses", "storageUri": "s3://models/iris"]]]
+        _ = try await env.client.apply(foreign, KServe.inferenceServices, fieldManager: "another-team")
+        // The operator's cache of others' InferenceServices has it: the name is taken.
+        try await env.deploy()
+        try await env.waitFor("ResourcesReady", "False", reason: "ResourceConflict")
+        #expect(try await env.client.get(KServe.inferenceServices, namespace: "team-a", name: "llama")[path: ["spec", "predictor", "model", "runtime"]] == "someone-elses")
+        // Deleted by its owner: the deployment is decided again at once and gets its own.
+        try await env.client.delete(KServe.inferenceServices, namespace: "team-a", name: "llama")
+        try await env.waitFor("Ready", "True", timeout: 30)
+        #expect(try await env.client.get(KServe.inferenceServices, namespace: "team-a", name: "llama").labels[ChildLabels.managedBy] == ChildLabels.operatorName)
+    }
+
     @Test func applyingTwiceAndRestartingTheOperatorWriteNothing() async throws {
         let env = try await NimEnvironment()
         try await env.startOperator()
@@ -204,6 +221,8 @@ import TestSupport
         try await env.deploy("embedder", spec: ["model": "nv-embedqa-e5-v5", "tag": "1.6.0", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["whenDeleted": "Delete"]])
         try await env.waitFor("Ready", "True")
         try await env.waitFor("Ready", "True", of: "embedder")
+        // Whether a new deployment's InferenceService name is free comes from the caches: no read.
+        #expect(env.controlPlane.requestStats.count(verb: "get", resource: "inferenceservices.serving.kserve.io", agent: "nim-deploy-operator") == 0)
         try await eventually("events are out") { try await env.events().count >= 2 }
         let converged = env.operatorWrites()
         let statsBefore = env.controlPlane.requestStats

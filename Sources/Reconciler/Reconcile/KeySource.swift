@@ -8,10 +8,13 @@ public final class KeySource: Sendable {
     private let reader: VersionedReader<[String: String]>
 
     /// - Parameters:
-    ///   - secrets: caches that together hold every Secret once `complete` says so.
-    public init(client: KubeClient, secrets: [ObjectCache], complete: @escaping @Sendable () -> Bool = { true }) {
-        reader = VersionedReader(client: client, resource: .secrets, metadata: secrets, complete: complete) { KubeObject.stringMap($0["data"]) }
+    ///   - secrets: caches that together hold the Secrets (split by label).
+    public init(client: KubeClient, secrets: [ObjectCache]) {
+        reader = VersionedReader(client: client, resource: .secrets, metadata: secrets) { KubeObject.stringMap($0["data"]) }
     }
+
+    /// The resourceVersion of a Secret as last read for its key, if it was.
+    public func readVersion(of secret: ObjectKey) -> String? { reader.heldVersion(secret) }
 
     /// The key the reference names and the Secret's resourceVersion it was read at, or why
     /// there is none.

@@ -81,6 +81,12 @@ public final class NimOperator: Sendable {
             client: client, resource: KServe.servingRuntimes, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
         let services = Informer(
             client: client, resource: KServe.inferenceServices, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
+        // Everyone else's, as metadata: whether a deployment's name is taken, without a read per
+        // new deployment (a legacy one's is read whole when it is there).
+        let foreignServices = Informer(
+            client: client, resource: KServe.inferenceServices, namespaces: namespaces,
+            labelSelector: LabelSelector([.init(key: ChildLabels.managedBy, op: .notEquals, values: [ChildLabels.operatorName])]), metadataOnly: true,
+            time: time, onError: onError)
         // The predictor pods KServe makes: labelled with the deployment through the predictor's
         // labels, kept as the few fields their progress is read from.
         let pods = Informer(
@@ -128,12 +134,12 @@ public final class NimOperator: Sendable {
             }
         }
         self.catalog = catalog
-        let keys = KeySource(client: client, secrets: [secrets.cache, otherSecrets.cache], complete: { otherSecrets.hasSynced && secrets.hasSynced })
+        let keys = KeySource(client: client, secrets: [secrets.cache, otherSecrets.cache])
         let events = EventRecorder(client: client, component: ReconcilerOptions.fieldManager, time: time)
         self.events = events
         migration = LegacyMigration(
             client: client, namespaces: namespaces, everywhere: options.migrateLegacy, secrets: [secrets, otherSecrets], events: events, time: time, metrics: metrics)
-        informers = [deployments, secrets, claims, runtimes, services, pods, configMaps, jobs, quotas, catalogSource] + migration.informers + [otherSecrets]
+        informers = [deployments, secrets, claims, runtimes, services, foreignServices, pods, configMaps, jobs, quotas, catalogSource] + migration.informers + [otherSecrets]
         lateInformers = [otherSecrets]
         // What the caches hold, by resource: the memory budget's largest part.
         if let objects = metrics?.gauge("informer_cache_objects", help: "Objects the informers' caches hold, by resource.", labels: ["resource"]),
@@ -153,7 +159,7 @@ public final class NimOperator: Sendable {
         }
         let view = ClusterView(
             deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
-            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache, quotas: quotas.cache)
+            foreignRuntimes: migration.runtimes.cache, foreignServices: foreignServices.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache, quotas: quotas.cache)
         let reconciler = NimReconciler(
             client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
         self.reconciler = reconciler
@@ -171,7 +177,7 @@ public final class NimOperator: Sendable {
         controller.watch(deployments) { event in [event.object.key] }
         // `ours`: the cache of the operator's own Secrets, whose writes the ledger remembers. A
         // Secret of someone else's that the operator labels on its first write leaves the other
-        // cache: that is no deletion of a child.
+        // cache: that is no deletion of a child, nor of a key whose rotations are being timed.
         let secretChanged: @Sendable (_ ours: Bool, InformerEvent) -> [ObjectKey] = { ours, event in
             let secret = event.object
             var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
@@ -179,18 +185,27 @@ public final class NimOperator: Sendable {
             case .deleted:
                 keys.forget(secret.key)
                 if ours { reconciler.ledger.forget(.secrets, namespace: secret.namespace ?? "", name: secret.name) }
-                reconciler.ledger.forgetKeySecret(secret.key)
+                if ours || secrets.cache.get(secret.key) == nil { reconciler.ledger.forgetKeySecret(secret.key) }
             case .added, .updated:
                 // Only Secrets deployments name are timed: the rest are not keys.
                 if !keysToReconcile.isEmpty { reconciler.ledger.sawKeySecret(secret.key, version: secret.resourceVersion, at: time.now) }
+                // The late list of others' Secrets, after reconciles read this very version
+                // from the API server: nothing for them to see again.
+                if case .added = event, !ours, keys.readVersion(of: secret.key) == secret.resourceVersion { keysToReconcile = [] }
             }
             if let owner = Self.owner(of: secret) { keysToReconcile.append(owner) }
             return keysToReconcile
         }
         controller.watch(secrets) { secretChanged(true, $0) }
         controller.watch(otherSecrets, waitsForSync: false) { secretChanged(false, $0) }
-        // Read, not watched: the runtimes a deployment's name may take over.
+        // Read, not watched: the runtimes others made under a deployment's children's names.
         controller.requires([migration.runtimes])
+        // Someone else's InferenceService under a deployment's name (made, or deleted to end a
+        // conflict): that deployment is decided again.
+        controller.watch(foreignServices) { event in
+            let key = ObjectKey(namespace: event.object.namespace, name: event.object.name)
+            return deployments.cache.get(key) == nil ? [] : [key]
+        }
         controller.watch(claims) { event in
             let claim = event.object
             if case .deleted = event { reconciler.ledger.forget(.persistentVolumeClaims, namespace: claim.namespace ?? "", name: claim.name) }
@@ -257,6 +272,7 @@ public final class NimOperator: Sendable {
             {
                 await catalogSource.waitForSync()
                 await deployments.waitForSync()
+                if Task.isCancelled { return }
                 if catalogSource.cache.count == 0, catalog.current == .notLoaded {
                     catalog.update(nil)
                     for key in deployments.cache.keys { controller.enqueue(key) }
@@ -274,6 +290,7 @@ public final class NimOperator: Sendable {
             for informer in early { group.addTask { await informer.run() } }
             group.addTask {
                 for informer in early { await informer.waitForSync() }
+                if Task.isCancelled { return }
                 await withTaskGroup(of: Void.self) { group in
                     for informer in late { group.addTask { await informer.run() } }
                 }
