@@ -203,7 +203,7 @@ import TestSupport
         var foreign = KubeObject(apiVersion: KServe.inferenceServices.apiVersion, kind: KServe.inferenceServices.kind, namespace: "team-a", name: "llama")
         foreign["spec"] = ["predictor": ["model": ["modelFormat": ["name": "sklearn"], "runtime": "someone-elses", "storageUri": "s3://models/iris"]]]
         _ = try await env.client.apply(foreign, KServe.inferenceServices, fieldManager: "another-team")
-        // The operator's cache of others' InferenceServices has it: the name is taken.
+        // Read before the first write: the name is taken, and the forced apply never sent.
         try await env.deploy()
         try await env.waitFor("ResourcesReady", "False", reason: "ResourceConflict")
         #expect(try await env.client.get(KServe.inferenceServices, namespace: "team-a", name: "llama")[path: ["spec", "predictor", "model", "runtime"]] == "someone-elses")
@@ -221,8 +221,6 @@ import TestSupport
         try await env.deploy("embedder", spec: ["model": "nv-embedqa-e5-v5", "tag": "1.6.0", "apiKeySecretRef": ["name": "my-ngc-key"], "storage": ["whenDeleted": "Delete"]])
         try await env.waitFor("Ready", "True")
         try await env.waitFor("Ready", "True", of: "embedder")
-        // Whether a new deployment's InferenceService name is free comes from the caches: no read.
-        #expect(env.controlPlane.requestStats.count(verb: "get", resource: "inferenceservices.serving.kserve.io", agent: "nim-deploy-operator") == 0)
         try await eventually("events are out") { try await env.events().count >= 2 }
         let converged = env.operatorWrites()
         let statsBefore = env.controlPlane.requestStats

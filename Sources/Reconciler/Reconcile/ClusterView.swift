@@ -13,10 +13,6 @@ public struct ClusterView: Sendable {
     /// ServingRuntimes this operator did not make: one of a deployment's name is adopted if it
     /// is a (migrated) legacy NIM runtime, and refused otherwise.
     public var foreignRuntimes: ObjectCache
-    /// InferenceServices this operator did not make, as metadata: a name in neither this nor
-    /// `inferenceServices` is free, and needs no read before it is created. Nil: not cached,
-    /// ask the API server.
-    public var foreignServices: ObjectCache?
     /// The predictor pods (trimmed to what their progress needs), indexed by deployment.
     public var pods: ObjectCache
     /// Metadata only: the CA bundles deployments name.
@@ -31,7 +27,7 @@ public struct ClusterView: Sendable {
 
     public init(
         deployments: ObjectCache, secrets: ObjectCache, claims: ObjectCache, runtimes: ObjectCache, inferenceServices: ObjectCache,
-        foreignRuntimes: ObjectCache = ObjectCache(), foreignServices: ObjectCache? = nil, pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache(), jobs: ObjectCache = ObjectCache(),
+        foreignRuntimes: ObjectCache = ObjectCache(), pods: ObjectCache = ObjectCache(), configMaps: ObjectCache = ObjectCache(), jobs: ObjectCache = ObjectCache(),
         quotas: ObjectCache = ObjectCache()
     ) {
         self.jobs = jobs
@@ -42,7 +38,6 @@ public struct ClusterView: Sendable {
         self.runtimes = runtimes
         self.inferenceServices = inferenceServices
         self.foreignRuntimes = foreignRuntimes
-        self.foreignServices = foreignServices
         self.pods = pods
         self.configMaps = configMaps
     }

@@ -81,8 +81,10 @@ public final class NimOperator: Sendable {
             client: client, resource: KServe.servingRuntimes, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
         let services = Informer(
             client: client, resource: KServe.inferenceServices, namespaces: namespaces, labelSelector: ChildLabels.selector, time: time, onError: onError)
-        // Everyone else's, as metadata: whether a deployment's name is taken, without a read per
-        // new deployment (a legacy one's is read whole when it is there).
+        // Everyone else's, as metadata: one deleted under a deployment's name ends its conflict at
+        // once. Whether a new deployment's name is free is still read from the API server before
+        // the first write: the apply is forced, and a cache a moment behind would let it take
+        // someone else's object.
         let foreignServices = Informer(
             client: client, resource: KServe.inferenceServices, namespaces: namespaces,
             labelSelector: LabelSelector([.init(key: ChildLabels.managedBy, op: .notEquals, values: [ChildLabels.operatorName])]), metadataOnly: true,
@@ -159,7 +161,7 @@ public final class NimOperator: Sendable {
         }
         let view = ClusterView(
             deployments: deployments.cache, secrets: secrets.cache, claims: claims.cache, runtimes: runtimes.cache, inferenceServices: services.cache,
-            foreignRuntimes: migration.runtimes.cache, foreignServices: foreignServices.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache, quotas: quotas.cache)
+            foreignRuntimes: migration.runtimes.cache, pods: pods.cache, configMaps: configMaps.cache, jobs: jobs.cache, quotas: quotas.cache)
         let reconciler = NimReconciler(
             client: client, view: view, catalog: catalog, keys: keys, ngc: ngc, options: options, events: events, metrics: metrics, time: time)
         self.reconciler = reconciler

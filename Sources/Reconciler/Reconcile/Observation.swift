@@ -117,10 +117,6 @@ extension NimReconciler {
         observation.children.runtime = view.runtimes.get(namespace: namespace, name: names.runtime)
         observation.children.inferenceService = view.inferenceServices.get(namespace: namespace, name: names.inferenceService)
         observation.children.foreignRuntime = view.foreignRuntimes.get(namespace: namespace, name: names.runtime)
-        // In neither cache: no one's, so no read before it is created (TakeoverRules).
-        if observation.children.inferenceService == nil, let foreign = view.foreignServices, foreign.get(namespace: namespace, name: names.inferenceService) == nil {
-            observation.children.unlistedService = .success(nil)
-        }
         observation.children.claim = view.claims.get(namespace: namespace, name: names.claim)
         if let existing = object[path: ["spec", "storage", "existingClaim"]]?.stringValue {
             observation.children.existingClaim = view.claims.get(namespace: namespace, name: existing)
