@@ -42,16 +42,7 @@ public final class Manager: Sendable {
         await withTaskGroup(of: Outcome?.self) { group -> Outcome in
             for task in parts.background { group.addTask { await task(); return nil } }
             group.addTask { await HeapTrimmer.run(every: 10); return nil }
-            let early = parts.informers.filter { informer in !parts.late.contains { $0 === informer } }
-            for informer in early { group.addTask { await informer.run(); return nil } }
-            group.addTask {
-                for informer in early { await informer.waitForSync() }
-                if Task.isCancelled { return nil }
-                await withTaskGroup(of: Void.self) { late in
-                    for informer in parts.late { late.addTask { await informer.run() } }
-                }
-                return nil
-            }
+            group.addTask { await InformerGroup.run(parts.informers, late: parts.late); return nil }
             group.addTask {
                 for informer in parts.informers { await informer.waitForSync() }
                 if Task.isCancelled { return nil }

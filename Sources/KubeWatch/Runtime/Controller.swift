@@ -143,7 +143,7 @@ public final class Controller: Sendable {
                 let elapsed = ContinuousClock.now - since
                 Self.log.info("first reconcile done", [
                     "controller": .string(name), "result": .string(outcome),
-                    "msSinceWorkersStarted": .int(Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)),
+                    "msSinceWorkersStarted": .int(elapsed.milliseconds),
                 ])
             }
             metrics?.activeWorkers.add(-1, [name])

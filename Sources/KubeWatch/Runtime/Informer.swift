@@ -151,7 +151,7 @@ public final class Informer: Sendable {
             let elapsed = ContinuousClock.now - started
             Self.log.info("cache synced", [
                 "resource": .string(resource.groupResource), "objects": .int(cache.count),
-                "ms": .int(Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)),
+                "ms": .int(elapsed.milliseconds),
             ])
         }
         for waiter in waiters { waiter.resume() }

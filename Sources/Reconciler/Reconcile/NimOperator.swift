@@ -286,17 +286,8 @@ public final class NimOperator: Sendable {
     /// Runs everything until cancelled (what tests and the benchmark use; the executable's
     /// manager runs the same parts with leader election in between).
     public func run() async {
-        let late = lateInformers
-        let early = informers.filter { informer in !late.contains { $0 === informer } }
         await withTaskGroup(of: Void.self) { group in
-            for informer in early { group.addTask { await informer.run() } }
-            group.addTask {
-                for informer in early { await informer.waitForSync() }
-                if Task.isCancelled { return }
-                await withTaskGroup(of: Void.self) { group in
-                    for informer in late { group.addTask { await informer.run() } }
-                }
-            }
+            group.addTask { await InformerGroup.run(self.informers, late: self.lateInformers) }
             for task in backgroundTasks { group.addTask { await task() } }
             // Each controller waits for the caches it reads.
             for controller in controllers { group.addTask { await controller.run() } }
