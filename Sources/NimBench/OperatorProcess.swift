@@ -124,6 +124,13 @@ struct OperatorProcess {
         try await scrape()["workqueue_depth{name=\"nimdeployment\"}"] ?? 0
     }
 
+    /// Whether the Swift runtime is shared or linked in (the image links it in), from the
+    /// process's mappings.
+    func linkage() -> String {
+        let maps = (try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)) ?? ""
+        return maps.contains("libswiftCore.so") ? "shared Swift runtime (the image links it statically: expect less)" : "static Swift runtime, as in the image"
+    }
+
     /// VmHWM: the most resident memory the process has had.
     func peakRSS() -> Double { status()["VmHWM"] ?? 0 }
 

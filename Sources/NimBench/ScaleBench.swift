@@ -220,7 +220,11 @@ struct ScaleBench {
         let firstPeak = process.peakRSS()
         // Settled: after the heap trimmer's next round (every 10 s) has given freed pages back.
         try await Task.sleep(nanoseconds: 11_000_000_000)
-        let firstNow = process.status()["VmRSS"] ?? 0
+        let firstNow = process.status()
+        // NIM_BENCH_SMAPS=FILE: the settled operator's mappings, to see what its RSS is made of.
+        if let path = ProcessInfo.processInfo.environment["NIM_BENCH_SMAPS"], let smaps = try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(process.pid)/smaps")).readToEnd() {
+            _ = FileManager.default.createFile(atPath: path, contents: smaps)
+        }
         let beforeRestart = plane.requestStats
         let restartStart = Date()
         kill(process.pid, SIGTERM)
@@ -249,7 +253,11 @@ struct ScaleBench {
         print(String(format: "restart: %@; first reconcile %.0f ms after the process started (its log), ready (every cache synced) after %.0f ms, every deployment reconciled %.2f s after SIGTERM", requestSummary(restart), firstReconcile * 1000, ready * 1000, restartTime))
         print(String(format: "operator peak RSS: %.1f MB (converging %d deployments), %.1f MB (restarted)", firstPeak / 1_048_576, deployments, process.peakRSS() / 1_048_576))
         try await Task.sleep(nanoseconds: 11_000_000_000)
-        print(String(format: "operator RSS once settled: %.1f MB (converged), %.1f MB (restarted)", firstNow / 1_048_576, (process.status()["VmRSS"] ?? 0) / 1_048_576))
+        let restartedNow = process.status()
+        func settled(_ status: [String: Double]) -> String {
+            String(format: "%.1f MB (heap and stacks %.1f, mapped files %.1f)", (status["VmRSS"] ?? 0) / 1_048_576, (status["RssAnon"] ?? 0) / 1_048_576, (status["RssFile"] ?? 0) / 1_048_576)
+        }
+        print("operator RSS once settled: \(settled(firstNow)) converged, \(settled(restartedNow)) restarted; \(process.linkage())")
         let scraped = try await process.scrape()
         var cached: [(resource: String, objects: Double, bytes: Double)] = []
         for (series, value) in scraped where series.hasPrefix("informer_cache_objects{") {
