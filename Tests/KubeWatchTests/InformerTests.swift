@@ -36,6 +36,48 @@ import TestSupport
         return task
     }
 
+    /// The watcher is pulled: a page is listed and a watch opened only when its reader asks for
+    /// the next event, so a reader that falls behind holds one page, not a queue of them.
+    @Test func aWatcherListsAndWatchesNoFurtherThanItsReaderReads() async throws {
+        let cluster = try TestCluster()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<250 { group.addTask { _ = try await cluster.client.create(self.configMap("cm-\(index)"), .configMaps) } }
+            try await group.waitForAll()
+        }
+        var watcher = Watcher(client: cluster.client, resource: .configMaps, namespace: "default")
+        watcher.pageSize = 100
+        var events = watcher.events().makeAsyncIterator()
+        func requests(_ verb: String) -> Int { cluster.controlPlane.requestStats.count(verb: verb, resource: "configmaps") }
+        let lists = requests("list")
+        var listed = 0
+        while listed < 100, let event = await events.next() {
+            if case .initApply = event { listed += 1 }
+        }
+        // A round trip after the reader's: what a reader-independent lister would have sent by
+        // now has reached the server.
+        _ = try await cluster.client.get(.namespaces, name: "default")
+        #expect(requests("list") - lists == 1, "one page asked for, one listed")
+        var done = false
+        while !done, let event = await events.next() {
+            switch event {
+            case .initApply: listed += 1
+            case .initDone: done = true
+            default: break
+            }
+        }
+        #expect(listed == 250)
+        _ = try await cluster.client.get(.namespaces, name: "default")
+        #expect(requests("list") - lists == 3)
+        #expect(requests("watch") == 0, "no watch before the reader asks past the list")
+        _ = try await cluster.client.create(configMap("after"), .configMaps)
+        guard case .apply(let object) = await events.next() else {
+            Issue.record("the next event is the new object")
+            return
+        }
+        #expect(object.name == "after")
+        #expect(requests("watch") == 1)
+    }
+
     @Test func listsThenWatchesIndexesAndDropsManagedFields() async throws {
         let cluster = try TestCluster()
         let owner = try await cluster.client.create(configMap("owner"), .configMaps)
@@ -324,7 +366,7 @@ import TestSupport
     @Test func concurrentRequestsDoNotWaitForEachOther() async throws {
         let cluster = try TestCluster()
         // Five open watches hold connections the whole time...
-        var watches: [AsyncThrowingStream<WatchEvent, any Error>] = []
+        var watches: [WatchEvents] = []
         for _ in 0..<5 { watches.append(try await cluster.client.watch(.configMaps, namespace: "default")) }
         // ...while forty requests go through at once.
         try await withThrowingTaskGroup(of: Void.self) { group in

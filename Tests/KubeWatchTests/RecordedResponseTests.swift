@@ -38,7 +38,7 @@ import TestSupport
         var kinds: Set<String> = []
         for recording in try WireRecording.loadAll() where recording.lines != nil {
             for line in recording.lines ?? [] {
-                let event = try WatchEventStream.event(from: line.serializedBytes(), resource: resource, metadataOnly: false)
+                let event = try WatchEvents.event(from: line.serializedBytes(), resource: resource, metadataOnly: false)
                 switch event {
                 case .added: kinds.insert("ADDED")
                 case .modified: kinds.insert("MODIFIED")

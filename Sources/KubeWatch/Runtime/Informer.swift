@@ -104,7 +104,7 @@ public final class Informer: Sendable {
         }
     }
 
-    private func consume(_ events: AsyncStream<WatcherEvent>, namespace: String?) async {
+    private func consume(_ events: WatcherEvents, namespace: String?) async {
         // A relist arrives page by page; it is kept compact and swapped in whole at the end, so a
         // list that fails half-way never shows as deletions.
         var batch: [(key: ObjectKey, compact: CompactObject)] = []

@@ -125,7 +125,7 @@ public final class KubeClient: Sendable {
 
     /// One watch request: decoded events until the server ends the stream. Reconnecting,
     /// resuming and relisting are the `Watcher`'s job.
-    public func watch(_ resource: ResourceType, namespace: String? = nil, options: WatchOptions = WatchOptions()) async throws(KubeError) -> AsyncThrowingStream<WatchEvent, any Error> {
+    public func watch(_ resource: ResourceType, namespace: String? = nil, options: WatchOptions = WatchOptions()) async throws(KubeError) -> WatchEvents {
         let url = configuration.server + resource.path(namespace: namespace) + "?" + URLQuery.build(options.query)
         // Silence for longer than the server's own timeout means the connection is dead.
         var request = HTTPRequest(
@@ -147,7 +147,7 @@ public final class KubeClient: Sendable {
         let metadataOnly = options.metadataOnly
         var received: (@Sendable (Int) -> Void)?
         if let counter = requestMetrics?.received { received = { bytes in counter.inc(["watch"], by: Double(bytes)) } }
-        return WatchEventStream.decode(response, resource: resource, metadataOnly: metadataOnly, received: received)
+        return WatchEvents(response: response, resource: resource, metadataOnly: metadataOnly, received: received)
     }
 
     private func openStream(_ request: HTTPRequest, started: Date) async throws(KubeError) -> HTTPStreamResponse {

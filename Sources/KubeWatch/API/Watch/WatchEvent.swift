@@ -46,37 +46,64 @@ struct LineSplitter {
     }
 }
 
-enum WatchEventStream {
-    /// Decodes the lines of a watch response into events.
-    static func decode(
-        _ response: HTTPStreamResponse, resource: ResourceType, metadataOnly: Bool, received: (@Sendable (Int) -> Void)? = nil
-    ) -> AsyncThrowingStream<WatchEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
-        let task = Task {
-            var splitter = LineSplitter()
-            do {
-                for try await chunk in response.body {
-                    received?(chunk.count)
-                    for line in try splitter.append(chunk) {
-                        continuation.yield(try event(from: line, resource: resource, metadataOnly: metadataOnly))
-                    }
-                }
-                continuation.finish()
-            } catch let error as KubeError {
-                continuation.finish(throwing: error)
-            } catch let error as TransportError {
-                continuation.finish(throwing: KubeError.transport(error))
-            } catch {
-                continuation.finish(throwing: KubeError.transport(TransportError(message: "\(error)")))
-            }
-        }
-        continuation.onTermination = { _ in
-            task.cancel()
-            response.cancel()
-        }
-        return stream
+/// The decoded events of one watch response, read as they are asked for. Nothing is decoded
+/// ahead of the reader: a consumer that falls behind leaves bytes in the transfer's buffer, not
+/// object trees (ten times their size) in a queue, and there is no task hop per event.
+/// Dropping the sequence ends the transfer.
+public struct WatchEvents: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent
+    public typealias Failure = KubeError
+    let response: HTTPStreamResponse
+    let resource: ResourceType
+    let metadataOnly: Bool
+    /// Told the size of each chunk as it is read (the client's byte counter).
+    let received: (@Sendable (Int) -> Void)?
+
+    /// Ends the transfer now; a reader then sees the sequence end.
+    public func cancel() { response.cancel() }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(body: response.body.makeAsyncIterator(), resource: resource, metadataOnly: metadataOnly, received: received)
     }
 
+    public struct Iterator: AsyncIteratorProtocol {
+        var body: AsyncThrowingStream<[UInt8], any Error>.Iterator
+        let resource: ResourceType
+        let metadataOnly: Bool
+        let received: (@Sendable (Int) -> Void)?
+        var splitter = LineSplitter()
+        var lines: [[UInt8]] = []
+        var nextLine = 0
+
+        init(body: AsyncThrowingStream<[UInt8], any Error>.Iterator, resource: ResourceType, metadataOnly: Bool, received: (@Sendable (Int) -> Void)?) {
+            self.body = body
+            self.resource = resource
+            self.metadataOnly = metadataOnly
+            self.received = received
+        }
+
+        public mutating func next() async throws(KubeError) -> WatchEvent? {
+            while nextLine == lines.count {
+                let chunk: [UInt8]?
+                do {
+                    chunk = try await body.next()
+                } catch let error as TransportError {
+                    throw .transport(error)
+                } catch {
+                    throw .transport(TransportError(message: "\(error)"))
+                }
+                guard let chunk else { return nil }
+                received?(chunk.count)
+                lines = try splitter.append(chunk)
+                nextLine = 0
+            }
+            defer { nextLine += 1 }
+            return try WatchEvents.event(from: lines[nextLine], resource: resource, metadataOnly: metadataOnly)
+        }
+    }
+}
+
+extension WatchEvents {
     static func event(from line: [UInt8], resource: ResourceType, metadataOnly: Bool) throws(KubeError) -> WatchEvent {
         let json: JSON
         do { json = try JSON(parsing: line) } catch { throw .decoding("watch event is not JSON: \(error)") }

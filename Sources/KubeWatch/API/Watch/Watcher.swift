@@ -42,113 +42,179 @@ public struct Watcher: Sendable {
         self.namespace = namespace
     }
 
-    enum State {
-        case empty
-        case watching(resourceVersion: String)
-    }
+    /// The events, read as they are asked for, until the reader stops or its task is cancelled.
+    public func events() -> WatcherEvents { WatcherEvents(watcher: self) }
+}
 
-    /// The events until the consuming task is cancelled.
-    public func events() -> AsyncStream<WatcherEvent> {
-        let (stream, continuation) = AsyncStream<WatcherEvent>.makeStream(bufferingPolicy: .unbounded)
-        let task = Task { await run(continuation) }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
-    }
+/// A watcher's events as a pull-based sequence, the way kube-rs's watcher is a stream: each
+/// `next()` advances the state machine only as far as the next event. Nothing is listed or
+/// decoded ahead of the reader, so a reader that falls behind holds at most one page of objects
+/// (the rest waits as bytes in the transfer, or unlisted), and no task sits between the
+/// transport and the reader.
+public struct WatcherEvents: AsyncSequence, Sendable {
+    public typealias Element = WatcherEvent
+    public typealias Failure = Never
+    let watcher: Watcher
 
-    private func run(_ output: AsyncStream<WatcherEvent>.Continuation) async {
-        var state = State.empty
-        var backoff = self.backoff
-        while !Task.isCancelled {
-            do throws(KubeError) {
-                switch state {
-                case .empty:
-                    let version = try await relist(output)
-                    state = .watching(resourceVersion: version)
-                case .watching(let version):
-                    switch try await watch(from: version, output: output) {
-                    case .resume(let last): state = .watching(resourceVersion: last)
-                    case .relist: state = .empty
-                    }
+    public func makeAsyncIterator() -> Iterator { Iterator(watcher: watcher) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        enum Mode {
+            /// Listing; nil until the first page is asked for (then `initStart` has gone out).
+            case listing(ListOptions?)
+            /// Watching from `version`; `stream` is nil until a watch is open.
+            case watching
+        }
+
+        let watcher: Watcher
+        var mode = Mode.listing(nil)
+        /// Where to watch from: the last resourceVersion seen (bookmarks included).
+        var version = ""
+        var watch: WatchEvents?
+        var stream: WatchEvents.Iterator?
+        var backoff: Backoff
+        /// Events decided and not yet handed out (one page at most).
+        var ready: [WatcherEvent] = []
+        var nextReady = 0
+        let log: Logger
+
+        init(watcher: Watcher) {
+            self.watcher = watcher
+            backoff = watcher.backoff
+            log = Logger(name: "watcher", fields: ["resource": .string(watcher.resource.plural), "namespace": .string(watcher.namespace ?? "")])
+        }
+
+        public mutating func next() async -> WatcherEvent? {
+            while true {
+                if nextReady < ready.count {
+                    defer { nextReady += 1 }
+                    return ready[nextReady]
                 }
-            } catch {
-                if case .cancelled = error { break }
-                onError?(error)
-                if error.isExpired { state = .empty }
-                // The server said how long to wait: do not come back sooner.
-                let delay = max(backoff.next(at: time.now), error.status?.retryAfterSeconds.map(Double.init) ?? 0)
-                do { try await time.sleep(until: time.now.addingTimeInterval(delay)) } catch { break }
+                if Task.isCancelled { return finish() }
+                do throws(KubeError) {
+                    try await advance()
+                } catch {
+                    if case .cancelled = error { return finish() }
+                    watcher.onError?(error)
+                    endWatch()
+                    // A list that failed half-way starts again from its first page (and a new
+                    // `initStart`); an expired resourceVersion needs a new list.
+                    if case .listing = mode { mode = .listing(nil) }
+                    if error.isExpired { mode = .listing(nil) }
+                    // The server said how long to wait: do not come back sooner.
+                    let time = watcher.time
+                    let delay = Swift.max(backoff.next(at: time.now), error.status?.retryAfterSeconds.map(Double.init) ?? 0)
+                    do { try await time.sleep(until: time.now.addingTimeInterval(delay)) } catch { return finish() }
+                }
             }
         }
-        output.finish()
-    }
 
-    /// Lists every page, streaming the objects as they come (kube-rs's InitApply): a consumer
-    /// swaps its store only at `initDone`, so a list that fails half-way and starts again with
-    /// a new `initStart` never looks like deletions. Returns where to watch from.
-    private func relist(_ output: AsyncStream<WatcherEvent>.Continuation) async throws(KubeError) -> String {
-        var options = ListOptions(
-            labelSelector: labelSelector, fieldSelector: fieldSelector, limit: pageSize ?? Self.defaultPageSize(metadataOnly: metadataOnly), metadataOnly: metadataOnly)
-        output.yield(.initStart)
-        while true {
+        private mutating func emit(_ events: [WatcherEvent]) {
+            ready = events
+            nextReady = 0
+        }
+
+        private mutating func finish() -> WatcherEvent? {
+            endWatch()
+            return nil
+        }
+
+        private mutating func endWatch() {
+            watch?.cancel()
+            watch = nil
+            stream = nil
+        }
+
+        /// One step: a page listed, a watch opened or one watch event read.
+        private mutating func advance() async throws(KubeError) {
+            switch mode {
+            case .listing(nil):
+                emit([.initStart])
+                mode = .listing(ListOptions(
+                    labelSelector: watcher.labelSelector, fieldSelector: watcher.fieldSelector,
+                    limit: watcher.pageSize ?? Watcher.defaultPageSize(metadataOnly: watcher.metadataOnly), metadataOnly: watcher.metadataOnly))
+            case .listing(var options?):
+                try await listPage(&options)
+            case .watching where stream == nil:
+                let options = WatchOptions(
+                    labelSelector: watcher.labelSelector, fieldSelector: watcher.fieldSelector, resourceVersion: version, allowBookmarks: true,
+                    timeoutSeconds: watcher.timeoutSeconds, metadataOnly: watcher.metadataOnly)
+                log.debug("watch starting", ["resourceVersion": .string(version)])
+                let opened = try await watcher.client.watch(watcher.resource, namespace: watcher.namespace, options: options)
+                log.debug("watch open", ["resourceVersion": .string(version)])
+                watch = opened
+                stream = opened.makeAsyncIterator()
+            case .watching:
+                try await readWatch()
+            }
+        }
+
+        /// Lists one page, streaming its objects (kube-rs's InitApply): a consumer swaps its
+        /// store only at `initDone`, so a list that fails half-way and starts again with a new
+        /// `initStart` never looks like deletions.
+        private mutating func listPage(_ options: inout ListOptions) async throws(KubeError) {
             let page: ObjectList
             do {
-                page = try await client.list(resource, namespace: namespace, options: options)
+                page = try await watcher.client.list(watcher.resource, namespace: watcher.namespace, options: options)
             } catch {
                 // An expired continue token: start the list again.
                 if error.isExpired, options.continueToken != nil {
                     options.continueToken = nil
-                    output.yield(.initStart)
-                    continue
+                    mode = .listing(options)
+                    emit([.initStart])
+                    return
                 }
                 throw error
             }
-            for object in page.items { output.yield(.initApply(object)) }
-            guard let token = page.continueToken else {
-                output.yield(.initDone)
-                return page.resourceVersion
+            var events = page.items.map(WatcherEvent.initApply)
+            if let token = page.continueToken {
+                options.continueToken = token
+                mode = .listing(options)
+            } else {
+                events.append(.initDone)
+                version = page.resourceVersion
+                mode = .watching
             }
-            options.continueToken = token
+            emit(events)
         }
-    }
 
-    enum WatchOutcome {
-        case resume(String)
-        case relist
-    }
-
-    private func watch(from version: String, output: AsyncStream<WatcherEvent>.Continuation) async throws(KubeError) -> WatchOutcome {
-        let log = Logger(name: "watcher", fields: ["resource": .string(resource.plural), "namespace": .string(namespace ?? "")])
-        let options = WatchOptions(
-            labelSelector: labelSelector, fieldSelector: fieldSelector, resourceVersion: version, allowBookmarks: true,
-            timeoutSeconds: timeoutSeconds, metadataOnly: metadataOnly)
-        log.debug("watch starting", ["resourceVersion": .string(version)])
-        let stream = try await client.watch(resource, namespace: namespace, options: options)
-        log.debug("watch open", ["resourceVersion": .string(version)])
-        var last = version
-        defer { log.debug("watch closed", ["resourceVersion": .string(last)]) }
-        do {
-            for try await event in stream {
-                switch event {
-                case .added(let object), .modified(let object):
-                    output.yield(.apply(object))
-                case .deleted(let object):
-                    output.yield(.delete(object))
-                case .bookmark:
-                    break
-                case .error(let status):
-                    if status.isExpired { return .relist }
-                    throw KubeError.api(status)
+        /// Reads one event of the open watch. The stream ending, or the connection failing, means
+        /// watching again from the last version seen; 410 Expired means listing again.
+        private mutating func readWatch() async throws(KubeError) {
+            guard var current = stream else { return }
+            let event: WatchEvent?
+            do {
+                event = try await current.next()
+            } catch {
+                if case .transport = error {
+                    log.debug("watch closed", ["resourceVersion": .string(version)])
+                    endWatch()
+                    return
                 }
-                if let next = event.resourceVersion, !next.isEmpty { last = next }
+                endWatch()
+                throw error
             }
-        } catch let error as KubeError {
-            if case .transport = error { return .resume(last) }
-            throw error
-        } catch {
-            return .resume(last)
+            stream = current
+            guard let event else {
+                log.debug("watch closed", ["resourceVersion": .string(version)])
+                endWatch()
+                if Task.isCancelled { throw .cancelled }
+                return
+            }
+            switch event {
+            case .added(let object), .modified(let object): emit([.apply(object)])
+            case .deleted(let object): emit([.delete(object)])
+            case .bookmark: break
+            case .error(let status):
+                endWatch()
+                if status.isExpired {
+                    mode = .listing(nil)
+                    return
+                }
+                throw KubeError.api(status)
+            }
+            if let next = event.resourceVersion, !next.isEmpty { version = next }
         }
-        if Task.isCancelled { throw .cancelled }
-        return .resume(last)
     }
 }
 
