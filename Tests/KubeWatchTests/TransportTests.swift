@@ -16,14 +16,33 @@ import TestSupport
             let release = DispatchSemaphore(value: 0)
         }
 
+        /// `/flood`: `total` bytes as fast as the client takes them.
+        final class Flood: Sendable {
+            static let total = 48 << 20
+            let written = Atomic<Int>(0)
+            /// When the last chunk went into the socket (uptime nanoseconds).
+            let lastWrite = Atomic<UInt64>(0)
+        }
+
         let http: HTTPServer
         let gate = Gate()
+        let flood = Flood()
         let port: UInt16
 
         init() throws {
             let gate = self.gate
+            let flood = self.flood
             http = HTTPServer { request, writer in
-                if request.path == "/held" {
+                if request.path == "/flood" {
+                    let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 64 << 10)
+                    guard writer.startStream(status: 200, headers: HTTPHeaders()) else { return }
+                    for _ in 0..<(Flood.total / chunk.count) {
+                        guard writer.writeChunk(chunk) else { return }
+                        flood.written.add(chunk.count, ordering: .relaxed)
+                        flood.lastWrite.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+                    }
+                    writer.endStream()
+                } else if request.path == "/held" {
                     gate.arrived.add(1, ordering: .relaxed)
                     gate.release.wait()
                     writer.respond(status: 200, headers: HTTPHeaders(), body: Array("held".utf8))
@@ -37,6 +56,29 @@ import TestSupport
         }
 
         var base: String { "http://127.0.0.1:\(port)" }
+    }
+
+    /// A streamed body's reader sets the pace: while it reads nothing, the transfer stops taking
+    /// bytes off the socket (so the server is held back, as client-go's blocking reads hold it
+    /// back) instead of queueing the whole stream in memory; once it reads again, every byte
+    /// arrives.
+    @Test func aReaderThatFallsBehindHoldsTheServerBack() async throws {
+        struct WroteEverything: Error {}
+        let server = try Server()
+        defer { server.http.stop() }
+        let transport = CurlTransport()
+        let response = try await transport.stream(HTTPRequest(method: "GET", url: server.base + "/flood", timeout: nil))
+        var body = response.body.makeAsyncIterator()
+        var read = try await body.next()?.count ?? 0
+        try await eventually(timeout: 20, "the server's writes blocked for a second while the reader reads nothing") {
+            if server.flood.written.load(ordering: .relaxed) >= Server.Flood.total { throw WroteEverything() }
+            let last = server.flood.lastWrite.load(ordering: .relaxed)
+            return last > 0 && DispatchTime.now().uptimeNanoseconds - last > 1_000_000_000
+        }
+        #expect(server.flood.written.load(ordering: .relaxed) < Server.Flood.total / 2)
+        while let chunk = try await body.next() { read += chunk.count }
+        #expect(read == Server.Flood.total)
+        withExtendedLifetime(transport) {}
     }
 
     /// Cancelling a stream that has already ended (what dropping a finished watch does) must

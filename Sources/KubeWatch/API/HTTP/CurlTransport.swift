@@ -50,7 +50,7 @@ public final class CurlTransport: HTTPTransport {
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPStreamResponse, any Error>) in
-                    transfer.setStreaming(continuation, cancel: { loop.cancel(transfer) })
+                    transfer.setStreaming(continuation, loop: loop)
                     loop.submit(transfer)
                 }
             } onCancel: {
@@ -77,6 +77,8 @@ final class CurlLoop: @unchecked Sendable {
     enum Command {
         case add(CurlTransfer)
         case cancel(CurlTransfer)
+        /// Its reader has caught up: take in its body again.
+        case resume(CurlTransfer)
         case stop
     }
 
@@ -98,6 +100,7 @@ final class CurlLoop: @unchecked Sendable {
 
     func submit(_ transfer: CurlTransfer) { post(.add(transfer)) }
     func cancel(_ transfer: CurlTransfer) { post(.cancel(transfer)) }
+    func resume(_ transfer: CurlTransfer) { post(.resume(transfer)) }
     func shutdown() { post(.stop) }
 
     private func post(_ command: Command) {
@@ -143,6 +146,8 @@ final class CurlLoop: @unchecked Sendable {
                         curl_multi_remove_handle(multi, transfer.easy)
                         transfer.complete(code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
                     }
+                case .resume(let transfer):
+                    if let current = active[transfer.easy], current === transfer { curl_easy_pause(transfer.easy, CURLPAUSE_RECV_CONT) }
                 case .stop:
                     for (easy, transfer) in active {
                         curl_multi_remove_handle(multi, easy)
@@ -182,6 +187,18 @@ final class CurlTransfer: @unchecked Sendable {
     private var bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation?
     private var cancelStream: (@Sendable () -> Void)?
     private var retained: Unmanaged<CurlTransfer>?
+    /// Flow control for a streamed body: the bytes handed to its reader and not yet read, and
+    /// whether the transfer is paused until the reader catches up. A paused transfer reads
+    /// nothing off the socket, so TCP (or the HTTP/2 stream's window) holds the server back,
+    /// which then buffers or, as a real API server does with a watcher that lags, closes the
+    /// watch (the watcher resumes from its last version). Client-go gets the same from Go's
+    /// blocking reads.
+    private let unread = Atomic<Int>(0)
+    private let pausedForReader = Atomic<Bool>(false)
+    /// Set before the transfer is submitted, read by the body's reader.
+    private var loop: CurlLoop?
+    static let pauseAbove = 1 << 20
+    static let resumeBelow = 256 << 10
 
     var isCancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
     func markCancelled() { cancelledFlag.store(true, ordering: .relaxed) }
@@ -244,8 +261,7 @@ final class CurlTransfer: @unchecked Sendable {
         _ = nd_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION) { buffer, size, count, context in
             guard let buffer, let context else { return 0 }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-            transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: size * count))
-            return size * count
+            return transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: size * count)) ? size * count : Int(CURL_WRITEFUNC_PAUSE)
         }
     }
 
@@ -281,9 +297,10 @@ final class CurlTransfer: @unchecked Sendable {
         bufferedContinuation = continuation
     }
 
-    func setStreaming(_ continuation: CheckedContinuation<HTTPStreamResponse, any Error>, cancel: @escaping @Sendable () -> Void) {
+    func setStreaming(_ continuation: CheckedContinuation<HTTPStreamResponse, any Error>, loop: CurlLoop) {
         headContinuation = continuation
-        cancelStream = cancel
+        self.loop = loop
+        cancelStream = { [loop] in loop.cancel(self) }
     }
 
     private func receiveHeader(_ bytes: UnsafeRawBufferPointer) {
@@ -313,13 +330,29 @@ final class CurlTransfer: @unchecked Sendable {
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
     }
 
-    private func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+    /// Takes a piece of the body; false pauses the transfer (libcurl hands the same bytes again
+    /// once it is resumed).
+    private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if headContinuation != nil { deliverHead() }
-        if let bodyContinuation {
-            bodyContinuation.yield(Array(bytes))
-        } else {
+        guard let bodyContinuation else {
             body.append(contentsOf: bytes)
+            return true
         }
+        if unread.load(ordering: .sequentiallyConsistent) >= Self.pauseAbove {
+            pausedForReader.store(true, ordering: .sequentiallyConsistent)
+            if unread.load(ordering: .sequentiallyConsistent) > Self.resumeBelow { return false }
+            // The reader caught up in between and may not have seen the pause: go on.
+            pausedForReader.store(false, ordering: .sequentiallyConsistent)
+        }
+        unread.add(bytes.count, ordering: .sequentiallyConsistent)
+        bodyContinuation.yield(Array(bytes))
+        return true
+    }
+
+    /// The reader took `count` bytes (any thread).
+    private func read(_ count: Int) {
+        let left = unread.subtract(count, ordering: .sequentiallyConsistent).newValue
+        if left <= Self.resumeBelow, pausedForReader.exchange(false, ordering: .sequentiallyConsistent) { loop?.resume(self) }
     }
 
     private func deliverHead() {
@@ -332,7 +365,7 @@ final class CurlTransfer: @unchecked Sendable {
         bodyContinuation.onTermination = { termination in
             if case .cancelled = termination { cancel() }
         }
-        continuation.resume(returning: HTTPStreamResponse(status: status, headers: headers, body: stream, cancel: cancel))
+        continuation.resume(returning: HTTPStreamResponse(status: status, headers: headers, body: HTTPBody(stream, read: { [self] count in read(count) }), cancel: cancel))
     }
 
     /// Failures no retry can fix: a bad URL, and TLS refusing the peer or our certificate.
@@ -381,6 +414,8 @@ final class CurlTransfer: @unchecked Sendable {
             self.bodyContinuation = nil
             if let error, !cancelled { bodyContinuation.finish(throwing: error) } else { bodyContinuation.finish() }
         }
+        // The cancel closure holds this transfer.
+        cancelStream = nil
         curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
         headerList = nil

@@ -41,9 +41,36 @@ public struct HTTPResponse: Sendable {
 public struct HTTPStreamResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
-    public var body: AsyncThrowingStream<[UInt8], any Error>
+    public var body: HTTPBody
     /// Ends the transfer early; the body stream then finishes.
     public var cancel: @Sendable () -> Void
+}
+
+/// A streamed body's chunks. The transport is told as each one is read, so it can hold back
+/// the rest while the reader is behind (flow control) instead of queueing it without end.
+public struct HTTPBody: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+    public typealias Failure = any Error
+    let chunks: AsyncThrowingStream<[UInt8], any Error>
+    let read: (@Sendable (Int) -> Void)?
+
+    public init(_ chunks: AsyncThrowingStream<[UInt8], any Error>, read: (@Sendable (Int) -> Void)? = nil) {
+        self.chunks = chunks
+        self.read = read
+    }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(base: chunks.makeAsyncIterator(), read: read) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<[UInt8], any Error>.Iterator
+        let read: (@Sendable (Int) -> Void)?
+
+        public mutating func next() async throws -> [UInt8]? {
+            let chunk = try await base.next()
+            if let chunk { read?(chunk.count) }
+            return chunk
+        }
+    }
 }
 
 /// The request never produced an HTTP response: connection refused, TLS failure, timeout.

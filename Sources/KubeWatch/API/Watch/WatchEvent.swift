@@ -67,7 +67,7 @@ public struct WatchEvents: AsyncSequence, Sendable {
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var body: AsyncThrowingStream<[UInt8], any Error>.Iterator
+        var body: HTTPBody.Iterator
         let resource: ResourceType
         let metadataOnly: Bool
         let received: (@Sendable (Int) -> Void)?
@@ -75,7 +75,7 @@ public struct WatchEvents: AsyncSequence, Sendable {
         var lines: [[UInt8]] = []
         var nextLine = 0
 
-        init(body: AsyncThrowingStream<[UInt8], any Error>.Iterator, resource: ResourceType, metadataOnly: Bool, received: (@Sendable (Int) -> Void)?) {
+        init(body: HTTPBody.Iterator, resource: ResourceType, metadataOnly: Bool, received: (@Sendable (Int) -> Void)?) {
             self.body = body
             self.resource = resource
             self.metadataOnly = metadataOnly
