@@ -54,6 +54,18 @@ public final class ObjectCache: Sendable {
         }.map(\.object)
     }
 
+    /// Every object, or one namespace's, parsed one at a time as `body` takes it, in no order:
+    /// a pass over thousands (a gauge's sum) never holds them all parsed, which `list` does at
+    /// several times their cached bytes.
+    public func forEach(namespace: String? = nil, _ body: (KubeObject) throws -> Void) rethrows {
+        let compacts = state.withLock { state in
+            var selected: [CompactObject] = []
+            for (key, compact) in state.objects where namespace == nil || key.namespace == namespace { selected.append(compact) }
+            return selected
+        }
+        for compact in compacts { try body(compact.object) }
+    }
+
     public var keys: [ObjectKey] { state.withLock { $0.objects.keys.sorted() } }
 
     public var count: Int { state.withLock { $0.objects.count } }

@@ -123,7 +123,7 @@ public final class NimOperator: Sendable {
                     return true
                 }) else { return }
                 var byNamespace: [[String]: Double] = [:]
-                for object in cache.list() {
+                cache.forEach { object in
                     byNamespace[[object.namespace ?? ""], default: 0] += Double(Self.gpusAsked(object))
                 }
                 gpus.replaceAll(byNamespace)
@@ -232,9 +232,12 @@ public final class NimOperator: Sendable {
         // Only the deployments it stopped: the quota controller rewrites status.used on every pod
         // change, and a namespace of many deployments would reconcile them all each time.
         controller.watch(quotas) { event in
-            deployments.cache.list(namespace: event.object.namespace).filter { object in
-                (object[dotted: "status.conditions"]?.arrayValue ?? []).contains { $0["type"] == "ResourcesReady" && $0["reason"] == "QuotaExceeded" }
-            }.map(\.key)
+            var stopped: [ObjectKey] = []
+            deployments.cache.forEach(namespace: event.object.namespace) { object in
+                let conditions = object[dotted: "status.conditions"]?.arrayValue ?? []
+                if conditions.contains(where: { $0["type"] == "ResourcesReady" && $0["reason"] == "QuotaExceeded" }) { stopped.append(object.key) }
+            }
+            return stopped
         }
         controller.watch(jobs) { event in
             if case .deleted(let job) = event { reconciler.ledger.forget(CachePreload.jobs, namespace: job.namespace ?? "", name: job.name) }
