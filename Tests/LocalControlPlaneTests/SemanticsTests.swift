@@ -29,6 +29,24 @@ import TestSupport
         return object
     }
 
+    /// Lists come in etcd's key order, the bytes of `namespace/name`, page after page: the
+    /// order a client relies on to know a namespace complete before the list ends.
+    @Test func listsComeInEtcdsKeyOrder() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team", "team-b"] {
+            try await cluster.createNamespace(namespace)
+            for name in ["b", "a-1", "a"] { _ = try await cluster.client.create(configMap(name, namespace: namespace), .configMaps) }
+        }
+        var keys: [String] = []
+        var options = ListOptions(limit: 2)
+        repeat {
+            let page = try await cluster.client.list(.configMaps, options: options)
+            keys += page.items.map(\.key.description).filter { $0.hasPrefix("team") }
+            options.continueToken = page.continueToken
+        } while options.continueToken != nil
+        #expect(keys == ["team-b/a", "team-b/a-1", "team-b/b", "team/a", "team/a-1", "team/b"])
+    }
+
     @Test func foregroundDeletionWaitsForDependentsWithFinalizers() async throws {
         let cluster = try TestCluster()
         let owner = try await cluster.client.create(configMap("owner"), .configMaps)

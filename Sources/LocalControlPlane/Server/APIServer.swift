@@ -106,7 +106,8 @@ final class APIServer: Sendable {
             let named = {
                 resourceRequest.name ?? (try? JSON(parsing: request.body))?[path: ["metadata", "name"]]?.stringValue
             }
-            if let failure = faults.failure(verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description, name: named) {
+            if let failure = faults.failure(
+                verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description, namespace: resourceRequest.namespace, name: named) {
                 return respondStatus(writer, failure)
             }
             serve(resourceRequest, request: request, representation: representation, writer: writer)

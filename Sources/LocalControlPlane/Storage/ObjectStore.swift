@@ -76,6 +76,7 @@ public final class FaultInjector: Sendable {
         var verbs: Set<String>?
         var resource: String?
         var name: String?
+        var namespace: String?
     }
 
     private let rules = Mutex<[Rule]>([])
@@ -84,10 +85,14 @@ public final class FaultInjector: Sendable {
     init() {}
 
     /// The next `count` requests that match (by verb such as `list` or `patch`, and resource
-    /// such as `secrets` or `nimdeployments.nim.opendatahub.io`, and object name) fail with
-    /// `code` and a Status.
-    public func failNext(_ count: Int, code: Int, retryAfterSeconds: Int? = nil, verbs: Set<String>? = nil, resource: String? = nil, name: String? = nil) {
-        rules.withLock { $0.append(Rule(remaining: count, code: code, retryAfterSeconds: retryAfterSeconds, verbs: verbs, resource: resource, name: name)) }
+    /// such as `secrets` or `nimdeployments.nim.opendatahub.io`, object name and namespace)
+    /// fail with `code` and a Status.
+    public func failNext(
+        _ count: Int, code: Int, retryAfterSeconds: Int? = nil, verbs: Set<String>? = nil, resource: String? = nil, name: String? = nil, namespace: String? = nil
+    ) {
+        rules.withLock {
+            $0.append(Rule(remaining: count, code: code, retryAfterSeconds: retryAfterSeconds, verbs: verbs, resource: resource, name: name, namespace: namespace))
+        }
     }
 
     /// Added before every request is handled.
@@ -103,11 +108,11 @@ public final class FaultInjector: Sendable {
 
     /// The failure this request gets, if one is armed for it.
     /// `name` is asked only when a rule names an object: for a create it means decoding the body.
-    func failure(verb: String, resource: String, name: () -> String?) -> APIStatus? {
+    func failure(verb: String, resource: String, namespace: String? = nil, name: () -> String?) -> APIStatus? {
         rules.withLock { rules -> APIStatus? in
             guard let index = rules.firstIndex(where: { rule in
                 rule.remaining > 0 && (rule.verbs?.contains(verb) ?? true) && (rule.resource.map { $0 == resource } ?? true)
-                    && (rule.name.map { $0 == name() } ?? true)
+                    && (rule.name.map { $0 == name() } ?? true) && (rule.namespace.map { $0 == namespace } ?? true)
             }) else { return nil }
             rules[index].remaining -= 1
             let rule = rules[index]

@@ -12,8 +12,17 @@ public struct ObjectKey: Sendable, Hashable, Comparable, CustomStringConvertible
     /// `namespace/name`, or `name` for cluster-scoped objects (client-go's `MetaNamespaceKeyFunc`).
     public var description: String { namespace.isEmpty ? name : "\(namespace)/\(name)" }
 
+    /// The order etcd keeps objects in, and so the order lists come in: the bytes of
+    /// `namespace/name` ("team-b/x" before "team/x", '-' being below '/').
     public static func < (lhs: ObjectKey, rhs: ObjectKey) -> Bool {
-        (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name)
+        if lhs.namespace == rhs.namespace { return lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8) }
+        var left = lhs.namespace.utf8.makeIterator()
+        var right = rhs.namespace.utf8.makeIterator()
+        // Namespaces differ, so a byte differs at the latest where the shorter ends and its '/' follows.
+        while true {
+            let (a, b) = (left.next() ?? UInt8(ascii: "/"), right.next() ?? UInt8(ascii: "/"))
+            if a != b { return a < b }
+        }
     }
 }
 
