@@ -188,6 +188,71 @@ import TestSupport
         #expect(secrets.hasSynced)
     }
 
+    /// A first list is cached as it arrives, in the API server's key order, so a namespace is
+    /// complete once a key past it is listed: its objects can be reconciled while the rest of a
+    /// large cluster is still being listed.
+    @Test func aFirstListShowsEachNamespaceCompleteBeforeTheRestArrives() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-a", "team-b"] {
+            try await cluster.createNamespace(namespace)
+            for index in 0..<3 { _ = try await cluster.client.create(configMap("cm-\(index)", namespace: namespace), .configMaps) }
+        }
+        let informer = Informer(client: cluster.client, resource: .configMaps)
+        let seen = Mutex<[String: (a: Bool, b: Bool, synced: Bool)]>([:])
+        informer.addHandler { event in
+            guard case .added(let object) = event, object.name.hasPrefix("cm-") else { return }
+            let state = (informer.hasListed(namespace: "team-a"), informer.hasListed(namespace: "team-b"), informer.hasSynced)
+            seen.withLock { $0[object.key.description] = state }
+        }
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        let states = seen.withLock { $0 }
+        #expect(states["team-a/cm-0"].map { !$0.a && !$0.b } == true, "nothing is complete while its first objects arrive")
+        #expect(states["team-b/cm-1"].map { $0.a && !$0.b && !$0.synced } == true, "team-a is complete once team-b's objects arrive")
+        #expect(informer.hasListed(namespace: "team-b") && informer.hasListed(namespace: nil))
+    }
+
+    /// Each key waits for its own namespace in every cache its controller reads, not for the
+    /// whole cluster; a wait in progress does not hold a shutdown.
+    @Test(.timeLimit(.minutes(1))) func aControllerReconcilesANamespaceOnceEveryCacheHasListedIt() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-a", "team-b"] {
+            try await cluster.createNamespace(namespace)
+            _ = try await cluster.client.create(configMap("settings", namespace: namespace), .configMaps)
+        }
+        // team-b's Secrets cannot be listed until the faults are reset.
+        cluster.controlPlane.faults.failNext(1_000_000, code: 503, verbs: ["list"], resource: "secrets", namespace: "team-b")
+        let configMaps = Informer(client: cluster.client, resource: .configMaps, namespaces: ["team-a", "team-b"])
+        let secrets = Informer(client: cluster.client, resource: .secrets, namespaces: ["team-a", "team-b"], metadataOnly: true)
+        let reconciled = Mutex<[String]>([])
+        func controller(_ name: String) -> Controller {
+            let controller = Controller(name: name, workers: 2) { key in
+                reconciled.withLock { $0.append("\(name) \(key)") }
+                return .done
+            }
+            controller.watch(configMaps) { [$0.object.key] }
+            controller.requires([secrets])
+            return controller
+        }
+        let patient = controller("patient")
+        let stopping = controller("stopping")
+        let informers = [configMaps, secrets].map { informer in Task { await informer.run() } }
+        defer { for task in informers { task.cancel() } }
+        let running = [patient, stopping].map { controller in Task { await controller.run() } }
+        defer { for task in running { task.cancel() } }
+        try await eventually(timeout: 15, "team-a's key is reconciled") {
+            reconciled.withLock { $0.contains("patient team-a/settings") && $0.contains("stopping team-a/settings") }
+        }
+        _ = try await cluster.client.get(.namespaces, name: "team-b")
+        #expect(!secrets.hasListed(namespace: "team-b"))
+        #expect(!reconciled.withLock { $0.contains { $0.hasSuffix("team-b/settings") } }, "not before team-b's Secrets are listed")
+        await stopping.shutdown()
+        cluster.controlPlane.faults.reset()
+        try await eventually(timeout: 15, "once team-b's Secrets are listed, its key is reconciled") { reconciled.withLock { $0.contains("patient team-b/settings") } }
+        #expect(!reconciled.withLock { $0.contains("stopping team-b/settings") }, "a controller stopped while its key waited does not reconcile it")
+    }
+
     @Test(.timeLimit(.minutes(1))) func waitingForACacheEndsWhenTheTaskIsCancelled() async throws {
         let cluster = try TestCluster()
         cluster.controlPlane.faults.failNext(1_000_000, code: 503, verbs: ["list"], resource: "secrets")

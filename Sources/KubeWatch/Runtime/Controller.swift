@@ -39,9 +39,12 @@ public final class Controller: Sendable {
     private let intakeStream: AsyncStream<ObjectKey>
     /// Called after each reconcile with its key, outcome label and error (for logs).
     private let observer: (@Sendable (ObjectKey, String, (any Error)?) -> Void)?
-    /// The caches a reconcile reads: the workers start once all have synced (controller-runtime's
-    /// WaitForCacheSync per source), and not before, or a child not listed yet would be made again.
+    /// The caches a reconcile reads: a key is reconciled once all have listed its namespace
+    /// (controller-runtime's WaitForCacheSync, per namespace), and not before, or a child not
+    /// listed yet would be made again. A cluster-scoped key waits for every cache to sync.
     private let sources = Mutex<[Informer]>([])
+    /// Waits for the sources in progress, cancelled when the controller stops.
+    private let listWaits = Mutex<(stopped: Bool, next: Int, tasks: [Int: Task<Void, Never>])>((false, 0, [:]))
     /// When the workers started, until the first reconcile returns: how long a start takes to
     /// do work is said once in the log.
     private let startedWorkers = Mutex<ContinuousClock.Instant?>(nil)
@@ -75,7 +78,7 @@ public final class Controller: Sendable {
         }
     }
 
-    /// Caches a reconcile reads without reacting to their events: synced before the workers start.
+    /// Caches a reconcile reads without reacting to their events: listed before a key is reconciled.
     public func requires(_ informers: [Informer]) {
         sources.withLock { sources in
             for informer in informers where !sources.contains(where: { $0 === informer }) { sources.append(informer) }
@@ -86,7 +89,6 @@ public final class Controller: Sendable {
     /// progress finish: workers are not children of the calling task, so cancelling it does not
     /// cut a reconcile off half-way through its writes.
     public func run() async {
-        for source in sources.withLock({ $0 }) { await source.waitForSync() }
         if Task.isCancelled { return }
         Self.log.info("starting workers", ["controller": .string(name), "workers": .int(workers)])
         startedWorkers.withLock { $0 = .now }
@@ -98,6 +100,7 @@ public final class Controller: Sendable {
         await withTaskCancellationHandler {
             for worker in workers { await worker.value }
         } onCancel: {
+            stopWaiting()
             Task { await queue.shutdown(drain: false) }
         }
         pump.cancel()
@@ -106,11 +109,49 @@ public final class Controller: Sendable {
 
     /// Stops taking new keys and waits until every reconcile in progress has returned.
     public func shutdown() async {
+        stopWaiting()
         await queue.shutdown(drain: true)
+    }
+
+    /// Waits until every source has listed the key's namespace; false if the controller stops
+    /// first. The wait is a task of its own, cancelled on stop: a list that never finishes (the
+    /// API server away) must not hold a shutdown, and the worker's task is never cancelled.
+    private func waitUntilListed(_ key: ObjectKey) async -> Bool {
+        let sources = self.sources.withLock { $0 }
+        let namespace = key.namespace.isEmpty ? nil : key.namespace
+        if sources.allSatisfy({ $0.hasListed(namespace: namespace) }) { return true }
+        let wait = Task { for source in sources { await source.waitUntilListed(namespace: namespace) } }
+        let id = listWaits.withLock { waits -> Int? in
+            guard !waits.stopped else { return nil }
+            waits.next += 1
+            waits.tasks[waits.next] = wait
+            return waits.next
+        }
+        guard let id else {
+            wait.cancel()
+            return false
+        }
+        await wait.value
+        return listWaits.withLock { waits in
+            waits.tasks[id] = nil
+            return !waits.stopped
+        }
+    }
+
+    private func stopWaiting() {
+        let waits = listWaits.withLock { waits in
+            waits.stopped = true
+            return waits.tasks.values
+        }
+        for wait in waits { wait.cancel() }
     }
 
     private func work() async {
         while let key = await queue.get() {
+            guard await waitUntilListed(key) else {
+                await queue.done(key)
+                continue
+            }
             metrics?.activeWorkers.add(1, [name])
             let started = Date()
             let outcome: String

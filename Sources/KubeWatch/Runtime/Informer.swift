@@ -34,7 +34,14 @@ public final class Informer: Sendable {
 
     private struct SyncState {
         var synced: Set<String> = []
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// By scope ("" for all namespaces), during its first list: the last key listed. Lists
+        /// come in the order the API server stores objects (etcd's, by `namespace/name`; a
+        /// paged list cannot come otherwise, its continue token is the key to go on from), so
+        /// every namespace before this key is complete in the cache.
+        var listedThrough: [String: String] = [:]
+        /// Scopes whose first list came out of key order: complete only once synced.
+        var unordered: Set<String> = []
+        var waiters: [Int: (namespace: String?, continuation: CheckedContinuation<Void, Never>)] = [:]
         var nextWaiter = 0
         var started: ContinuousClock.Instant?
     }
@@ -72,9 +79,17 @@ public final class Informer: Sendable {
     /// True once every namespace's first list is in the cache.
     public var hasSynced: Bool { syncState.withLock { $0.synced.count == watchers.count } }
 
+    /// True once the cache holds all of one namespace (nil: of every namespace) as listed: a
+    /// controller can reconcile that namespace's objects while later namespaces are still
+    /// being listed.
+    public func hasListed(namespace: String?) -> Bool { syncState.withLock { listed(namespace, in: $0) } }
+
     /// Returns once every namespace's first list is in the cache, or when the task is cancelled
     /// (a process told to stop while the API server is away must not wait for it).
-    public func waitForSync() async {
+    public func waitForSync() async { await waitUntilListed(namespace: nil) }
+
+    /// Returns once `hasListed(namespace:)`, or when the task is cancelled.
+    public func waitUntilListed(namespace: String?) async {
         let id = syncState.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -82,15 +97,26 @@ public final class Informer: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = syncState.withLock { state -> Bool in
-                    if state.synced.count == watchers.count || Task.isCancelled { return true }
-                    state.waiters[id] = continuation
+                    if listed(namespace, in: state) || Task.isCancelled { return true }
+                    state.waiters[id] = (namespace, continuation)
                     return false
                 }
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            syncState.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            syncState.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
         }
+    }
+
+    private func listed(_ namespace: String?, in state: SyncState) -> Bool {
+        if state.synced.count == watchers.count { return true }
+        guard let namespace, resource.namespaced else { return false }
+        if watchers.contains(where: { $0.namespace == namespace }) { return state.synced.contains(namespace) }
+        // A watcher of some namespaces (a single ConfigMap's, say) says nothing of others: only
+        // the one of all namespaces does, through its key order.
+        guard watchers.contains(where: { $0.namespace == nil }), !state.unordered.contains(""), let through = state.listedThrough[""] else { return false }
+        // Every key of the namespace sorts before "<namespace>0" ('/' is just below '0').
+        return !through.utf8.lexicographicallyPrecedes("\(namespace)0".utf8)
     }
 
     /// Runs until the task is cancelled.
@@ -105,15 +131,34 @@ public final class Informer: Sendable {
     }
 
     private func consume(_ events: WatcherEvents, namespace: String?) async {
-        // A relist arrives page by page; it is kept compact and swapped in whole at the end, so a
-        // list that fails half-way never shows as deletions.
+        // The first list goes into the cache as it arrives, so that a namespace listed early
+        // can be reconciled while the rest is still coming. A relist is kept compact and
+        // swapped in whole at the end, so a list that fails half-way never shows as deletions.
+        var first = true
+        var seen: Set<ObjectKey> = []
+        var lastKey: String?
         var batch: [(key: ObjectKey, compact: CompactObject)] = []
         for await event in events {
             switch event.transformed(transform) {
             case .initStart:
                 batch.removeAll()
+                seen.removeAll()
+                lastKey = nil
+            case .initApply(let object) where first:
+                let stored = ObjectCache.trimmed(object)
+                seen.insert(stored.key)
+                let key = stored.key.description
+                let ordered = lastKey.map { $0.utf8.lexicographicallyPrecedes(key.utf8) } ?? true
+                lastKey = key
+                apply(stored)
+                markListed(namespace, through: key, ordered: ordered)
             case .initApply(let object):
                 batch.append((object.key, CompactObject(ObjectCache.trimmed(object))))
+            case .initDone where first:
+                first = false
+                for object in cache.removeAll(except: seen, namespace: namespace) { dispatch(.deleted(object)) }
+                seen = []
+                markSynced(namespace)
             case .initDone:
                 let changes = cache.replace(with: batch, namespace: namespace)
                 batch = []
@@ -122,12 +167,7 @@ public final class Informer: Sendable {
                 for compact in changes.deleted { dispatch(.deleted(compact.object)) }
                 markSynced(namespace)
             case .apply(let object):
-                let stored = ObjectCache.trimmed(object)
-                if let previous = cache.upsert(stored) {
-                    if previous.resourceVersion != stored.resourceVersion { dispatch(.updated(old: previous, new: stored)) }
-                } else {
-                    dispatch(.added(stored))
-                }
+                apply(ObjectCache.trimmed(object))
             case .delete(let object):
                 let previous = cache.remove(object.key)
                 dispatch(.deleted(previous ?? ObjectCache.trimmed(object)))
@@ -135,16 +175,34 @@ public final class Informer: Sendable {
         }
     }
 
+    private func apply(_ stored: KubeObject) {
+        if let previous = cache.upsert(stored) {
+            if previous.resourceVersion != stored.resourceVersion { dispatch(.updated(old: previous, new: stored)) }
+        } else {
+            dispatch(.added(stored))
+        }
+    }
+
     private func dispatch(_ event: InformerEvent) {
         for handler in handlers.withLock({ $0 }) { handler(event) }
     }
 
+    private func markListed(_ scope: String?, through key: String, ordered: Bool) {
+        let waiters = syncState.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let scope = scope ?? ""
+            if !ordered { state.unordered.insert(scope) }
+            if state.listedThrough[scope].map({ $0.utf8.lexicographicallyPrecedes(key.utf8) }) ?? true { state.listedThrough[scope] = key }
+            return takeSatisfied(&state)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     private func markSynced(_ namespace: String?) {
         let (waiters, started) = syncState.withLock { state -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) in
-            guard state.synced.insert(namespace ?? "").inserted, state.synced.count == watchers.count else { return ([], nil) }
-            let waiting = Array(state.waiters.values)
-            state.waiters.removeAll()
-            return (waiting, state.started)
+            guard state.synced.insert(namespace ?? "").inserted else { return ([], nil) }
+            state.listedThrough[namespace ?? ""] = nil
+            let waiting = takeSatisfied(&state)
+            return (waiting, state.synced.count == watchers.count ? state.started : nil)
         }
         if let started {
             // How long each cache takes to fill is what a slow start-up is made of.
@@ -155,6 +213,13 @@ public final class Informer: Sendable {
             ])
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    private func takeSatisfied(_ state: inout SyncState) -> [CheckedContinuation<Void, Never>] {
+        let current = state
+        let ready = state.waiters.filter { listed($0.value.namespace, in: current) }
+        for id in ready.keys { state.waiters[id] = nil }
+        return ready.values.map(\.continuation)
     }
 }
 

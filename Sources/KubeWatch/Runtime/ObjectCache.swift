@@ -111,6 +111,15 @@ public final class ObjectCache: Sendable {
         return old
     }
 
+    /// Removes what a first list, put in as it came, did not bring (left from an attempt that
+    /// failed half-way) from one namespace, or everywhere when `namespace` is nil.
+    func removeAll(except kept: Set<ObjectKey>, namespace: String?) -> [KubeObject] {
+        let gone = state.withLock { state in
+            state.objects.keys.filter { (namespace == nil || $0.namespace == namespace) && !kept.contains($0) }
+        }
+        return gone.compactMap { remove($0) }
+    }
+
     /// Swaps in a complete new set (after a list) for one namespace, or for everything when
     /// `namespace` is nil, and returns what changed, so handlers see objects that vanished while
     /// the watch was down as deletions. The changes stay compact: a relist of thousands is
