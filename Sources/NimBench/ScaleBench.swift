@@ -15,6 +15,14 @@ struct ScaleBench {
     }
 
     /// `perf record` of the given processes into the file the environment variable names.
+    /// NIM_BENCH_SMAPS=FILE: the settled operator's mappings (FILE converged, FILE.restarted
+    /// after the restart), to see what its RSS is made of.
+    static func saveMappings(of pid: pid_t, suffix: String) {
+        guard let path = ProcessInfo.processInfo.environment["NIM_BENCH_SMAPS"],
+              let smaps = try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/smaps")).readToEnd() else { return }
+        _ = FileManager.default.createFile(atPath: path + suffix, contents: smaps)
+    }
+
     static func profile(_ variable: String, pids: [Int32]) throws -> Int32? {
         guard let file = ProcessInfo.processInfo.environment[variable] else { return nil }
         return try spawnInterruptible(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", pids.map(String.init).joined(separator: ","), "-o", file])
@@ -221,10 +229,7 @@ struct ScaleBench {
         // Settled: after the heap trimmer's next round (every 10 s) has given freed pages back.
         try await Task.sleep(nanoseconds: 11_000_000_000)
         let firstNow = process.status()
-        // NIM_BENCH_SMAPS=FILE: the settled operator's mappings, to see what its RSS is made of.
-        if let path = ProcessInfo.processInfo.environment["NIM_BENCH_SMAPS"], let smaps = try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(process.pid)/smaps")).readToEnd() {
-            _ = FileManager.default.createFile(atPath: path, contents: smaps)
-        }
+        Self.saveMappings(of: process.pid, suffix: "")
         let beforeRestart = plane.requestStats
         let restartStart = Date()
         kill(process.pid, SIGTERM)
@@ -254,6 +259,7 @@ struct ScaleBench {
         print(String(format: "operator peak RSS: %.1f MB (converging %d deployments), %.1f MB (restarted)", firstPeak / 1_048_576, deployments, process.peakRSS() / 1_048_576))
         try await Task.sleep(nanoseconds: 11_000_000_000)
         let restartedNow = process.status()
+        Self.saveMappings(of: process.pid, suffix: ".restarted")
         func settled(_ status: [String: Double]) -> String {
             String(format: "%.1f MB (heap and stacks %.1f, mapped files %.1f)", (status["VmRSS"] ?? 0) / 1_048_576, (status["RssAnon"] ?? 0) / 1_048_576, (status["RssFile"] ?? 0) / 1_048_576)
         }
