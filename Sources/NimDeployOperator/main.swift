@@ -55,4 +55,5 @@ func main(_ arguments: [String]) async -> Int32 {
 
 let commands: Set<String> = ["run", "migrate", "catalog", "airgap", "template", "version", "help"]
 
+MallocArenas.limit(to: 2)
 exit(await main(Array(CommandLine.arguments.dropFirst())))
