@@ -36,6 +36,58 @@ import TestSupport
         return task
     }
 
+    /// Answers lists from a script, one body a call; never opens a watch.
+    final class ScriptedLists: HTTPTransport {
+        let bodies: Mutex<[String]>
+        init(_ bodies: [String]) { self.bodies = Mutex(bodies) }
+        func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
+            guard let body = bodies.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { throw TransportError(message: "no more answers") }
+            return HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: Array(body.utf8))
+        }
+        func stream(_ request: HTTPRequest) async throws(TransportError) -> HTTPStreamResponse {
+            throw TransportError(message: "no watch here")
+        }
+    }
+
+    /// A list's items are parsed one at a time as the reader takes them; one that is garbled
+    /// fails the list as a garbled page would: the error is reported and the list starts again
+    /// from its first page, never skipping the item.
+    @Test func aGarbledListItemStartsTheListAgain() async throws {
+        let item = { (name: String) in #"{"metadata":{"name":"\#(name)","namespace":"default","resourceVersion":"5","annotations":{"odd":"a]}\"[{\\"}}}"# }
+        let garbled = #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"5"},"items":[\#(item("a")),{"metadata":{"name":]}]}"#
+        let good = #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"5"},"items":[\#(item("a")),\#(item("b"))]}"#
+        let client = KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:1"), transport: ScriptedLists([garbled, good]))
+        let time = ManualTime()
+        let errors = Mutex<[String]>([])
+        var watcher = Watcher(client: client, resource: .configMaps, namespace: "default")
+        watcher.time = time
+        watcher.onError = { error in errors.withLock { $0.append("\(error)") } }
+        var events = watcher.events().makeAsyncIterator()
+        var seen: [String] = []
+        let backedOff = Task {
+            // The failed list backs off on the manual clock: move it on once the watcher sleeps.
+            try await eventually(timeout: 10, "the watcher to back off") { time.sleeperCount == 1 }
+            time.advance(by: 60)
+        }
+        while let event = await events.next() {
+            switch event {
+            case .initStart: seen.append("start")
+            case .initApply(let object):
+                seen.append(object.name)
+                #expect(object.kind == "ConfigMap", "the item's kind is put back")
+                #expect(object.annotations["odd"] == #"a]}"[{\"#)
+            case .initDone:
+                seen.append("done")
+            default: seen.append("other")
+            }
+            if seen.last == "done" { break }
+        }
+        try await backedOff.value
+        #expect(seen == ["start", "a", "start", "a", "b", "done"])
+        #expect(errors.withLock { $0.count } == 1)
+        #expect(errors.withLock { $0.first?.contains("item 1 of the list is not JSON") } == true)
+    }
+
     /// The watcher is pulled: a page is listed and a watch opened only when its reader asks for
     /// the next event, so a reader that falls behind holds one page, not a queue of them.
     @Test func aWatcherListsAndWatchesNoFurtherThanItsReaderReads() async throws {

@@ -21,6 +21,27 @@ import KubeCore
         #expect(throws: JSONParseError.self) { try JSON(parsing: text) }
     }
 
+    /// A list body with its items left as byte ranges: each range parses to the item the whole
+    /// document holds, whatever brackets and escaped quotes its strings carry.
+    @Test func defersAnArrayMembersElementsToTheirOwnParse() throws {
+        let text = #"{"kind":"List","items":[{"a":"]}\"[{\\","b":[1,[2],{}]}, "x" ,-1.5e3,null,[]],"metadata":{"continue":"t"}}"#
+        let bytes = Array(text.utf8)
+        let (object, ranges) = try JSON.parsing(bytes, deferring: "items")
+        let whole = try JSON(parsing: text)
+        #expect(object["items"] == nil)
+        #expect(object[dotted: "metadata.continue"]?.stringValue == "t")
+        #expect(object["kind"] == whole["kind"])
+        let items = try ranges.map { range throws(JSONParseError) in try JSON(parsing: bytes[range]) }
+        #expect(items == whole["items"]?.arrayValue)
+        #expect(try JSON.parsing(Array(#"{"items":[]}"#.utf8), deferring: "items").elements.isEmpty)
+        #expect(try JSON.parsing(Array(#"{"items":null}"#.utf8), deferring: "items").object["items"] == .null)
+    }
+
+    @Test(arguments: [#"{"items":[1 2]}"#, #"{"items":["a]}"#, #"{"items":[{]"#, #"{"items":[]} x"#, #"["items"]"#, #"{"items":[,]}"#])
+    func refusesMalformedListBodies(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSON.parsing(Array(text.utf8), deferring: "items") }
+    }
+
     @Test func refusesHostileNesting() {
         let deep = String(repeating: "[", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSON(parsing: deep) }

@@ -43,21 +43,21 @@ public final class KubeClient: Sendable {
 
     /// One page. `namespace: nil` lists across all namespaces.
     public func list(_ resource: ResourceType, namespace: String? = nil, options: ListOptions = ListOptions()) async throws(KubeError) -> ObjectList {
+        var page = try await listPage(resource, namespace: namespace, options: options)
+        var items: [KubeObject] = []
+        items.reserveCapacity(page.count)
+        while let item = try page.next() { items.append(item) }
+        return ObjectList(items: items, resourceVersion: page.resourceVersion, continueToken: page.continueToken, remainingItemCount: page.remainingItemCount)
+    }
+
+    /// One page, its items parsed as they are taken (what an informer's first list reads).
+    public func listPage(_ resource: ResourceType, namespace: String? = nil, options: ListOptions = ListOptions()) async throws(KubeError) -> ListPage {
         let response = try await call(
             verb: "list", method: "GET", path: resource.path(namespace: namespace), query: options.query,
             accept: options.metadataOnly ? Self.metadataListAccept : "application/json")
-        let json = try decode(response)
-        let items = (json["items"]?.arrayValue ?? []).map { item -> KubeObject in
-            var object = KubeObject(item)
-            // Built-in lists omit kind and apiVersion on items (kubernetes#3030); put them back.
-            if object.kind.isEmpty { object.kind = options.metadataOnly ? "PartialObjectMetadata" : resource.kind }
-            if object.apiVersion.isEmpty { object.apiVersion = options.metadataOnly ? "meta.k8s.io/v1" : resource.apiVersion }
-            return object
-        }
-        return ObjectList(
-            items: items, resourceVersion: json[path: ["metadata", "resourceVersion"]]?.stringValue ?? "",
-            continueToken: json[path: ["metadata", "continue"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
-            remainingItemCount: json[path: ["metadata", "remainingItemCount"]]?.intValue)
+        return try ListPage(
+            body: response.body, kind: options.metadataOnly ? "PartialObjectMetadata" : resource.kind,
+            apiVersion: options.metadataOnly ? "meta.k8s.io/v1" : resource.apiVersion)
     }
 
     /// Every page, following `continue`. Returns the items and the last page's resourceVersion,

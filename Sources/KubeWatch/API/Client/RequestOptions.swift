@@ -133,3 +133,50 @@ public struct ObjectList: Sendable {
     public var continueToken: String?
     public var remainingItemCount: Int?
 }
+
+/// One page of a list whose items are parsed one at a time, as they are taken: a reader that
+/// keeps each item in its own form (an informer's cache) never holds the page as a whole tree,
+/// only its bytes, which are a few times smaller.
+public struct ListPage: Sendable {
+    public let resourceVersion: String
+    public let continueToken: String?
+    public let remainingItemCount: Int?
+    private let body: [UInt8]
+    private let items: [Range<Int>]
+    private var nextItem = 0
+    /// Built-in lists omit kind and apiVersion on items (kubernetes#3030): put back from these.
+    private let kind: String
+    private let apiVersion: String
+
+    init(body: [UInt8], kind: String, apiVersion: String) throws(KubeError) {
+        let parsed: (object: JSON, elements: [Range<Int>])
+        do { parsed = try JSON.parsing(body, deferring: "items") } catch {
+            throw .decoding("the list is not JSON: \(error)")
+        }
+        self.body = body
+        self.items = parsed.elements
+        self.kind = kind
+        self.apiVersion = apiVersion
+        resourceVersion = parsed.object[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
+        continueToken = parsed.object[path: ["metadata", "continue"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        remainingItemCount = parsed.object[path: ["metadata", "remainingItemCount"]]?.intValue
+    }
+
+    public var count: Int { items.count }
+
+    /// The next item, nil after the last.
+    public mutating func next() throws(KubeError) -> KubeObject? {
+        guard nextItem < items.count else { return nil }
+        let range = items[nextItem]
+        nextItem += 1
+        let item: JSON
+        do { item = try JSON(parsing: body[range]) } catch {
+            throw .decoding("item \(nextItem - 1) of the list is not JSON: \(error)")
+        }
+        guard item.objectValue != nil else { throw .decoding("item \(nextItem - 1) of the list is not an object") }
+        var object = KubeObject(item)
+        if object.kind.isEmpty { object.kind = kind }
+        if object.apiVersion.isEmpty { object.apiVersion = apiVersion }
+        return object
+    }
+}

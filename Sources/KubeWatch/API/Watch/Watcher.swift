@@ -73,9 +73,10 @@ public struct WatcherEvents: AsyncSequence, Sendable {
         var watch: WatchEvents?
         var stream: WatchEvents.Iterator?
         var backoff: Backoff
-        /// Events decided and not yet handed out (one page at most).
-        var ready: [WatcherEvent] = []
-        var nextReady = 0
+        /// The event decided and not yet handed out.
+        var ready: WatcherEvent?
+        /// The page being listed, its items parsed one per step; `last` when no page follows.
+        var page: (items: ListPage, last: Bool)?
         let log: Logger
 
         init(watcher: Watcher) {
@@ -86,9 +87,9 @@ public struct WatcherEvents: AsyncSequence, Sendable {
 
         public mutating func next() async -> WatcherEvent? {
             while true {
-                if nextReady < ready.count {
-                    defer { nextReady += 1 }
-                    return ready[nextReady]
+                if let event = ready {
+                    ready = nil
+                    return event
                 }
                 if Task.isCancelled { return finish() }
                 do throws(KubeError) {
@@ -109,10 +110,7 @@ public struct WatcherEvents: AsyncSequence, Sendable {
             }
         }
 
-        private mutating func emit(_ events: [WatcherEvent]) {
-            ready = events
-            nextReady = 0
-        }
+        private mutating func emit(_ event: WatcherEvent) { ready = event }
 
         private mutating func finish() -> WatcherEvent? {
             endWatch()
@@ -127,9 +125,10 @@ public struct WatcherEvents: AsyncSequence, Sendable {
 
         /// One step: a page listed, a watch opened or one watch event read.
         private mutating func advance() async throws(KubeError) {
+            if page != nil { return try nextListed() }
             switch mode {
             case .listing(nil):
-                emit([.initStart])
+                emit(.initStart)
                 mode = .listing(ListOptions(
                     labelSelector: watcher.labelSelector, fieldSelector: watcher.fieldSelector,
                     limit: watcher.pageSize ?? Watcher.defaultPageSize(metadataOnly: watcher.metadataOnly), metadataOnly: watcher.metadataOnly))
@@ -153,29 +152,40 @@ public struct WatcherEvents: AsyncSequence, Sendable {
         /// store only at `initDone`, so a list that fails half-way and starts again with a new
         /// `initStart` never looks like deletions.
         private mutating func listPage(_ options: inout ListOptions) async throws(KubeError) {
-            let page: ObjectList
+            let listed: ListPage
             do {
-                page = try await watcher.client.list(watcher.resource, namespace: watcher.namespace, options: options)
+                listed = try await watcher.client.listPage(watcher.resource, namespace: watcher.namespace, options: options)
             } catch {
                 // An expired continue token: start the list again.
                 if error.isExpired, options.continueToken != nil {
                     options.continueToken = nil
                     mode = .listing(options)
-                    emit([.initStart])
+                    emit(.initStart)
                     return
                 }
                 throw error
             }
-            var events = page.items.map(WatcherEvent.initApply)
-            if let token = page.continueToken {
+            if let token = listed.continueToken {
                 options.continueToken = token
                 mode = .listing(options)
-            } else {
-                events.append(.initDone)
-                version = page.resourceVersion
-                mode = .watching
             }
-            emit(events)
+            page = (listed, listed.continueToken == nil)
+            try nextListed()
+        }
+
+        /// The listed page's next item; after its last, the list's end if no page follows.
+        /// An item that is not JSON fails the list as a page that is not would: it starts again.
+        private mutating func nextListed() throws(KubeError) {
+            guard var current = page else { return }
+            page = nil
+            if let object = try current.items.next() {
+                page = current
+                emit(.initApply(object))
+            } else if current.last {
+                version = current.items.resourceVersion
+                mode = .watching
+                emit(.initDone)
+            }
         }
 
         /// Reads one event of the open watch. The stream ending, or the connection failing, means
@@ -202,8 +212,8 @@ public struct WatcherEvents: AsyncSequence, Sendable {
                 return
             }
             switch event {
-            case .added(let object), .modified(let object): emit([.apply(object)])
-            case .deleted(let object): emit([.delete(object)])
+            case .added(let object), .modified(let object): emit(.apply(object))
+            case .deleted(let object): emit(.delete(object))
             case .bookmark: break
             case .error(let status):
                 endWatch()

@@ -12,13 +12,23 @@ extension JSON {
     public static let maximumDepth = 512
 
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        let array = Array(bytes)
-        var result: Result<JSON, JSONParseError> = .failure(JSONParseError(message: "empty", offset: 0))
-        array.withUnsafeBufferPointer { buffer in
+        let parse = { (buffer: UnsafeBufferPointer<UInt8>) -> Result<JSON, JSONParseError> in
             var parser = JSONByteParser(buffer)
-            result = Result { () throws(JSONParseError) -> JSON in try parser.parseDocument() }
+            return Result { () throws(JSONParseError) -> JSON in try parser.parseDocument() }
         }
-        self = try result.get()
+        // An array or a slice of one is parsed where it lies; anything else is copied first.
+        self = try (bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse)).get()
+    }
+
+    /// An object parsed but for one array member, whose elements are only delimited: their byte
+    /// ranges in `bytes`, each to be parsed on its own when wanted (`JSON(parsing: bytes[range])`).
+    /// A list response's items are read this way, so a page never exists as one whole tree.
+    /// The elements are checked when they are parsed, the rest now.
+    public static func parsing(_ bytes: [UInt8], deferring member: String) throws(JSONParseError) -> (object: JSON, elements: [Range<Int>]) {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            var parser = JSONByteParser(buffer)
+            return try parser.parseDocument(deferring: member)
+        }
     }
 
     public init(parsing text: String) throws(JSONParseError) {
@@ -39,6 +49,10 @@ private struct JSONByteParser {
     /// dictionary, rehashing) as members arrive.
     var members: [(key: String, value: JSON)] = []
     var elements: [JSON] = []
+    /// A member of the top-level object whose array is only delimited (`deferring`), and its
+    /// elements' ranges.
+    var deferredMember: String?
+    var deferredElements: [Range<Int>] = []
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -48,6 +62,68 @@ private struct JSONByteParser {
         skipWhitespace()
         if index != bytes.count { throw error("unexpected trailing characters") }
         return value
+    }
+
+    /// The document, which must be an object, with `member`'s array only delimited.
+    mutating func parseDocument(deferring member: String) throws(JSONParseError) -> (object: JSON, elements: [Range<Int>]) {
+        deferredMember = member
+        let document = try parseDocument()
+        guard document.objectValue != nil else { throw JSONParseError(message: "expected an object", offset: 0) }
+        return (document, deferredElements)
+    }
+
+    /// Moves past one value without building it. Only its extent is found (brackets matched,
+    /// strings skipped whole): the value is parsed, and so checked, when it is wanted.
+    mutating func skipValue() throws(JSONParseError) {
+        guard index < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var nesting = 0
+            repeat {
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                switch bytes[index] {
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    nesting += 1
+                    if depth + nesting > JSON.maximumDepth { throw error("nesting deeper than \(JSON.maximumDepth)") }
+                    index += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    nesting -= 1
+                    index += 1
+                case UInt8(ascii: "\""):
+                    try skipString()
+                default:
+                    index += 1
+                }
+            } while nesting > 0
+        case UInt8(ascii: "\""):
+            try skipString()
+        default:
+            let start = index
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), 0x20, 0x0A, 0x0D, 0x09: break
+                default: index += 1; continue
+                }
+                break
+            }
+            if index == start { throw error("unexpected character '\(Character(Unicode.Scalar(bytes[index])))'") }
+        }
+    }
+
+    mutating func skipString() throws(JSONParseError) {
+        index += 1  // opening quote
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                return
+            case UInt8(ascii: "\\"):
+                index += 2
+            default:
+                index += 1
+            }
+        }
+        throw error("unterminated string")
     }
 
     func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
@@ -108,8 +184,11 @@ private struct JSONByteParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            let value = try parseValue()
-            members.append((key, value))
+            if depth == 1, let deferredMember, key == deferredMember, index < bytes.count, bytes[index] == UInt8(ascii: "[") {
+                _ = try parseArray(delimiting: true)
+            } else {
+                members.append((key, try parseValue()))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -127,7 +206,9 @@ private struct JSONByteParser {
         }
     }
 
-    mutating func parseArray() throws(JSONParseError) -> JSON {
+    /// An array; when `delimiting`, its elements are only delimited, their ranges put in
+    /// `deferredElements`, and the array returned is empty.
+    mutating func parseArray(delimiting: Bool = false) throws(JSONParseError) -> JSON {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -139,8 +220,13 @@ private struct JSONByteParser {
         let base = elements.count
         while true {
             skipWhitespace()
-            let value = try parseValue()
-            elements.append(value)
+            if delimiting {
+                let start = index
+                try skipValue()
+                deferredElements.append(start..<index)
+            } else {
+                elements.append(try parseValue())
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in array") }
             if bytes[index] == UInt8(ascii: ",") {
