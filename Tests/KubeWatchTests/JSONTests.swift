@@ -35,6 +35,8 @@ import KubeCore
         #expect(items == whole["items"]?.arrayValue)
         #expect(try JSON.parsing(Array(#"{"items":[]}"#.utf8), deferring: "items").elements.isEmpty)
         #expect(try JSON.parsing(Array(#"{"items":null}"#.utf8), deferring: "items").object["items"] == .null)
+        let repeated = try JSON.parsing(Array(#"{"items":[1,2],"items":[3]}"#.utf8), deferring: "items")
+        #expect(repeated.elements.count == 1, "the last of a repeated key wins, as in a whole parse")
     }
 
     @Test(arguments: [#"{"items":[1 2]}"#, #"{"items":["a]}"#, #"{"items":[{]"#, #"{"items":[]} x"#, #"["items"]"#, #"{"items":[,]}"#])

@@ -184,7 +184,10 @@ private struct JSONByteParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            if depth == 1, let deferredMember, key == deferredMember, index < bytes.count, bytes[index] == UInt8(ascii: "[") {
+            let deferred = depth == 1 && key == deferredMember
+            // A repeated key: the last one wins here too.
+            if deferred { deferredElements.removeAll() }
+            if deferred, index < bytes.count, bytes[index] == UInt8(ascii: "[") {
                 _ = try parseArray(delimiting: true)
             } else {
                 members.append((key, try parseValue()))
