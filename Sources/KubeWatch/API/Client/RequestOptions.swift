@@ -151,7 +151,7 @@ public struct ListPage: Sendable {
     init(body: [UInt8], kind: String, apiVersion: String) throws(KubeError) {
         let parsed: (object: JSON, elements: [Range<Int>])
         do { parsed = try JSON.parsing(body, deferring: "items") } catch {
-            throw .decoding("the list is not JSON: \(error)")
+            throw .decoding("the list response is not a JSON object: \(error)")
         }
         self.body = body
         self.items = parsed.elements

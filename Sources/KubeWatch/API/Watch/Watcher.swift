@@ -22,12 +22,12 @@ public struct Watcher: Sendable {
     public var labelSelector: LabelSelector?
     public var fieldSelector: FieldSelector?
     public var metadataOnly = false
-    /// Objects per list page; nil: 100 for whole objects, 500 for metadata. A page is a JSON tree
-    /// until the cache has compacted it: five caches relisting 500-object pages of whole objects
-    /// at once cost an operator restart 15 MB more at its peak than 100-object pages do
-    /// (nim-bench, 1000 deployments). Metadata is a tenth of the size, and the caches of it are
-    /// the big ones (every Secret in the cluster): 500 (client-go's page) makes their relist 5
-    /// times fewer round trips for the same memory per page.
+    /// Objects per list page; nil: 100 for whole objects, 500 for metadata. A page is held as its
+    /// bytes until its last item is taken, and its first item is taken only once all of it has
+    /// arrived: small pages of whole objects let a cache show its first namespace sooner (a
+    /// controller reconciles a namespace once every cache has listed it). Metadata is a tenth of
+    /// the size, and the caches of it are the big ones (every Secret in the cluster): 500
+    /// (client-go's page) makes their relist 5 times fewer round trips for the same bytes a page.
     public var pageSize: Int?
     static func defaultPageSize(metadataOnly: Bool) -> Int { metadataOnly ? 500 : 100 }
     public var timeoutSeconds = 290
@@ -123,7 +123,8 @@ public struct WatcherEvents: AsyncSequence, Sendable {
             stream = nil
         }
 
-        /// One step: a page listed, a watch opened or one watch event read.
+        /// One step: a page listed (and its first item taken), one more of its items taken, a
+        /// watch opened or one watch event read.
         private mutating func advance() async throws(KubeError) {
             if page != nil { return try nextListed() }
             switch mode {
