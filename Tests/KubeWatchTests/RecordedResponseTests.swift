@@ -55,6 +55,26 @@ import TestSupport
         #expect(kinds == ["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "BOOKMARK-END", "ERROR"])
     }
 
+    /// Every recorded list, read item by item as an informer reads a page, gives the items a
+    /// whole parse gives, each with its kind, and the page's version and continue token.
+    @Test func everyRecordedListReadsItemByItem() throws {
+        let lists = try WireRecording.loadAll().filter { $0.status == 200 && $0.responseBody?["items"]?.arrayValue != nil }
+        #expect(lists.count >= 4)
+        for recording in lists {
+            let body = try #require(recording.responseBody)
+            let metadataOnly = body["kind"]?.stringValue == "PartialObjectMetadataList"
+            var page = try ListPage(body: body.serializedBytes(), kind: metadataOnly ? "PartialObjectMetadata" : "Secret", apiVersion: metadataOnly ? "meta.k8s.io/v1" : "v1")
+            var items: [KubeObject] = []
+            while let item = try page.next() { items.append(item) }
+            let whole = body["items"]?.arrayValue ?? []
+            #expect(items.count == whole.count, "\(recording.name)")
+            #expect(items.map(\.name) == whole.map { $0[path: ["metadata", "name"]]?.stringValue ?? "" }, "\(recording.name)")
+            #expect(items.allSatisfy { !$0.kind.isEmpty && !$0.apiVersion.isEmpty }, "\(recording.name)")
+            #expect(page.resourceVersion == (body[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""), "\(recording.name)")
+            #expect(page.continueToken == body[path: ["metadata", "continue"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }, "\(recording.name)")
+        }
+    }
+
     @Test func linesSplitAcrossChunksAndChunksHoldingManyLines() throws {
         var splitter = LineSplitter()
         let text = Array(#"{"a":1}"#.utf8) + [0x0A] + Array(#"{"b":2}"#.utf8) + [0x0A] + Array(#"{"c":"#.utf8)
