@@ -14,7 +14,6 @@ struct ScaleBench {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
     }
 
-    /// `perf record` of the given processes into the file the environment variable names.
     /// NIM_BENCH_SMAPS=FILE: the settled operator's mappings (FILE converged, FILE.restarted
     /// after the restart), to see what its RSS is made of.
     static func saveMappings(of pid: pid_t, suffix: String) {
@@ -23,6 +22,7 @@ struct ScaleBench {
         _ = FileManager.default.createFile(atPath: path + suffix, contents: smaps)
     }
 
+    /// `perf record` of the given processes into the file the environment variable names.
     static func profile(_ variable: String, pids: [Int32]) throws -> Int32? {
         guard let file = ProcessInfo.processInfo.environment[variable] else { return nil }
         return try spawnInterruptible(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", pids.map(String.init).joined(separator: ","), "-o", file])

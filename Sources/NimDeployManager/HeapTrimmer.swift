@@ -7,10 +7,13 @@ import Foundation
 enum HeapTrimmer {
     private typealias Trim = @convention(c) (Int) -> Int32
 
-    private static let trim: Trim? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: Trim.self)
-    }()
+    private static let trim = libcFunction("malloc_trim", as: Trim.self)
+
+    /// A glibc function Swift's Glibc module does not export (malloc.h's), by name; nil elsewhere.
+    static func libcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
+    }
 
     /// Trims every `interval` until cancelled; returns at once where there is no malloc_trim.
     static func run(every interval: TimeInterval) async {

@@ -13,7 +13,7 @@ public enum MallocArenas {
 
     public static func limit(to count: Int32) {
         guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil,
-              let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(arenaMax, count)
+              let mallopt = HeapTrimmer.libcFunction("mallopt", as: Mallopt.self) else { return }
+        _ = mallopt(arenaMax, count)
     }
 }

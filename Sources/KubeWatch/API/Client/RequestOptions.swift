@@ -167,13 +167,13 @@ public struct ListPage: Sendable {
     /// The next item, nil after the last.
     public mutating func next() throws(KubeError) -> KubeObject? {
         guard nextItem < items.count else { return nil }
-        let range = items[nextItem]
+        let position = nextItem
         nextItem += 1
         let item: JSON
-        do { item = try JSON(parsing: body[range]) } catch {
-            throw .decoding("item \(nextItem - 1) of the list is not JSON: \(error)")
+        do { item = try JSON(parsing: body[items[position]]) } catch {
+            throw .decoding("item \(position) of the list is not JSON: \(error)")
         }
-        guard item.objectValue != nil else { throw .decoding("item \(nextItem - 1) of the list is not an object") }
+        guard item.objectValue != nil else { throw .decoding("item \(position) of the list is not an object") }
         var object = KubeObject(item)
         if object.kind.isEmpty { object.kind = kind }
         if object.apiVersion.isEmpty { object.apiVersion = apiVersion }

@@ -75,8 +75,8 @@ public struct WatcherEvents: AsyncSequence, Sendable {
         var backoff: Backoff
         /// The event decided and not yet handed out.
         var ready: WatcherEvent?
-        /// The page being listed, its items parsed one per step; `last` when no page follows.
-        var page: (items: ListPage, last: Bool)?
+        /// The page being listed, its items parsed one per step.
+        var page: ListPage?
         let log: Logger
 
         init(watcher: Watcher) {
@@ -170,7 +170,7 @@ public struct WatcherEvents: AsyncSequence, Sendable {
                 options.continueToken = token
                 mode = .listing(options)
             }
-            page = (listed, listed.continueToken == nil)
+            page = listed
             try nextListed()
         }
 
@@ -179,11 +179,11 @@ public struct WatcherEvents: AsyncSequence, Sendable {
         private mutating func nextListed() throws(KubeError) {
             guard var current = page else { return }
             page = nil
-            if let object = try current.items.next() {
+            if let object = try current.next() {
                 page = current
                 emit(.initApply(object))
-            } else if current.last {
-                version = current.items.resourceVersion
+            } else if current.continueToken == nil {
+                version = current.resourceVersion
                 mode = .watching
                 emit(.initDone)
             }

@@ -98,15 +98,17 @@ private struct JSONByteParser {
         case UInt8(ascii: "\""):
             try skipString()
         default:
+            // A number or a literal: up to the next separator or whitespace.
             let start = index
-            while index < bytes.count {
-                switch bytes[index] {
-                case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), 0x20, 0x0A, 0x0D, 0x09: break
-                default: index += 1; continue
-                }
-                break
-            }
+            while index < bytes.count, !Self.endsScalar(bytes[index]) { index += 1 }
             if index == start { throw error("unexpected character '\(Character(Unicode.Scalar(bytes[index])))'") }
+        }
+    }
+
+    static func endsScalar(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), 0x20, 0x0A, 0x0D, 0x09: return true
+        default: return false
         }
     }
 
