@@ -57,6 +57,19 @@ import Reconciler
         #expect(mirroredConfig[path: ["auths", "registry.example.com:5000"]] != nil, "the pull secret is for the image's registry")
     }
 
+    @Test func theCachedViewOfASecretHoldsADigestOfItsDataNotTheKey() throws {
+        let secret = try #require(try desired(minimal).apiKeySecret)
+        let viewed = SecretView.trimmed(secret)
+        #expect(viewed["data"] == nil && viewed.labels == secret.labels && viewed["type"] == "Opaque")
+        #expect(!viewed.body.serialized().contains(Data("nvapi-desired-state-test-key".utf8).base64EncodedString()))
+        // The server's order of the data's keys does not change it; another key does.
+        var reordered = secret
+        reordered["data"] = .object(Dictionary(uniqueKeysWithValues: (secret["data"]?.objectValue ?? [:]).reversed().map { ($0.key, $0.value) }))
+        #expect(SecretView.trimmed(reordered).body == viewed.body)
+        let other = try #require(try desired(minimal, key: APIKey("nvapi-another-key")).apiKeySecret)
+        #expect(SecretView.trimmed(other).body != viewed.body)
+    }
+
     @Test func theRuntimeFollowsSectionThree() throws {
         let runtime = try desired(minimal).runtime
         #expect(runtime.annotations["runtimes.opendatahub.io/nvidia-nim"] == "true")

@@ -28,7 +28,7 @@ import TestSupport
         for deployment in ["b", "ab"] {
             var map = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "nim-cache-\(deployment)")
             map.annotations = [ChildLabels.deploymentNameAnnotation: deployment]
-            _ = try await applier.apply(map, .configMaps, live: nil, liveIsComplete: true)
+            _ = try await applier.apply(map, .configMaps, live: nil)
             #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-\(deployment)") != nil)
         }
         ledger.forget(deployment: ObjectKey(namespace: "team-a", name: "b"))

@@ -236,8 +236,30 @@ import TestSupport
             let line = reconciles().map(String.init) ?? ""
             return (Double(line.split(separator: " ").last ?? "0") ?? 0) >= (Double(before?.split(separator: " ").last ?? "0") ?? 0) + 2
         }
-        let extra = (env.controlPlane.requestStats - statsBefore).counts.filter { $0.key.agent == "nim-deploy-operator" && RequestStats.writeVerbs.contains($0.key.verb) }
+        let since = env.controlPlane.requestStats - statsBefore
+        let extra = since.counts.filter { $0.key.agent == "nim-deploy-operator" && RequestStats.writeVerbs.contains($0.key.verb) }
         #expect(env.operatorWrites() == converged, "no writes after convergence: \(extra)")
+        // Its own Secrets are checked against the digest the cache holds: only the one key
+        // Secret the two deployments share is read whole (once by each, at most).
+        #expect(since.count(verb: "get", resource: "secrets", agent: "nim-deploy-operator") <= 2, "\(since.counts.filter { $0.key.resource == "secrets" })")
+    }
+
+    @Test func aChildSecretEditedByHandIsPutRight() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        try await env.deploy()
+        try await env.waitFor("Ready", "True")
+        var applied: [String: JSON?] = [:]
+        for (name, dataKey, pasted) in [("nvidia-nim-secrets-llama", "NGC_API_KEY", "nvapi-pasted-by-hand"), ("nvidia-nim-image-pull-llama", ".dockerconfigjson", "{\"auths\":{}}")] {
+            var secret = try await env.client.get(.secrets, namespace: "team-a", name: name)
+            applied[name] = secret["data"]
+            secret[path: ["data", dataKey]] = .string(Data(pasted.utf8).base64EncodedString())
+            _ = try await env.client.update(secret, .secrets)
+        }
+        for (name, data) in applied {
+            try await eventually("\(name) holds what the deployment's key makes again") { try await env.client.get(.secrets, namespace: "team-a", name: name)["data"] == data }
+        }
     }
 
     @Test func deletionCollectsChildrenAndARetainedCacheIsReused() async throws {

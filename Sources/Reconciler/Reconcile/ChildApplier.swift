@@ -6,8 +6,8 @@ import KubeAPI
 /// applied: a hash of the desired object rides along as an annotation, and (where the cache
 /// holds the whole object) the live object must still carry every value the operator set.
 /// Fields others own or defaulted are not looked at, so other controllers are never fought.
-/// Secrets are cached as metadata only; one written by someone else is read whole before the
-/// decision, so an edited key is restored.
+/// A child the cache holds trimmed (Secrets, with a digest for their data; Jobs) is compared
+/// through the same trimming, so an edited key is still restored.
 final class ChildApplier: Sendable {
     static let hashAnnotation = "nim.opendatahub.io/applied-hash"
     static let log = Logger(name: "applier")
@@ -34,14 +34,18 @@ final class ChildApplier: Sendable {
         return body
     }
 
-    /// Whether `desired` needs writing, given the live object from the cache.
-    static func needsApply(_ desired: KubeObject, live: KubeObject?, liveIsComplete: Bool) -> (Bool, KubeObject) {
+    /// Whether `desired` needs writing, given the live object from the cache, which holds it
+    /// as `view` trims it.
+    static func needsApply(_ desired: KubeObject, live: KubeObject?, view: CacheView = nil) -> (Bool, KubeObject) {
         var stamped = desired
         stamped.annotations[hashAnnotation] = String(SHA256.hex(hashed(desired).serializedBytes()).prefix(16))
         guard let live, live.annotations[hashAnnotation] == stamped.annotations[hashAnnotation] else { return (true, stamped) }
-        if liveIsComplete, !Self.contains(live.body, stamped.body) { return (true, stamped) }
+        if !Self.contains(live.body, (view?(stamped) ?? stamped).body) { return (true, stamped) }
         return (false, stamped)
     }
+
+    /// How a cache trims the objects it holds; nil for one that holds them whole.
+    typealias CacheView = (@Sendable (KubeObject) -> KubeObject)?
 
     /// The first leaf of `wanted` that `actual` lacks or holds otherwise, as a path; nil when
     /// every leaf is there with the same value. Lists of keyed items (env and volumes by name,
@@ -82,46 +86,24 @@ final class ChildApplier: Sendable {
     static func contains(_ actual: JSON, _ wanted: JSON) -> Bool { difference(actual, wanted) == nil }
 
     /// Applies; returns the object as the server stored it when a write was sent.
-    /// `trustsHash`: the cache holds a trimmed object whose content cannot drift (a Job's template
-    /// is immutable): the hash alone decides.
-    func apply(_ desired: KubeObject, _ resource: ResourceType, live cached: KubeObject?, liveIsComplete cachedIsComplete: Bool, trustsHash: Bool = false) async throws(DeploymentProblem) -> KubeObject? {
+    /// `view`: how the cache trims what it holds (`live` among them).
+    func apply(_ desired: KubeObject, _ resource: ResourceType, live: KubeObject?, view: CacheView = nil) async throws(DeploymentProblem) -> KubeObject? {
         let identity = WriteLedger.identity(resource, namespace: desired.namespace, name: desired.name)
         let owner = NimOperator.owner(of: desired)
-        var live = cached
-        var liveIsComplete = cachedIsComplete
-        // A Secret's metadata cannot show whether someone edited its data (a key replaced by
-        // hand, a wrong one pasted): when another version than the one last checked is seen,
-        // read it whole once, so drift is put right rather than trusted.
-        if trustsHash, let cached, cached.annotations[Self.hashAnnotation] == Self.needsApply(desired, live: nil, liveIsComplete: false).1.annotations[Self.hashAnnotation] {
-            return nil
-        }
-        if !cachedIsComplete, !trustsHash, let partial = cached, ledger.verifiedVersion(identity) != partial.resourceVersion {
-            do {
-                live = try await client.get(resource, namespace: partial.namespace, name: partial.name)
-                liveIsComplete = true
-            } catch {
-                if !error.isNotFound { throw Self.problem(error, object: "\(resource.kind) \(desired.name)") }
-                live = nil
-            }
-        }
-        let (needed, stamped) = Self.needsApply(desired, live: live, liveIsComplete: liveIsComplete)
+        let (needed, stamped) = Self.needsApply(desired, live: live, view: view)
         let hash = stamped.annotations[Self.hashAnnotation] ?? ""
         let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
         // Only the cache's lag, not drift: it still shows the version from before this
         // process's last write of this very content (someone else's write is another version).
         let cacheIsBehind = ledger.childWrite(identity).map { $0.body == body && $0.before == live?.resourceVersion } ?? false
-        guard needed, !cacheIsBehind else {
-            if liveIsComplete, !cachedIsComplete, let live { ledger.recordVerified(identity, version: live.resourceVersion, owner: owner) }
-            return nil
-        }
-        Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, stamped.body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
+        guard needed, !cacheIsBehind else { return nil }
+        Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, (view?(stamped) ?? stamped).body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)
             let token = desired.kind == "InferenceService" ? RestartToken(service: desired) : nil
             ledger.recordChild(
                 identity,
                 .init(stamp: hash, body: body, before: live?.resourceVersion, owner: owner, ownerUID: desired.controllerReference?.uid, token: token))
-            if !cachedIsComplete { ledger.recordVerified(identity, version: stored.resourceVersion, owner: owner) }
             return stored
         } catch {
             throw Self.problem(error, object: "\(resource.kind) \(desired.name)")

@@ -64,13 +64,15 @@ public final class NimOperator: Sendable {
                     object[path: ["spec", "proxy", "caBundle", "configMapName"]]?.stringValue.map { ["\(object.namespace ?? "")/\($0)"] } ?? []
                 },
             ], time: time, onError: onError)
-        // Secrets: many, large, and mostly not ours: metadata only. Their data is read on purpose.
-        // Two caches that split them by label: the operator's own, which reconciles wait for
-        // (a child Secret not listed yet would be written again), and all others (the users' key
-        // Secrets among service-account tokens, Helm releases, certificates), which reconciles do
-        // not wait for: a key Secret not in it yet is read from the API server.
+        // Secrets: many, large, and mostly not ours. Two caches that split them by label: the
+        // operator's own, which reconciles wait for (a child Secret not listed yet would be
+        // written again), held with a digest in place of their data; and all others (the users'
+        // key Secrets among service-account tokens, Helm releases, certificates), metadata only,
+        // which reconciles do not wait for: a key Secret not in it yet is read from the API
+        // server, and a key is read on purpose.
         let secrets = Informer(
-            client: client, resource: .secrets, namespaces: namespaces, labelSelector: ChildLabels.selector, metadataOnly: true, time: time, onError: onError)
+            client: client, resource: .secrets, namespaces: namespaces, labelSelector: ChildLabels.selector, transform: SecretView.trimmed, time: time,
+            onError: onError)
         let otherSecrets = Informer(
             client: client, resource: .secrets, namespaces: namespaces,
             labelSelector: LabelSelector([.init(key: ChildLabels.managedBy, op: .notEquals, values: [ChildLabels.operatorName])]), metadataOnly: true,

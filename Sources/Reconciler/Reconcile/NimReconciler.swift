@@ -77,7 +77,7 @@ public final class NimReconciler: Sendable {
         for (resource, child) in decision.writes {
             let live = cache(for: resource)?.get(namespace: child.namespace, name: child.name)
             do {
-                let stored = try await applier.apply(child, resource, live: live, liveIsComplete: resource != .secrets, trustsHash: resource == CachePreload.jobs)
+                let stored = try await applier.apply(child, resource, live: live, view: Self.view(of: resource))
                 if resource == KServe.servingRuntimes, stored != nil { wroteRuntime = true }
             } catch {
                 var problem = error
@@ -109,6 +109,15 @@ public final class NimReconciler: Sendable {
         if let problem = decision.problem, problem.isTransient { throw RetryLater(problem: problem) }
         if let failedDelete { throw RetryLater(problem: failedDelete) }
         return decision.requeueAfter.map { .requeue(after: $0) } ?? .done
+    }
+
+    /// How the cache of a kind of child trims what it holds; nil where it holds them whole.
+    static func view(of resource: ResourceType) -> ChildApplier.CacheView {
+        switch resource.plural {
+        case "secrets": return SecretView.trimmed
+        case "jobs": return CachePreload.trimmed
+        default: return nil
+        }
     }
 
     /// The cache that holds a kind of child; nil for kinds not watched (HTTPRoute, PodMonitor),

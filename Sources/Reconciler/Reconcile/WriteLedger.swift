@@ -53,9 +53,6 @@ public final class WriteLedger: Sendable {
 
     private struct State {
         var children: [String: ChildWrite] = [:]
-        /// Children cached as metadata only (Secrets): the version last read whole and found
-        /// as applied. Any other version means someone else wrote it.
-        var verified: [String: (version: String, owner: ObjectKey?)] = [:]
         var statuses: [ObjectKey: StatusWrite] = [:]
         var keySightings: [ObjectKey: KeySighting] = [:]
         /// The Ready status each deployment was last reported with, for `nim_deployments`.
@@ -113,10 +110,6 @@ public final class WriteLedger: Sendable {
 
     func recordChild(_ identity: String, _ write: ChildWrite) { state.withLock { $0.children[identity] = write } }
 
-    func verifiedVersion(_ identity: String) -> String? { state.withLock { $0.verified[identity]?.version } }
-
-    func recordVerified(_ identity: String, version: String, owner: ObjectKey?) { state.withLock { $0.verified[identity] = (version, owner) } }
-
     /// The hash this process last applied to a child, if it applied one.
     public func lastAppliedHash(_ resource: ResourceType, namespace: String, name: String) -> String? {
         childWrite(Self.identity(resource, namespace: namespace, name: name))?.stamp
@@ -135,10 +128,7 @@ public final class WriteLedger: Sendable {
     /// Forgets a child that is gone, so it is made again rather than taken for the cache's lag.
     public func forget(_ resource: ResourceType, namespace: String, name: String) {
         let identity = Self.identity(resource, namespace: namespace, name: name)
-        state.withLock { state in
-            state.children[identity] = nil
-            state.verified[identity] = nil
-        }
+        state.withLock { $0.children[identity] = nil }
     }
 
     // MARK: - Status
@@ -213,10 +203,9 @@ public final class WriteLedger: Sendable {
             state.statuses[deployment] = nil
             state.activity[deployment] = nil
             state.children = state.children.filter { $0.value.owner != deployment }
-            state.verified = state.verified.filter { $0.value.owner != deployment }
         }
     }
 
     /// How many entries it holds (memory tests and the benchmark).
-    public var count: Int { state.withLock { $0.children.count + $0.verified.count + $0.statuses.count + $0.keySightings.count } }
+    public var count: Int { state.withLock { $0.children.count + $0.statuses.count + $0.keySightings.count } }
 }
