@@ -127,4 +127,24 @@ import TestSupport
         try await cluster.client.delete(.secrets, namespace: "team-a", name: "my-ngc-key")
         await #expect(throws: DeploymentProblem.keySecretNotFound(secret: "my-ngc-key")) { try await keys.key(for: reference, namespace: "team-a") }
     }
+
+    @Test func deploymentsSharingAKeySecretTheCachesDoNotShowShareOneRead() async throws {
+        let cluster = try TestCluster()
+        try await cluster.createNamespace("team-a")
+        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "my-ngc-key")
+        secret["data"] = ["NGC_API_KEY": .string(Data(NimEnvironment.validKey.utf8).base64EncodedString())]
+        _ = try await cluster.client.apply(secret, .secrets, fieldManager: "test-user")
+        let keys = KeySource(client: cluster.client, secrets: [ObjectCache()])
+        let reference = NimDeployment.KeyReference(name: "my-ngc-key", key: nil)
+        let gets = cluster.controlPlane.requestStats.count(verb: "get", resource: "secrets")
+        // A slow API server: the sixteen reconciles all ask while the first read is under way.
+        cluster.controlPlane.faults.latency = 0.3
+        let found = try await withThrowingTaskGroup(of: APIKey.self) { group in
+            for _ in 0..<16 { group.addTask { try await keys.key(for: reference, namespace: "team-a").key } }
+            return try await group.reduce(into: [APIKey]()) { $0.append($1) }
+        }
+        cluster.controlPlane.faults.latency = 0
+        #expect(found.count == 16 && found.allSatisfy { $0 == APIKey(NimEnvironment.validKey) })
+        #expect(cluster.controlPlane.requestStats.count(verb: "get", resource: "secrets") == gets + 1, "one read for all")
+    }
 }

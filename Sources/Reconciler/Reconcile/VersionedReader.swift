@@ -13,6 +13,8 @@ final class VersionedReader<Value: Sendable>: Sendable {
     private let metadata: [ObjectCache]
     private let summarize: @Sendable (KubeObject) -> Value
     private let held = Mutex<[ObjectKey: (version: String, value: Value)]>([:])
+    /// Reads under way, by object and the version the caches showed when each began.
+    private let inFlight = Mutex<[ObjectKey: (seen: String?, read: Task<Result<(value: Value, version: String)?, KubeError>, Never>)]>([:])
 
     init(client: KubeClient, resource: ResourceType, metadata: [ObjectCache], summarize: @escaping @Sendable (KubeObject) -> Value) {
         self.client = client
@@ -27,17 +29,35 @@ final class VersionedReader<Value: Sendable>: Sendable {
     /// (the Secrets that are not the operator's) may not have it yet, and one moving between
     /// caches split by label is in neither for a moment. That costs a read per reconcile only
     /// while it is really missing.
+    ///
+    /// Reconciles that need the same object while the caches show the same version of it
+    /// share one read (the deployments of a namespace sharing its key Secret, on a start before
+    /// the Secrets are listed): a read begun when the caches showed an older version is not
+    /// shared, so no one is handed a version older than the one that woke it.
     func read(_ key: ObjectKey) async throws(KubeError) -> (value: Value, version: String)? {
         let cached = metadata.lazy.compactMap { $0.get(key) }.first
         if let cached, let held = held.withLock({ $0[key] }), held.version == cached.resourceVersion { return (held.value, held.version) }
+        let seen = cached?.resourceVersion
+        let read = inFlight.withLock { flights in
+            if let flight = flights[key], flight.seen == seen { return flight.read }
+            let read = Task { await self.fetch(key) }
+            flights[key] = (seen, read)
+            return read
+        }
+        let result = await read.value
+        inFlight.withLock { flights in if flights[key]?.read == read { flights[key] = nil } }
+        return try result.get()
+    }
+
+    private func fetch(_ key: ObjectKey) async -> Result<(value: Value, version: String)?, KubeError> {
         do {
             let object = try await client.get(resource, namespace: key.namespace, name: key.name)
             let value = summarize(object)
             held.withLock { $0[key] = (object.resourceVersion, value) }
-            return (value, object.resourceVersion)
+            return .success((value, object.resourceVersion))
         } catch {
-            if error.isNotFound { return nil }
-            throw error
+            if error.isNotFound { return .success(nil) }
+            return .failure(error)
         }
     }
 
