@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "KubeWatchTests", dependencies: ["KubeCore", "KubeAPI", "KubeRuntime", "HTTPServing", "LocalControlPlane", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalControlPlaneTests", dependencies: ["KubeCore", "KubeAPI", "HTTPServing", "LocalControlPlane", "TestSupport"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["KubeCore", "KubeAPI", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
-        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeCore", "KubeAPI", "HTTPServing", "LocalControlPlane", "TestSupport", "NimDeployOperator", "NimDeployDemo"]),
+        .testTarget(name: "NimDeployOperatorTests", dependencies: ["KubeCore", "KubeAPI", "HTTPServing", "LocalControlPlane", "TestSupport", "NimDeployOperator", "NimDeployManager", "NimDeployDemo"]),
         // The operator process under API server, operator, NGC and input faults (its own run in scripts/test).
         .testTarget(name: "ResilienceTests", dependencies: ["KubeCore", "KubeAPI", "LocalControlPlane", "Reconciler", "StandIns", "TestSupport"]),
     ],

@@ -42,6 +42,7 @@ public final class Manager: Sendable {
         await withTaskGroup(of: Outcome?.self) { group -> Outcome in
             for task in parts.background { group.addTask { await task(); return nil } }
             group.addTask { await HeapTrimmer.run(every: 10); return nil }
+            group.addTask { await CodePager.run(every: 5); return nil }
             group.addTask { await InformerGroup.run(parts.informers, late: parts.late); return nil }
             group.addTask {
                 for informer in parts.informers { await informer.waitForSync() }
