@@ -153,7 +153,7 @@ public final class Informer: Sendable {
                 apply(stored)
                 markListed(namespace, through: key, ordered: ordered)
             case .initApply(let object):
-                batch.append((object.key, CompactObject(ObjectCache.trimmed(object))))
+                batch.append((object.key, cache.compact(ObjectCache.trimmed(object))))
             case .initDone where first:
                 first = false
                 for object in cache.removeAll(except: seen, namespace: namespace) { dispatch(.deleted(object)) }

@@ -1,23 +1,22 @@
 import Synchronization
 import KubeCore
 
-/// An object as the cache keeps it: its serialized bytes, a few times smaller than the parsed
-/// tree (a thousand deployments' objects fit in a few megabytes), parsed again when read.
+/// An object as the cache keeps it: packed (`PackedJSON`, keys numbered in the cache's table),
+/// several times smaller than the parsed tree and under half its JSON text, unpacked when read.
 struct CompactObject: Sendable {
-    let bytes: [UInt8]
+    let packed: PackedJSON
+    let keys: JSONKeyTable
     let resourceVersion: String
 
-    init(_ object: KubeObject) {
-        // Copied to an exact-size buffer: the writer grows its output by doubling, and a cache
-        // keeps these for as long as the object lives (up to half of each was spare capacity).
-        let written = object.body.serializedBytes()
-        bytes = [UInt8](unsafeUninitializedCapacity: written.count) { buffer, count in
-            count = buffer.initialize(from: written).1
-        }
+    init(_ object: KubeObject, keys: JSONKeyTable) {
+        packed = PackedJSON(object.body, keys: keys)
+        self.keys = keys
         resourceVersion = object.resourceVersion
     }
 
-    var object: KubeObject { KubeObject((try? JSON(parsing: bytes)) ?? .object([:])) }
+    var byteCount: Int { packed.bytes.count }
+
+    var object: KubeObject { KubeObject(packed.unpacked(keys: keys) ?? .object([:])) }
 }
 
 /// The informer's local copy of a resource, keyed namespace/name, with secondary indexes.
@@ -32,12 +31,14 @@ public final class ObjectCache: Sendable {
     private struct State {
         var objects: [ObjectKey: CompactObject] = [:]
         var indexes: [String: [String: Set<ObjectKey>]] = [:]
-        /// The serialized objects' bytes, summed.
+        /// The packed objects' bytes, summed.
         var bytes = 0
     }
 
     private let state = Mutex(State())
     private let indexers: Indexers
+    /// The keys of the objects packed here: one kind's objects share most of theirs.
+    private let keyTable = JSONKeyTable()
 
     public init(indexers: Indexers = [:]) {
         self.indexers = indexers
@@ -70,7 +71,7 @@ public final class ObjectCache: Sendable {
 
     public var count: Int { state.withLock { $0.objects.count } }
 
-    /// What the cached objects take as kept (their serialized bytes), for the memory budget.
+    /// What the cached objects take as kept (their packed bytes), for the memory budget.
     public var byteCount: Int { state.withLock { $0.bytes } }
 
     /// Objects whose index `name` contains `value`.
@@ -90,11 +91,11 @@ public final class ObjectCache: Sendable {
     /// outside the lock, once, and the object and its indexes then change in one step.
     @discardableResult
     func upsert(_ stored: KubeObject) -> KubeObject? {
-        let compact = CompactObject(stored)
+        let compact = CompactObject(stored, keys: keyTable)
         let old = state.withLock { $0.objects[stored.key] }?.object
         state.withLock { state in
             let previous = state.objects.updateValue(compact, forKey: stored.key)
-            state.bytes += compact.bytes.count - (previous?.bytes.count ?? 0)
+            state.bytes += compact.byteCount - (previous?.byteCount ?? 0)
             reindex(&state, key: stored.key, old: old, new: stored)
         }
         return old
@@ -105,7 +106,7 @@ public final class ObjectCache: Sendable {
         let old = state.withLock { $0.objects[key] }?.object
         state.withLock { state in
             let previous = state.objects.removeValue(forKey: key)
-            state.bytes -= previous?.bytes.count ?? 0
+            state.bytes -= previous?.byteCount ?? 0
             reindex(&state, key: key, old: old, new: nil)
         }
         return old
@@ -124,6 +125,9 @@ public final class ObjectCache: Sendable {
     /// `namespace` is nil, and returns what changed, so handlers see objects that vanished while
     /// the watch was down as deletions. The changes stay compact: a relist of thousands is
     /// parsed one object at a time as it is dispatched, never all at once.
+    /// An object as this cache keeps it, for `replace`.
+    func compact(_ stored: KubeObject) -> CompactObject { CompactObject(stored, keys: keyTable) }
+
     func replace(with objects: [(key: ObjectKey, compact: CompactObject)], namespace: String?)
         -> (added: [CompactObject], updated: [(old: CompactObject, new: CompactObject)], deleted: [CompactObject])
     {
@@ -135,7 +139,7 @@ public final class ObjectCache: Sendable {
             for (key, compact) in objects {
                 incomingKeys.insert(key)
                 let previous = state.objects.updateValue(compact, forKey: key)
-                state.bytes += compact.bytes.count - (previous?.bytes.count ?? 0)
+                state.bytes += compact.byteCount - (previous?.byteCount ?? 0)
                 if let previous {
                     if previous.resourceVersion != compact.resourceVersion {
                         if !indexers.isEmpty { reindex(&state, key: key, old: previous.object, new: compact.object) }
@@ -150,7 +154,7 @@ public final class ObjectCache: Sendable {
             var deleted: [CompactObject] = []
             for (key, compact) in gone {
                 state.objects[key] = nil
-                state.bytes -= compact.bytes.count
+                state.bytes -= compact.byteCount
                 if !indexers.isEmpty { reindex(&state, key: key, old: compact.object, new: nil) }
                 deleted.append(compact)
             }

@@ -147,7 +147,7 @@ public final class NimOperator: Sendable {
         lateInformers = [otherSecrets]
         // What the caches hold, by resource: the memory budget's largest part.
         if let objects = metrics?.gauge("informer_cache_objects", help: "Objects the informers' caches hold, by resource.", labels: ["resource"]),
-            let bytes = metrics?.gauge("informer_cache_bytes", help: "Bytes the informers' caches keep (the objects serialized, managedFields dropped), by resource.", labels: ["resource"])
+            let bytes = metrics?.gauge("informer_cache_bytes", help: "Bytes the informers' caches keep (the objects packed, managedFields dropped), by resource.", labels: ["resource"])
         {
             let all = informers
             metrics?.collect {
