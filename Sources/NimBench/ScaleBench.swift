@@ -116,6 +116,7 @@ struct ScaleBench {
             ]])
         }
         let watcher = Informer(client: client, resource: NimDeployment.resource, namespaces: namespaceNames)
+        let progress = DeploymentProgress(watcher, expected: deployments)
         let watching = Task { await watcher.run() }
         defer { watching.cancel() }
         await watcher.waitForSync()
@@ -151,16 +152,9 @@ struct ScaleBench {
         let applied = Date().timeIntervalSince(began)
         // Written: every deployment's children applied and a status for its generation (what the
         // plain writer does); Ready follows once the KServe stand-in says so.
-        var written: TimeInterval?
-        try await waitUntil(timeout: timeout, "all \(deployments) Ready") {
-            let objects = watcher.cache.list()
-            if written == nil, objects.count == deployments, objects.allSatisfy({ $0[dotted: "status.observedGeneration"]?.intValue == $0.generation }) {
-                written = Date().timeIntervalSince(began)
-            }
-            return objects.filter(BenchWorld.isReady).count == deployments
-        }
+        try await waitUntil(timeout: timeout, "all \(deployments) Ready") { progress.ready == deployments }
         let converged = Date().timeIntervalSince(began)
-        let allWritten = written ?? converged
+        let allWritten = progress.allWritten.map { $0.timeIntervalSince(began) } ?? converged
         Self.stop(profiler)
         let mallocs = Self.stop(counting: allocations)
         let bytesAfter = try await process.apiBytes()

@@ -70,13 +70,14 @@ struct SoakBench {
             for secret in 0..<10 { try world.createKeySecret("key-\(secret)", namespace: namespace, key: "nvapi-soak-\(index)-\(secret)-0") }
         }
         let watcher = Informer(client: world.client, resource: NimDeployment.resource, namespaces: names)
+        let progress = DeploymentProgress(watcher, expected: deployments)
         let watching = Task { await watcher.run() }
         defer { watching.cancel() }
         await watcher.waitForSync()
         for index in 0..<deployments {
             try await world.deploy("soak-\(index)", namespace: names[index % names.count], model: "llama-3.1-8b-instruct", secret: "key-\(index / names.count % 10)")
         }
-        try await waitUntil(timeout: 600, "all Ready") { BenchWorld.readyCount(watcher.cache) == deployments }
+        try await waitUntil(timeout: 600, "all Ready") { progress.ready == deployments }
         print("converged; changing \(rate)/s")
 
         var random = SystemRandomNumberGenerator()
@@ -107,7 +108,7 @@ struct SoakBench {
                 nextSample = nextSample.addingTimeInterval(30)
             }
         }
-        try await waitUntil(timeout: 600, "all Ready after the soak") { BenchWorld.readyCount(watcher.cache) == deployments }
+        try await waitUntil(timeout: 600, "all Ready after the soak") { progress.ready == deployments }
         try await waitUntil(timeout: 120, "the queue drained") { (try? await process.queueDepth()) == 0 }
         let final = try await sample(process, since: began)
         samples.append(final)
