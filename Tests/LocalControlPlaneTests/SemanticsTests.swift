@@ -47,6 +47,26 @@ import TestSupport
         #expect(keys == ["team-b/a", "team-b/a-1", "team-b/b", "team/a", "team/a-1", "team/b"])
     }
 
+    /// A namespace's list holds that namespace whole and nothing else, page after page, with
+    /// namespaces whose names sort just before and after it (`team-b/` < `team/` < `teamb/`).
+    @Test func aNamespacesListPagesThroughItsOwnObjectsOnly() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-b", "team", "teamb"] {
+            try await cluster.createNamespace(namespace)
+            for name in ["b", "a-1", "a", "c"] { _ = try await cluster.client.create(configMap(name, namespace: namespace), .configMaps) }
+        }
+        var names: [String] = []
+        var options = ListOptions(limit: 3)
+        repeat {
+            let page = try await cluster.client.list(.configMaps, namespace: "team", options: options)
+            #expect(page.items.allSatisfy { $0.namespace == "team" })
+            names += page.items.map(\.name)
+            options.continueToken = page.continueToken
+        } while options.continueToken != nil
+        #expect(names == ["a", "a-1", "b", "c"])
+        #expect(try await cluster.client.list(.configMaps, namespace: "nobody").items.isEmpty)
+    }
+
     @Test func foregroundDeletionWaitsForDependentsWithFinalizers() async throws {
         let cluster = try TestCluster()
         let owner = try await cluster.client.create(configMap("owner"), .configMaps)

@@ -145,9 +145,13 @@ extension StoreState {
         var lastKey: ObjectKey?
         var more = false
         var remaining = 0
-        for key in keys {
-            if let start, !(start < key) { continue }
-            if let namespace = filter.namespace, key.namespace != namespace { continue }
+        // Keys sort by namespace, then name: a namespace's keys are one run, found by bisection,
+        // so a namespaced list costs what that namespace holds, not what the cluster holds.
+        var from = 0
+        if let namespace = filter.namespace { from = Self.firstIndex(in: keys) { !($0 < ObjectKey(namespace: namespace, name: "")) } }
+        if let start { from = max(from, Self.firstIndex(in: keys) { start < $0 }) }
+        for key in keys[from...] {
+            if let namespace = filter.namespace, key.namespace != namespace { break }
             guard let object = objects[key], filter.matches(object) else { continue }
             if let limit, limit > 0, items.count >= limit {
                 more = true
@@ -169,6 +173,19 @@ extension StoreState {
             if filter.labelSelector.isEverything && filter.fieldSelector.requirements.isEmpty { page.remainingItemCount = remaining }
         }
         return .success(page)
+    }
+}
+
+extension StoreState {
+    /// The first index of sorted `keys` where `isPast` holds (it holds from there on).
+    static func firstIndex(in keys: [ObjectKey], where isPast: (ObjectKey) -> Bool) -> Int {
+        var low = 0
+        var high = keys.count
+        while low < high {
+            let middle = (low + high) / 2
+            if isPast(keys[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 }
 

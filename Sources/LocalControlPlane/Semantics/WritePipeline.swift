@@ -13,6 +13,9 @@ struct WriteContext {
     var now: Date
     /// `fieldValidation=Strict`: an unknown field refuses the write (400) and nothing is stored.
     var strictFields = false
+    /// An apply that creates is a create too: the requester's permission to create, asked (under
+    /// the store's lock, where whether the object exists is known) only when it does not exist.
+    var mayCreate: (() -> APIStatus?)?
 
     var location: ObjectLocation? {
         name.map { ObjectLocation(resource: definition.groupResource, key: ObjectKey(namespace: namespace, name: $0)) }
@@ -127,6 +130,7 @@ extension StoreState {
         guard let location = context.location, let name = context.name else { return .failure(.badRequest("a name is required")) }
         let existing = tables[location.resource]?.objects[location.key]
         if kind == .apply {
+            if existing == nil, let denied = context.mayCreate?() { return .failure(denied) }
             return applyPatch(patch, live: existing, force: force, context)
         }
         guard let old = existing else {

@@ -37,9 +37,8 @@ final class APIServer: Sendable {
         var path = request.path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         let representation = Representation.negotiate(request.headers["Accept"])
-        let definitions = store.withState { state in Array(state.definitions.values) }.sorted { ($0.group, $0.plural) < ($1.group, $1.plural) }
-        let ordered = BuiltinResources.all.compactMap { builtin in definitions.first { $0.groupResource == builtin.groupResource } }
-            + definitions.filter { $0.isCustom }
+        let admission = store.admissionView
+        let ordered = admission.ordered
 
         if ["/healthz", "/livez", "/readyz"].contains(path) {
             return writer.respond(status: 200, headers: HTTPHeaders([("Content-Type", "text/plain")]), body: Array("ok".utf8))
@@ -95,39 +94,46 @@ final class APIServer: Sendable {
             let groupVersion = group.isEmpty ? version : "\(group)/\(version)"
             return respond(writer, 200, Discovery.resourceList(groupVersion: groupVersion, version: version, definitions: served))
         }
-        switch parseResourceRequest(segments, method: request.method, request: request) {
+        switch parseResourceRequest(segments, method: request.method, request: request, admission: admission) {
         case .failure(let status):
             respondStatus(writer, status)
         case .success(let resourceRequest):
             count(resourceRequest.verb, resourceRequest.definition.groupResource.description, agent: Self.agent(request))
-            if let denied = authorization(identity, resourceRequest, request) {
+            if let denied = authorizer.authorize(identity, resourceRequest, view: admission) {
                 return respondStatus(writer, denied)
             }
-            let named = {
-                resourceRequest.name ?? (try? JSON(parsing: request.body))?[path: ["metadata", "name"]]?.stringValue
+            // Decoded once, for the admission checks and the write.
+            let body = Self.isWrite(resourceRequest.verb) && !request.body.isEmpty ? Result { try decodeBody(request.body, contentType: Self.contentType(request)) } : nil
+            if identity != .admin, ["create", "update", "patch"].contains(resourceRequest.verb), case .success(let decoded)? = body,
+                let denied = authorizer.authorizeOwnerReferences(identity, resourceRequest, body: decoded, view: admission)
+            {
+                return respondStatus(writer, denied)
             }
+            let named = { resourceRequest.name ?? (try? body?.get())?[path: ["metadata", "name"]]?.stringValue }
             if let failure = faults.failure(
                 verb: resourceRequest.verb, resource: resourceRequest.definition.groupResource.description, namespace: resourceRequest.namespace, name: named) {
                 return respondStatus(writer, failure)
+            }
+            if Self.isWrite(resourceRequest.verb) {
+                return serveWrite(resourceRequest, body: body, request: request, writer: writer, mayCreate: creation(identity, resourceRequest, request, admission))
             }
             serve(resourceRequest, request: request, representation: representation, writer: writer)
         }
     }
 
-    /// RBAC for the request as sent, then what kube-apiserver checks beyond it: an apply that
-    /// creates is a create too, and OwnerReferencesPermissionEnforcement.
-    func authorization(_ identity: Identity, _ resourceRequest: ResourceRequest, _ request: HTTPServerRequest) -> APIStatus? {
-        if let denied = store.withState({ authorizer.authorize(identity, resourceRequest, state: $0) }) { return denied }
-        guard identity != .admin, ["create", "update", "patch"].contains(resourceRequest.verb), !request.body.isEmpty else { return nil }
-        let contentType = request.headers["Content-Type"]?.split(separator: ";").first.map { String($0) } ?? "application/json"
-        if resourceRequest.verb == "patch", contentType == "application/apply-patch+yaml", resourceRequest.subresource == nil, let name = resourceRequest.name {
-            let location = ObjectLocation(resource: resourceRequest.definition.groupResource, key: ObjectKey(namespace: resourceRequest.namespace, name: name))
-            var create = resourceRequest
-            create.verb = "create"
-            if let denied = store.withState({ $0.object(at: location) == nil ? authorizer.authorize(identity, create, state: $0) : nil }) { return denied }
-        }
-        guard let body = try? decodeBody(request.body, contentType: contentType) else { return nil }
-        return store.withState { authorizer.authorizeOwnerReferences(identity, resourceRequest, body: body, state: $0) }
+    static func isWrite(_ verb: String) -> Bool { ["create", "update", "patch", "delete"].contains(verb) }
+
+    static func contentType(_ request: HTTPServerRequest) -> String {
+        request.headers["Content-Type"]?.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "application/json"
+    }
+
+    /// An apply that creates is a create too (what kube-apiserver checks beyond the request's
+    /// own verb); asked by the write, which knows whether the object exists.
+    func creation(_ identity: Identity, _ resourceRequest: ResourceRequest, _ request: HTTPServerRequest, _ admission: AdmissionView) -> (() -> APIStatus?)? {
+        guard identity != .admin, resourceRequest.verb == "patch", Self.contentType(request) == "application/apply-patch+yaml", resourceRequest.subresource == nil else { return nil }
+        var create = resourceRequest
+        create.verb = "create"
+        return { [authorizer] in authorizer.authorize(identity, create, view: admission) }
     }
 
     func count(_ verb: String, _ resource: String, agent: String = "") {
@@ -148,7 +154,7 @@ final class APIServer: Sendable {
 
     // MARK: - Paths
 
-    func parseResourceRequest(_ segments: [String], method: String, request: HTTPServerRequest) -> Result<ResourceRequest, APIStatus> {
+    func parseResourceRequest(_ segments: [String], method: String, request: HTTPServerRequest, admission: AdmissionView) -> Result<ResourceRequest, APIStatus> {
         let group: String
         let version: String
         var rest: ArraySlice<String>
@@ -161,12 +167,12 @@ final class APIServer: Sendable {
         }
         var namespace: String?
         if rest.first == "namespaces", rest.count >= 3,
-            let candidate = store.withState({ $0.definition(group: group, plural: rest[rest.startIndex + 2]) }), candidate.namespaced
+            let candidate = admission.definition(group: group, plural: rest[rest.startIndex + 2]), candidate.namespaced
         {
             namespace = rest[rest.startIndex + 1]
             rest = rest.dropFirst(2)
         }
-        guard let plural = rest.first, let definition = store.withState({ $0.definition(group: group, plural: plural) }),
+        guard let plural = rest.first, let definition = admission.definition(group: group, plural: plural),
             definition.versions.contains(version)
         else { return .failure(notFound()) }
         rest = rest.dropFirst()
@@ -227,8 +233,6 @@ final class APIServer: Sendable {
             case .success(let filter):
                 WatchStreamer(server: self, resource: resource, filter: filter, representation: representation, request: request).serve(writer)
             }
-        case "create", "update", "patch", "delete":
-            serveWrite(resource, request: request, writer: writer)
         default:
             respondStatus(writer, .methodNotAllowed("deletecollection is not supported by this server"))
         }
@@ -276,18 +280,17 @@ final class APIServer: Sendable {
         return nil
     }
 
-    func serveWrite(_ resource: ResourceRequest, request: HTTPServerRequest, writer: HTTPResponseWriter) {
+    func serveWrite(
+        _ resource: ResourceRequest, body decoded: Result<JSON, any Error>?, request: HTTPServerRequest, writer: HTTPResponseWriter, mayCreate: (() -> APIStatus?)?
+    ) {
         let definition = resource.definition
-        let contentType = request.headers["Content-Type"]?.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "application/json"
+        let contentType = Self.contentType(request)
         var body: JSON?
-        if !request.body.isEmpty {
-            do {
-                body = try decodeBody(request.body, contentType: contentType)
-            } catch let status as APIStatus {
-                return respondStatus(writer, status)
-            } catch {
-                return respondStatus(writer, .badRequest("error decoding the request body: \(error)"))
-            }
+        switch decoded {
+        case .success(let json): body = json
+        case .failure(let status as APIStatus): return respondStatus(writer, status)
+        case .failure(let error): return respondStatus(writer, .badRequest("error decoding the request body: \(error)"))
+        case nil: break
         }
         let userAgent = request.headers["User-Agent"].flatMap { $0.split(separator: "/").first.map(String.init) }
         var manager = request.queryValue("fieldManager") ?? userAgent ?? "unknown"
@@ -299,6 +302,7 @@ final class APIServer: Sendable {
             manager: manager, dryRun: request.queryValue("dryRun") == "All", now: Date())
         let validation = request.queryValue("fieldValidation") ?? "Warn"
         context.strictFields = validation == "Strict"
+        context.mayCreate = mayCreate
 
         let result: Result<WriteResult, APIStatus>
         switch resource.verb {
@@ -422,12 +426,13 @@ final class APIServer: Sendable {
         guard let body = try? JSON(parsing: request.body) else {
             return respondStatus(writer, APIStatus(code: 400, reason: "BadRequest", message: "the body is not a JSON \(plural) object"))
         }
-        let answer = store.withState { state -> Result<JSON, APIStatus> in
-            guard authorizer.authorizeUnstored(identity, verb: "create", group: group, resource: plural, state: state) else {
+        let view = store.admissionView
+        let answer = { () -> Result<JSON, APIStatus> in
+            guard authorizer.authorizeUnstored(identity, verb: "create", group: group, resource: plural, view: view) else {
                 return .failure(APIStatus(code: 403, reason: "Forbidden", message: "\(plural).\(group) is forbidden: User \"\(identity.user)\" cannot create resource \"\(plural)\" in API group \"\(group)\" at the cluster scope"))
             }
-            return Reviews.answer(path: path, body: body, authorizer: authorizer, state: state).map { .success($0) } ?? .failure(notFound())
-        }
+            return Reviews.answer(path: path, body: body, authorizer: authorizer, view: view).map { .success($0) } ?? .failure(notFound())
+        }()
         switch answer {
         case .success(let review): respond(writer, 201, review)
         case .failure(let status): respondStatus(writer, status)

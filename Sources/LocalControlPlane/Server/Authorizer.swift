@@ -40,7 +40,6 @@ public struct RBACGrant: Hashable, Sendable, CustomStringConvertible {
 /// is remembered, so a test can show that every rule of a role is needed.
 final class Authorizer: Sendable {
     static let adminToken = "local-control-plane"
-    private static let rbacGroup = "rbac.authorization.k8s.io"
 
     private let tokens = Mutex<[String: Identity]>([:])
     private let record = Mutex<(uses: [RBACGrant: Int], denied: [String])>(([:], []))
@@ -63,11 +62,11 @@ final class Authorizer: Sendable {
     var denied: [String] { record.withLock { $0.denied } }
 
     /// Nil when allowed; else the 403 kube-apiserver answers.
-    func authorize(_ identity: Identity, _ request: ResourceRequest, state: StoreState) -> APIStatus? {
+    func authorize(_ identity: Identity, _ request: ResourceRequest, view: AdmissionView) -> APIStatus? {
         if identity.groups.contains("system:masters") { return nil }
         let group = request.definition.group
         let resource = request.subresource.map { "\(request.definition.plural)/\($0)" } ?? request.definition.plural
-        if recordGrant(identity, verb: request.verb, group: group, resource: resource, namespace: request.namespace, name: request.name, state: state) { return nil }
+        if recordGrant(identity, verb: request.verb, group: group, resource: resource, namespace: request.namespace, name: request.name, view: view) { return nil }
         let scope = request.namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
         let subject = request.name.map { "\(request.definition.groupResource) \"\($0)\"" } ?? "\(request.definition.groupResource)"
         let message = "\(subject) is forbidden: User \"\(identity.user)\" cannot \(request.verb) resource \"\(resource)\" in API group \"\(group)\" \(scope)"
@@ -79,16 +78,16 @@ final class Authorizer: Sendable {
 
     /// A request for a cluster-scoped resource that is not stored (TokenReview,
     /// SubjectAccessReview): allowed or not as `authorize` decides, the rule used or the denial recorded.
-    func authorizeUnstored(_ identity: Identity, verb: String, group: String, resource: String, state: StoreState) -> Bool {
+    func authorizeUnstored(_ identity: Identity, verb: String, group: String, resource: String, view: AdmissionView) -> Bool {
         if identity.groups.contains("system:masters") { return true }
-        if recordGrant(identity, verb: verb, group: group, resource: resource, namespace: nil, name: nil, state: state) { return true }
+        if recordGrant(identity, verb: verb, group: group, resource: resource, namespace: nil, name: nil, view: view) { return true }
         record.withLock { $0.denied.append("\(resource).\(group) is forbidden: User \"\(identity.user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(group)\" at the cluster scope") }
         return false
     }
 
     /// Whether a rule bound to the identity allows it; the rule that did is counted as used.
-    private func recordGrant(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, state: StoreState) -> Bool {
-        for (role, rules) in applicableRoles(identity, namespace: namespace, state: state) {
+    private func recordGrant(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, view: AdmissionView) -> Bool {
+        for (role, rules) in applicableRoles(identity, namespace: namespace, view: view) {
             for (index, rule) in rules.enumerated() where Self.allows(rule, verb: verb, group: group, resource: resource, name: name) {
                 record.withLock { $0.uses[RBACGrant(rule: RBACRule(role: role, index: index), verb: verb, group: group, resource: resource), default: 0] += 1 }
                 return true
@@ -98,18 +97,18 @@ final class Authorizer: Sendable {
     }
 
     /// A SubjectAccessReview on a resource: whether the roles bound to the identity allow it.
-    func allowsResource(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, state: StoreState) -> Bool {
+    func allowsResource(_ identity: Identity, verb: String, group: String, resource: String, namespace: String?, name: String?, view: AdmissionView) -> Bool {
         if identity.groups.contains("system:masters") { return true }
-        return applicableRoles(identity, namespace: namespace, state: state).contains { _, rules in
+        return applicableRoles(identity, namespace: namespace, view: view).contains { _, rules in
             rules.contains { Self.allows($0, verb: verb, group: group, resource: resource, name: name) }
         }
     }
 
     /// A SubjectAccessReview on a path (`/metrics`): ClusterRoles' nonResourceURLs, a trailing `*`
     /// matching any rest.
-    func allowsNonResource(_ identity: Identity, path: String, verb: String, state: StoreState) -> Bool {
+    func allowsNonResource(_ identity: Identity, path: String, verb: String, view: AdmissionView) -> Bool {
         if identity.groups.contains("system:masters") { return true }
-        return applicableRoles(identity, namespace: nil, state: state).contains { _, rules in
+        return applicableRoles(identity, namespace: nil, view: view).contains { _, rules in
             rules.contains { rule in
                 let verbs = rule["verbs"]?.arrayValue?.compactMap(\.stringValue) ?? []
                 let urls = rule["nonResourceURLs"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -121,16 +120,16 @@ final class Authorizer: Sendable {
 
     /// The OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift): setting
     /// `blockOwnerDeletion` on a reference needs `update` on the owner's `finalizers`.
-    func authorizeOwnerReferences(_ identity: Identity, _ request: ResourceRequest, body: JSON, state: StoreState) -> APIStatus? {
+    func authorizeOwnerReferences(_ identity: Identity, _ request: ResourceRequest, body: JSON, view: AdmissionView) -> APIStatus? {
         if identity.groups.contains("system:masters") { return nil }
         for reference in body[dotted: "metadata.ownerReferences"]?.arrayValue ?? [] where reference["blockOwnerDeletion"]?.boolValue == true {
             let apiVersion = reference["apiVersion"]?.stringValue ?? ""
             let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
-            guard let owner = state.definitions.values.first(where: { $0.group == group && $0.kind == reference["kind"]?.stringValue }) else { continue }
+            guard let owner = view.definitions.values.first(where: { $0.group == group && $0.kind == reference["kind"]?.stringValue }) else { continue }
             let finalizers = ResourceRequest(
                 definition: owner, version: owner.storageVersion, namespace: owner.namespaced ? request.namespace : nil,
                 name: reference["name"]?.stringValue, subresource: "finalizers", verb: "update")
-            if let denied = authorize(identity, finalizers, state: state) {
+            if let denied = authorize(identity, finalizers, view: view) {
                 return APIStatus(
                     code: 403, reason: "Forbidden",
                     message: "\(request.definition.groupResource) is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: \(denied.message)",
@@ -142,26 +141,21 @@ final class Authorizer: Sendable {
 
     /// The rules of every role bound to the identity: cluster-wide bindings, then those of the
     /// request's namespace, each in name order so that which rule is credited is stable.
-    private func applicableRoles(_ identity: Identity, namespace: String?, state: StoreState) -> [(String, [JSON])] {
-        func objects(_ plural: String) -> [JSON] {
-            guard let table = state.tables[GroupResource(group: Self.rbacGroup, plural: plural)] else { return [] }
-            return table.objects.sorted { $0.key < $1.key }.map(\.value)
-        }
-        func rules(kind: String, name: String, namespace: String?) -> (String, [JSON])? {
-            let plural = kind == "ClusterRole" ? "clusterroles" : "roles"
-            let key = ObjectKey(namespace: kind == "ClusterRole" ? nil : namespace, name: name)
-            guard let role = state.tables[GroupResource(group: Self.rbacGroup, plural: plural)]?.objects[key] else { return nil }
-            let label = kind == "ClusterRole" ? "ClusterRole/\(name)" : "Role/\(namespace ?? "")/\(name)"
-            return (label, role["rules"]?.arrayValue ?? [])
-        }
+    private func applicableRoles(_ identity: Identity, namespace: String?, view: AdmissionView) -> [(String, [JSON])] {
         var result: [(String, [JSON])] = []
-        for binding in objects("clusterrolebindings") where Self.binds(binding, identity, bindingNamespace: nil) {
-            if let name = binding[dotted: "roleRef.name"]?.stringValue, let found = rules(kind: "ClusterRole", name: name, namespace: nil) { result.append(found) }
+        for binding in view.clusterRoleBindings where Self.binds(binding, identity, bindingNamespace: nil) {
+            if let name = binding[dotted: "roleRef.name"]?.stringValue, let role = view.clusterRoles[name] {
+                result.append(("ClusterRole/\(name)", role["rules"]?.arrayValue ?? []))
+            }
         }
         if let namespace {
-            for binding in objects("rolebindings") where binding[dotted: "metadata.namespace"]?.stringValue == namespace && Self.binds(binding, identity, bindingNamespace: namespace) {
+            for binding in view.roleBindings[namespace] ?? [] where Self.binds(binding, identity, bindingNamespace: namespace) {
                 guard let name = binding[dotted: "roleRef.name"]?.stringValue, let kind = binding[dotted: "roleRef.kind"]?.stringValue else { continue }
-                if let found = rules(kind: kind, name: name, namespace: namespace) { result.append(found) }
+                if kind == "ClusterRole", let role = view.clusterRoles[name] {
+                    result.append(("ClusterRole/\(name)", role["rules"]?.arrayValue ?? []))
+                } else if kind != "ClusterRole", let role = view.roles[ObjectKey(namespace: namespace, name: name)] {
+                    result.append(("Role/\(namespace)/\(name)", role["rules"]?.arrayValue ?? []))
+                }
             }
         }
         return result

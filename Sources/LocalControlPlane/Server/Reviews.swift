@@ -9,7 +9,7 @@ enum Reviews {
     static let tokenReviews = "/apis/authentication.k8s.io/v1/tokenreviews"
     static let subjectAccessReviews = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
-    static func answer(path: String, body: JSON, authorizer: Authorizer, state: StoreState) -> JSON? {
+    static func answer(path: String, body: JSON, authorizer: Authorizer, view: AdmissionView) -> JSON? {
         var review = body
         switch path {
         case tokenReviews:
@@ -25,13 +25,13 @@ enum Reviews {
             let identity = Identity(user: spec?["user"]?.stringValue ?? "", groups: (spec?["groups"]?.arrayValue ?? []).compactMap(\.stringValue))
             let allowed: Bool
             if let attributes = spec?["nonResourceAttributes"] {
-                allowed = authorizer.allowsNonResource(identity, path: attributes["path"]?.stringValue ?? "", verb: attributes["verb"]?.stringValue ?? "", state: state)
+                allowed = authorizer.allowsNonResource(identity, path: attributes["path"]?.stringValue ?? "", verb: attributes["verb"]?.stringValue ?? "", view: view)
             } else {
                 let attributes = spec?["resourceAttributes"]
                 let resource = [attributes?["resource"]?.stringValue, attributes?["subresource"]?.stringValue].compactMap { $0.flatMap { $0.isEmpty ? nil : $0 } }.joined(separator: "/")
                 allowed = authorizer.allowsResource(
                     identity, verb: attributes?["verb"]?.stringValue ?? "", group: attributes?["group"]?.stringValue ?? "", resource: resource,
-                    namespace: attributes?["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }, name: attributes?["name"]?.stringValue, state: state)
+                    namespace: attributes?["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }, name: attributes?["name"]?.stringValue, view: view)
             }
             review["status"] = allowed ? ["allowed": true, "reason": "RBAC: allowed"] : ["allowed": false]
         default:

@@ -5,12 +5,15 @@ import KubeCore
 /// The state behind one lock, plus the collector thread that plays kube-controller-manager.
 final class ObjectStore: Sendable {
     private let state: Mutex<StoreState>
+    /// Published inside the commits that change it; read without the state's lock.
+    private let admission = Mutex<(revision: Int, view: AdmissionView)>((-1, AdmissionView()))
     private let collectorSignal = NSCondition()
     private let running = Atomic<Bool>(true)
 
     init(historyWindow: Int) {
         var initial = StoreState(historyWindow: historyWindow)
         for definition in BuiltinResources.all { initial.definitions[definition.groupResource] = definition }
+        admission.withLock { $0 = (initial.admissionRevision, AdmissionView(initial)) }
         state = Mutex(initial)
     }
 
@@ -18,10 +21,22 @@ final class ObjectStore: Sendable {
     func withState<T>(_ body: (inout StoreState) throws -> T) rethrows -> T {
         let (result, hasWork) = try state.withLock { state -> (T, Bool) in
             let result = try body(&state)
+            publishAdmission(state)
             return (result, !state.pendingCollection.isEmpty)
         }
         if hasWork { wakeCollector() }
         return result
+    }
+
+    /// The resources served and the RBAC objects as of the last commit.
+    var admissionView: AdmissionView { admission.withLock { $0.view } }
+
+    /// Called under the state's lock, so views are published in commit order.
+    private func publishAdmission(_ state: StoreState) {
+        let revision = state.admissionRevision
+        guard admission.withLock({ $0.revision != revision }) else { return }
+        let view = AdmissionView(state)
+        admission.withLock { $0 = (revision, view) }
     }
 
     func wakeCollector() {
@@ -38,7 +53,10 @@ final class ObjectStore: Sendable {
                 // Objects waiting on others are looked at again every 50 ms, like a resync.
                 _ = collectorSignal.wait(until: Date().addingTimeInterval(waiting ? 0.05 : 1))
                 collectorSignal.unlock()
-                waiting = state.withLock { $0.runCollector(now: Date()) }
+                waiting = state.withLock { state in
+                    defer { publishAdmission(state) }
+                    return state.runCollector(now: Date())
+                }
             }
         }
         thread.name = "local-control-plane-collector"

@@ -87,7 +87,9 @@ struct ResourceTable: Sendable {
 /// etcd serialises transactions, so one revision sequence orders every change.
 struct StoreState: Sendable {
     var revision = 1
-    var definitions: [GroupResource: ResourceDefinition] = [:]
+    var definitions: [GroupResource: ResourceDefinition] = [:] { didSet { admissionRevision &+= 1 } }
+    /// Moves whenever what an AdmissionView holds changes (definitions, RBAC objects).
+    private(set) var admissionRevision = 0
     var tables: [GroupResource: ResourceTable] = [:]
     var watchers: [GroupResource: [WatchSubscription]] = [:]
     var uidIndex: [String: ObjectLocation] = [:]
@@ -121,6 +123,7 @@ struct StoreState: Sendable {
         var stored = object
         stored[path: ["metadata", "resourceVersion"]] = .string(String(revision))
         tables[location.resource, default: ResourceTable()].store(stored, at: location.key)
+        if AdmissionView.isRBAC(location.resource) { admissionRevision &+= 1 }
         reindex(location, old: previous, new: stored)
         publish(WatchRecord(type: previous == nil ? .added : .modified, object: stored, previous: previous, revision: revision), to: location.resource)
         return stored
@@ -134,6 +137,7 @@ struct StoreState: Sendable {
         var last = existing
         last[path: ["metadata", "resourceVersion"]] = .string(String(revision))
         tables[location.resource]?.remove(location.key)
+        if AdmissionView.isRBAC(location.resource) { admissionRevision &+= 1 }
         reindex(location, old: existing, new: nil)
         publish(WatchRecord(type: .deleted, object: last, previous: existing, revision: revision), to: location.resource)
         if let uid = existing[path: ["metadata", "uid"]]?.stringValue { pendingCollection.append(.ownerGone(uid: uid)) }
