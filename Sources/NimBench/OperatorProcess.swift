@@ -102,6 +102,12 @@ struct OperatorProcess {
         try await scrape()["controller_runtime_reconcile_total{controller=\"nimdeployment\",result=\"success\"}"] ?? 0
     }
 
+    /// Every pass, whatever it ended in.
+    func passes() async throws -> Double {
+        let scraped = try await scrape()
+        return ["success", "error", "requeue", "requeue_after"].reduce(0) { $0 + (scraped["controller_runtime_reconcile_total{controller=\"nimdeployment\",result=\"\($1)\"}"] ?? 0) }
+    }
+
     /// The operator's CPU time (user and system) so far.
     func cpuSeconds() async throws -> Double {
         try await scrape()["process_cpu_seconds_total"] ?? 0

@@ -133,6 +133,7 @@ struct ScaleBench {
         let allocations = try Self.countAllocations(pid: process.pid)
         let bytesBefore = try await process.apiBytes()
         let cpuBefore = try await process.cpuSeconds()
+        let passesBefore = try await process.passes()
         let planeCPUBefore = Self.ownCPUSeconds()
         let began = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -160,7 +161,9 @@ struct ScaleBench {
         let bytesAfter = try await process.apiBytes()
         let operatorCPU = try await process.cpuSeconds() - cpuBefore
         let planeCPU = Self.ownCPUSeconds() - planeCPUBefore
+        let passes = try await process.passes() - passesBefore
         print(String(format: "CPU while converging: operator %.2f s (%.2f ms a deployment), control plane and stand-ins %.2f s", operatorCPU, operatorCPU * 1000 / Double(deployments), planeCPU))
+        print(String(format: "reconciles while converging: %.2f a deployment (%.0f), %.2f ms of operator CPU each", passes / Double(deployments), passes, operatorCPU * 1000 / max(passes, 1)))
         let convergence = plane.requestStats
         let operatorRequests = convergence.counts.filter { $0.key.agent == "nim-deploy-operator" }
         print(String(format: "converged: %.2f s written, %.2f s Ready (applying the deployments took %.2f s)", allWritten, converged, applied))
