@@ -95,7 +95,7 @@ final class ChildApplier: Sendable {
         let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
         // Only the cache's lag, not drift: it still shows the version from before this
         // process's last write of this very content (someone else's write is another version).
-        let cacheIsBehind = ledger.childWrite(identity).map { $0.body == body && $0.before == live?.resourceVersion } ?? false
+        let cacheIsBehind = ledger.childWrite(identity, live: live?.resourceVersion).map { $0.body == body && $0.before == live?.resourceVersion } ?? false
         guard needed, !cacheIsBehind else { return nil }
         Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, (view?(stamped) ?? stamped).body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
@@ -103,7 +103,7 @@ final class ChildApplier: Sendable {
             let token = desired.kind == "InferenceService" ? RestartToken(service: desired) : nil
             ledger.recordChild(
                 identity,
-                .init(stamp: hash, body: body, before: live?.resourceVersion, owner: owner, ownerUID: desired.controllerReference?.uid, token: token))
+                .init(stamp: hash, body: body, before: live?.resourceVersion, after: stored.resourceVersion, owner: owner, ownerUID: desired.controllerReference?.uid, token: token))
             return stored
         } catch {
             throw Self.problem(error, object: "\(resource.kind) \(desired.name)")

@@ -18,6 +18,8 @@ public final class WriteLedger: Sendable {
         var body: String
         /// The child's resourceVersion before the write: a cache still showing it lags.
         var before: String?
+        /// The resourceVersion the write returned.
+        var after: String?
         /// The deployment it belongs to, and that deployment's UID.
         var owner: ObjectKey?
         var ownerUID: String?
@@ -107,6 +109,20 @@ public final class WriteLedger: Sendable {
     // MARK: - Children
 
     func childWrite(_ identity: String) -> ChildWrite? { state.withLock { $0.children[identity] } }
+
+    /// The last write of a child while the cache (at `live`) has not shown it; once it has, the
+    /// cache alone is the truth and the entry goes, so that a converged operator does not keep
+    /// an entry for every child it ever wrote.
+    func childWrite(_ identity: String, live: String?) -> ChildWrite? {
+        state.withLock { state in
+            guard let written = state.children[identity] else { return nil }
+            if let live, written.after == live {
+                state.children[identity] = nil
+                return nil
+            }
+            return written
+        }
+    }
 
     func recordChild(_ identity: String, _ write: ChildWrite) { state.withLock { $0.children[identity] = write } }
 
