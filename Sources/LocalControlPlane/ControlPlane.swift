@@ -184,7 +184,7 @@ public final class LocalControlPlane: Sendable {
         let parts = apiVersion.split(separator: "/").map(String.init)
         let (group, version) = parts.count == 2 ? (parts[0], parts[1]) : ("", parts.first ?? "v1")
         let kind = object["kind"]?.stringValue ?? ""
-        guard let definition = store.admissionView.definitions.values.first(where: { $0.group == group && $0.kind == kind }) else {
+        guard let definition = store.admissionView.definition(group: group, kind: kind) else {
             throw APIStatus(code: 404, reason: "NotFound", message: "no kind \"\(kind)\" is registered for version \"\(apiVersion)\"")
         }
         let namespace = definition.namespaced ? (object[path: ["metadata", "namespace"]]?.stringValue ?? "default") : nil

@@ -427,16 +427,11 @@ final class APIServer: Sendable {
             return respondStatus(writer, APIStatus(code: 400, reason: "BadRequest", message: "the body is not a JSON \(plural) object"))
         }
         let view = store.admissionView
-        let answer = { () -> Result<JSON, APIStatus> in
-            guard authorizer.authorizeUnstored(identity, verb: "create", group: group, resource: plural, view: view) else {
-                return .failure(APIStatus(code: 403, reason: "Forbidden", message: "\(plural).\(group) is forbidden: User \"\(identity.user)\" cannot create resource \"\(plural)\" in API group \"\(group)\" at the cluster scope"))
-            }
-            return Reviews.answer(path: path, body: body, authorizer: authorizer, view: view).map { .success($0) } ?? .failure(notFound())
-        }()
-        switch answer {
-        case .success(let review): respond(writer, 201, review)
-        case .failure(let status): respondStatus(writer, status)
+        guard authorizer.authorizeUnstored(identity, verb: "create", group: group, resource: plural, view: view) else {
+            return respondStatus(writer, APIStatus(code: 403, reason: "Forbidden", message: "\(plural).\(group) is forbidden: User \"\(identity.user)\" cannot create resource \"\(plural)\" in API group \"\(group)\" at the cluster scope"))
         }
+        guard let review = Reviews.answer(path: path, body: body, authorizer: authorizer, view: view) else { return respondStatus(writer, notFound()) }
+        respond(writer, 201, review)
     }
 
     func respond(_ writer: HTTPResponseWriter, _ status: Int, _ body: JSON, warnings: [String] = [], contentType: String = "application/json") {

@@ -125,7 +125,7 @@ final class Authorizer: Sendable {
         for reference in body[dotted: "metadata.ownerReferences"]?.arrayValue ?? [] where reference["blockOwnerDeletion"]?.boolValue == true {
             let apiVersion = reference["apiVersion"]?.stringValue ?? ""
             let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
-            guard let owner = view.definitions.values.first(where: { $0.group == group && $0.kind == reference["kind"]?.stringValue }) else { continue }
+            guard let owner = view.definition(group: group, kind: reference["kind"]?.stringValue) else { continue }
             let finalizers = ResourceRequest(
                 definition: owner, version: owner.storageVersion, namespace: owner.namespaced ? request.namespace : nil,
                 name: reference["name"]?.stringValue, subresource: "finalizers", verb: "update")
@@ -144,18 +144,12 @@ final class Authorizer: Sendable {
     private func applicableRoles(_ identity: Identity, namespace: String?, view: AdmissionView) -> [(String, [JSON])] {
         var result: [(String, [JSON])] = []
         for binding in view.clusterRoleBindings where Self.binds(binding, identity, bindingNamespace: nil) {
-            if let name = binding[dotted: "roleRef.name"]?.stringValue, let role = view.clusterRoles[name] {
-                result.append(("ClusterRole/\(name)", role["rules"]?.arrayValue ?? []))
-            }
+            if let name = binding[dotted: "roleRef.name"]?.stringValue, let found = view.role(kind: "ClusterRole", name: name, namespace: nil) { result.append(found) }
         }
         if let namespace {
             for binding in view.roleBindings[namespace] ?? [] where Self.binds(binding, identity, bindingNamespace: namespace) {
                 guard let name = binding[dotted: "roleRef.name"]?.stringValue, let kind = binding[dotted: "roleRef.kind"]?.stringValue else { continue }
-                if kind == "ClusterRole", let role = view.clusterRoles[name] {
-                    result.append(("ClusterRole/\(name)", role["rules"]?.arrayValue ?? []))
-                } else if kind != "ClusterRole", let role = view.roles[ObjectKey(namespace: namespace, name: name)] {
-                    result.append(("Role/\(namespace)/\(name)", role["rules"]?.arrayValue ?? []))
-                }
+                if let found = view.role(kind: kind, name: name, namespace: namespace) { result.append(found) }
             }
         }
         return result

@@ -38,6 +38,19 @@ struct AdmissionView: Sendable {
         definitions[GroupResource(group: group, plural: plural)]
     }
 
+    /// The resource serving a kind, as an object's apiVersion group and kind name it.
+    func definition(group: String, kind: String?) -> ResourceDefinition? {
+        definitions.values.first { $0.group == group && $0.kind == kind }
+    }
+
+    /// The rules of the role a binding refers to, labelled as a grant names them; a Role is
+    /// looked up in the binding's namespace.
+    func role(kind: String, name: String, namespace: String?) -> (String, [JSON])? {
+        if kind == "ClusterRole" { return clusterRoles[name].map { ("ClusterRole/\(name)", $0["rules"]?.arrayValue ?? []) } }
+        guard let namespace else { return nil }
+        return roles[ObjectKey(namespace: namespace, name: name)].map { ("Role/\(namespace)/\(name)", $0["rules"]?.arrayValue ?? []) }
+    }
+
     /// Whether a change to this resource changes what the view holds.
     static func isRBAC(_ resource: GroupResource) -> Bool { resource.group == rbacGroup }
 }

@@ -103,10 +103,6 @@ struct StoreState: Sendable {
         self.historyWindow = historyWindow
     }
 
-    func definition(group: String, plural: String) -> ResourceDefinition? {
-        definitions[GroupResource(group: group, plural: plural)]
-    }
-
     func object(at location: ObjectLocation) -> JSON? {
         tables[location.resource]?.objects[location.key]
     }
