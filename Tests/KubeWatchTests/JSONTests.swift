@@ -12,6 +12,19 @@ import KubeCore
         #expect(try JSON(parsing: value.serialized()).semanticallyEquals(value))
     }
 
+    /// What a cache parses: an object's (or a watch event's object's) managedFields are left out,
+    /// a member of that name anywhere else is kept, and what follows them is parsed as usual.
+    @Test func dropsManagedFieldsOfMetadataOnlyWhenAsked() throws {
+        let text = #"{"type":"MODIFIED","object":{"metadata":{"name":"a","managedFields":[{"manager":"m","fieldsV1":{"f:spec":{"f:x":{}}}}],"uid":"u"},"spec":{"managedFields":1,"metadata":{"managedFields":[]}}}}"#
+        let dropped = try JSON(parsing: Array(text.utf8), droppingManagedFields: true)
+        #expect(dropped[dotted: "object.metadata"] == ["name": "a", "uid": "u"])
+        #expect(dropped[dotted: "object.spec.managedFields"] == .int(1))
+        #expect(dropped[dotted: "object.spec.metadata"] == .object([:]), "a template's metadata is metadata too")
+        let whole = try JSON(parsing: text)
+        #expect(whole[dotted: "object.metadata.managedFields"]?.arrayValue?.count == 1)
+        #expect(throws: JSONParseError.self) { try JSON(parsing: Array(#"{"metadata":{"managedFields":[1,"#.utf8), droppingManagedFields: true) }
+    }
+
     @Test func decodesSurrogatePairs() throws {
         #expect(try JSON(parsing: #""\ud83d\ude00""#) == .string("😀"))
     }

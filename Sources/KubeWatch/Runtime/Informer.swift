@@ -66,6 +66,8 @@ public final class Informer: Sendable {
             watcher.labelSelector = labelSelector
             watcher.fieldSelector = fieldSelector
             watcher.metadataOnly = metadataOnly
+            // The cache drops them (`ObjectCache.trimmed`): never built saves the parse and the copy.
+            watcher.dropsManagedFields = true
             watcher.time = time
             watcher.onError = onError
             return (namespace, watcher)

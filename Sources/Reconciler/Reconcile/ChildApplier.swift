@@ -51,24 +51,39 @@ final class ChildApplier: Sendable {
     /// every leaf is there with the same value. Lists of keyed items (env and volumes by name,
     /// mounts by path) are matched by key, as server-side apply merges them and keeps the live
     /// order; other lists element by element.
-    static func difference(_ actual: JSON?, _ wanted: JSON, at path: String = "") -> String? {
+    static func difference(_ actual: JSON?, _ wanted: JSON) -> String? {
+        mismatch(actual, wanted).map { $0.reversed().joined() }
+    }
+
+    /// Every leaf of `wanted` is in `actual` with the same value.
+    static func contains(_ actual: JSON, _ wanted: JSON) -> Bool { mismatch(actual, wanted) == nil }
+
+    /// The walk behind both: every pass of every deployment makes it over each child that
+    /// exists, so the path (its segments leaf first) is only built on the way back from a
+    /// mismatch.
+    private static func mismatch(_ actual: JSON?, _ wanted: JSON) -> [String]? {
         switch (actual, wanted) {
         case (.object(let a)?, .object(let w)):
-            for key in w.keys.sorted() { if let found = difference(a[key], w[key] ?? .null, at: path + "." + key) { return found } }
+            for (key, value) in w {
+                if var found = mismatch(a[key], value) { found.append("." + key); return found }
+            }
             return nil
         case (.array(let a)?, .array(let w)):
             if let key = itemKey(w) {
                 for item in w {
-                    guard let match = a.first(where: { $0[key] == item[key] }) else { return path + "[\(key)=\(item[key]?.serialized() ?? "")]" }
-                    if let found = difference(match, item, at: path + "[\(key)=\(item[key]?.serialized() ?? "")]") { return found }
+                    let label = { "[\(key)=\(item[key]?.serialized() ?? "")]" }
+                    guard let match = a.first(where: { $0[key] == item[key] }) else { return [label()] }
+                    if var found = mismatch(match, item) { found.append(label()); return found }
                 }
                 return nil
             }
-            if a.count < w.count { return path + " (fewer items)" }
-            for (index, item) in w.enumerated() { if let found = difference(a[index], item, at: path + "[\(index)]") { return found } }
+            if a.count < w.count { return [" (fewer items)"] }
+            for (index, item) in w.enumerated() {
+                if var found = mismatch(a[index], item) { found.append("[\(index)]"); return found }
+            }
             return nil
         default:
-            return actual?.semanticallyEquals(wanted) == true ? nil : path
+            return actual?.semanticallyEquals(wanted) == true ? nil : []
         }
     }
 
@@ -78,12 +93,9 @@ final class ChildApplier: Sendable {
         guard !items.isEmpty, items.allSatisfy({ $0.objectValue != nil }) else { return nil }
         return ["mountPath", "name"].first { key in
             let values = items.compactMap { $0[key] }
-            return values.count == items.count && Set(values.map { $0.serialized() }).count == values.count
+            return values.count == items.count && Set(values).count == values.count
         }
     }
-
-    /// Every leaf of `wanted` is in `actual` with the same value.
-    static func contains(_ actual: JSON, _ wanted: JSON) -> Bool { difference(actual, wanted) == nil }
 
     /// Applies; returns the object as the server stored it when a write was sent.
     /// `view`: how the cache trims what it holds (`live` among them).
@@ -92,11 +104,13 @@ final class ChildApplier: Sendable {
         let owner = NimOperator.owner(of: desired)
         let (needed, stamped) = Self.needsApply(desired, live: live, view: view)
         let hash = stamped.annotations[Self.hashAnnotation] ?? ""
+        let lastWrite = ledger.childWrite(identity, live: live?.resourceVersion)
+        guard needed else { return nil }
         let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
         // Only the cache's lag, not drift: it still shows the version from before this
         // process's last write of this very content (someone else's write is another version).
-        let cacheIsBehind = ledger.childWrite(identity, live: live?.resourceVersion).map { $0.body == body && $0.before == live?.resourceVersion } ?? false
-        guard needed, !cacheIsBehind else { return nil }
+        let cacheIsBehind = lastWrite.map { $0.body == body && $0.before == live?.resourceVersion } ?? false
+        guard !cacheIsBehind else { return nil }
         Self.log.debug("applying", ["child": .string(identity), "hash": .string(hash), "differs": .string(live.map { Self.difference($0.body, (view?(stamped) ?? stamped).body) ?? "the hash" } ?? "new"), "liveHash": .string(live?.annotations[Self.hashAnnotation] ?? "none"), "liveVersion": .string(live?.resourceVersion ?? "none")])
         do {
             let stored = try await client.apply(stamped, resource, fieldManager: ReconcilerOptions.fieldManager)

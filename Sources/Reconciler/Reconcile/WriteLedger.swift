@@ -59,6 +59,9 @@ public final class WriteLedger: Sendable {
         var keySightings: [ObjectKey: KeySighting] = [:]
         /// The Ready status each deployment was last reported with, for `nim_deployments`.
         var ready: [ObjectKey: String] = [:]
+        /// Its tally, kept as it changes: counting every deployment on each reconcile made a
+        /// cluster's convergence quadratic.
+        var readyCounts = ["True": 0, "False": 0, "Unknown": 0]
         /// spec.idleShutdown: the requests a deployment's model had finished when last read.
         var activity: [ObjectKey: Activity] = [:]
     }
@@ -203,10 +206,12 @@ public final class WriteLedger: Sendable {
     /// of deployments by Ready status.
     func report(ready: String?, for key: ObjectKey) -> [String: Int] {
         state.withLock { state in
-            state.ready[key] = ready
-            var counts = ["True": 0, "False": 0, "Unknown": 0]
-            for value in state.ready.values { counts[value, default: 0] += 1 }
-            return counts
+            let before: String?
+            if let ready { before = state.ready.updateValue(ready, forKey: key) } else { before = state.ready.removeValue(forKey: key) }
+            guard before != ready else { return state.readyCounts }
+            if let before { state.readyCounts[before, default: 0] -= 1 }
+            if let ready { state.readyCounts[ready, default: 0] += 1 }
+            return state.readyCounts
         }
     }
 

@@ -9,9 +9,13 @@ public struct ListOptions: Sendable {
     public var resourceVersion: String?
     /// Ask for metadata only (`PartialObjectMetadataList`): what a Secret cache needs.
     public var metadataOnly = false
+    /// The items' `metadata.managedFields` are skipped while parsing (the server sends them
+    /// whatever is asked): what a cache needs.
+    public var dropsManagedFields = false
 
     public init(labelSelector: LabelSelector? = nil, fieldSelector: FieldSelector? = nil, limit: Int? = nil,
-                continueToken: String? = nil, resourceVersion: String? = nil, metadataOnly: Bool = false) {
+                continueToken: String? = nil, resourceVersion: String? = nil, metadataOnly: Bool = false, dropsManagedFields: Bool = false) {
+        self.dropsManagedFields = dropsManagedFields
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.limit = limit
@@ -40,9 +44,12 @@ public struct WatchOptions: Sendable {
     /// kube-rs's 290 s: under the 295 s a proxy in front of many API servers allows.
     public var timeoutSeconds = 290
     public var metadataOnly = false
+    /// The events' `metadata.managedFields` are skipped while parsing, as for a list.
+    public var dropsManagedFields = false
 
     public init(labelSelector: LabelSelector? = nil, fieldSelector: FieldSelector? = nil, resourceVersion: String? = nil,
-                allowBookmarks: Bool = true, timeoutSeconds: Int = 290, metadataOnly: Bool = false) {
+                allowBookmarks: Bool = true, timeoutSeconds: Int = 290, metadataOnly: Bool = false, dropsManagedFields: Bool = false) {
+        self.dropsManagedFields = dropsManagedFields
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.resourceVersion = resourceVersion
@@ -148,7 +155,10 @@ public struct ListPage: Sendable {
     private let kind: String
     private let apiVersion: String
 
-    init(body: [UInt8], kind: String, apiVersion: String) throws(KubeError) {
+    let dropsManagedFields: Bool
+
+    init(body: [UInt8], kind: String, apiVersion: String, dropsManagedFields: Bool = false) throws(KubeError) {
+        self.dropsManagedFields = dropsManagedFields
         let parsed: (object: JSON, elements: [Range<Int>])
         do { parsed = try JSON.parsing(body, deferring: "items") } catch {
             throw .decoding("the list response is not a JSON object: \(error)")
@@ -170,7 +180,7 @@ public struct ListPage: Sendable {
         let position = nextItem
         nextItem += 1
         let item: JSON
-        do { item = try JSON(parsing: body[items[position]]) } catch {
+        do { item = try JSON(parsing: body[items[position]], droppingManagedFields: dropsManagedFields) } catch {
             throw .decoding("item \(position) of the list is not JSON: \(error)")
         }
         guard item.objectValue != nil else { throw .decoding("item \(position) of the list is not an object") }

@@ -56,6 +56,7 @@ public struct WatchEvents: AsyncSequence, Sendable {
     let response: HTTPStreamResponse
     let resource: ResourceType
     let metadataOnly: Bool
+    let dropsManagedFields: Bool
     /// Told the size of each chunk as it is read (the client's byte counter).
     let received: (@Sendable (Int) -> Void)?
 
@@ -63,19 +64,21 @@ public struct WatchEvents: AsyncSequence, Sendable {
     public func cancel() { response.cancel() }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(body: response.body.makeAsyncIterator(), resource: resource, metadataOnly: metadataOnly, received: received)
+        Iterator(body: response.body.makeAsyncIterator(), resource: resource, metadataOnly: metadataOnly, dropsManagedFields: dropsManagedFields, received: received)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         var body: HTTPBody.Iterator
         let resource: ResourceType
         let metadataOnly: Bool
+        let dropsManagedFields: Bool
         let received: (@Sendable (Int) -> Void)?
         var splitter = LineSplitter()
         var lines: [[UInt8]] = []
         var nextLine = 0
 
-        init(body: HTTPBody.Iterator, resource: ResourceType, metadataOnly: Bool, received: (@Sendable (Int) -> Void)?) {
+        init(body: HTTPBody.Iterator, resource: ResourceType, metadataOnly: Bool, dropsManagedFields: Bool, received: (@Sendable (Int) -> Void)?) {
+            self.dropsManagedFields = dropsManagedFields
             self.body = body
             self.resource = resource
             self.metadataOnly = metadataOnly
@@ -98,15 +101,15 @@ public struct WatchEvents: AsyncSequence, Sendable {
                 nextLine = 0
             }
             defer { nextLine += 1 }
-            return try WatchEvents.event(from: lines[nextLine], resource: resource, metadataOnly: metadataOnly)
+            return try WatchEvents.event(from: lines[nextLine], resource: resource, metadataOnly: metadataOnly, dropsManagedFields: dropsManagedFields)
         }
     }
 }
 
 extension WatchEvents {
-    static func event(from line: [UInt8], resource: ResourceType, metadataOnly: Bool) throws(KubeError) -> WatchEvent {
+    static func event(from line: [UInt8], resource: ResourceType, metadataOnly: Bool, dropsManagedFields: Bool = false) throws(KubeError) -> WatchEvent {
         let json: JSON
-        do { json = try JSON(parsing: line) } catch { throw .decoding("watch event is not JSON: \(error)") }
+        do { json = try JSON(parsing: line, droppingManagedFields: dropsManagedFields) } catch { throw .decoding("watch event is not JSON: \(error)") }
         let objectJSON = json["object"] ?? [:]
         var object = KubeObject(objectJSON)
         if object.kind.isEmpty { object.kind = metadataOnly ? "PartialObjectMetadata" : resource.kind }

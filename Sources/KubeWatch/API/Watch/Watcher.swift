@@ -22,6 +22,8 @@ public struct Watcher: Sendable {
     public var labelSelector: LabelSelector?
     public var fieldSelector: FieldSelector?
     public var metadataOnly = false
+    /// Objects' `metadata.managedFields` are skipped while parsing: for a cache, which drops them.
+    public var dropsManagedFields = false
     /// Objects per list page; nil: 100 for whole objects, 500 for metadata. A page is held as its
     /// bytes until its last item is taken, and its first item is taken only once all of it has
     /// arrived: small pages of whole objects let a cache show its first namespace sooner (a
@@ -132,13 +134,14 @@ public struct WatcherEvents: AsyncSequence, Sendable {
                 emit(.initStart)
                 mode = .listing(ListOptions(
                     labelSelector: watcher.labelSelector, fieldSelector: watcher.fieldSelector,
-                    limit: watcher.pageSize ?? Watcher.defaultPageSize(metadataOnly: watcher.metadataOnly), metadataOnly: watcher.metadataOnly))
+                    limit: watcher.pageSize ?? Watcher.defaultPageSize(metadataOnly: watcher.metadataOnly), metadataOnly: watcher.metadataOnly,
+                    dropsManagedFields: watcher.dropsManagedFields))
             case .listing(var options?):
                 try await listPage(&options)
             case .watching where stream == nil:
                 let options = WatchOptions(
                     labelSelector: watcher.labelSelector, fieldSelector: watcher.fieldSelector, resourceVersion: version, allowBookmarks: true,
-                    timeoutSeconds: watcher.timeoutSeconds, metadataOnly: watcher.metadataOnly)
+                    timeoutSeconds: watcher.timeoutSeconds, metadataOnly: watcher.metadataOnly, dropsManagedFields: watcher.dropsManagedFields)
                 log.debug("watch starting", ["resourceVersion": .string(version)])
                 let opened = try await watcher.client.watch(watcher.resource, namespace: watcher.namespace, options: options)
                 log.debug("watch open", ["resourceVersion": .string(version)])

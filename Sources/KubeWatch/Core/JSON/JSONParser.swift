@@ -12,8 +12,16 @@ extension JSON {
     public static let maximumDepth = 512
 
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
+        try self.init(parsing: bytes, droppingManagedFields: false)
+    }
+
+    /// `droppingManagedFields`: an object's `metadata.managedFields` is only stepped over, never
+    /// built (and not in the value). What caches a cluster's objects never reads them, and
+    /// server-side apply makes them as large as the object itself.
+    public init(parsing bytes: some Collection<UInt8>, droppingManagedFields: Bool) throws(JSONParseError) {
         let parse = { (buffer: UnsafeBufferPointer<UInt8>) -> Result<JSON, JSONParseError> in
             var parser = JSONByteParser(buffer)
+            parser.dropsManagedFields = droppingManagedFields
             return Result { () throws(JSONParseError) -> JSON in try parser.parseDocument() }
         }
         // An array or a slice of one is parsed where it lies; anything else is copied first.
@@ -53,6 +61,10 @@ private struct JSONByteParser {
     /// elements' ranges.
     var deferredMember: String?
     var deferredElements: [Range<Int>] = []
+    /// Whether `metadata.managedFields` is skipped, and whether the object about to be parsed
+    /// is a member named `metadata`.
+    var dropsManagedFields = false
+    var nextIsMetadata = false
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -171,6 +183,8 @@ private struct JSONByteParser {
     mutating func parseObject() throws(JSONParseError) -> JSON {
         try enter()
         defer { depth -= 1 }
+        let isMetadata = nextIsMetadata
+        nextIsMetadata = false
         index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -191,8 +205,12 @@ private struct JSONByteParser {
             if deferred { deferredElements.removeAll() }
             if deferred, index < bytes.count, bytes[index] == UInt8(ascii: "[") {
                 _ = try parseArray(delimiting: true)
+            } else if isMetadata, key == "managedFields" {
+                try skipValue()
             } else {
+                nextIsMetadata = dropsManagedFields && key == "metadata"
                 members.append((key, try parseValue()))
+                nextIsMetadata = false
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in object") }
