@@ -70,6 +70,7 @@ enum DemoCommand {
         let metrics = MetricsRegistry()
         var client = ClientConfiguration(server: url, source: "local control plane")
         client.userAgent = "nim-deploy-operator"
+        client.dropsManagedFields = true
         let operatorClient = KubeClient(configuration: client, metrics: metrics)
         var options = OperatorOptions()
         options.ngcAPIURL = ngc.baseURL

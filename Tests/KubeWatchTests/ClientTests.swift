@@ -32,6 +32,26 @@ import TestSupport
         }
     }
 
+    /// A controller's client parses answers, lists and watches without managedFields; any other
+    /// client gets them as the server sent them.
+    @Test func aClientThatDropsManagedFieldsNeverShowsThem() async throws {
+        let cluster = try TestCluster()
+        var configuration = cluster.client.configuration
+        configuration.dropsManagedFields = true
+        let controller = KubeClient(configuration: configuration)
+        let applied = try await controller.apply(secret("a", labels: ["x": "y"]), .secrets, fieldManager: "m")
+        #expect(applied[path: ["metadata", "managedFields"]] == nil)
+        #expect(applied.labels == ["x": "y"], "the rest of the answer is there")
+        #expect(try await controller.list(.secrets, namespace: "default").items.allSatisfy { $0[path: ["metadata", "managedFields"]] == nil })
+        let stored = try await cluster.client.get(.secrets, namespace: "default", name: "a")
+        #expect(stored[path: ["metadata", "managedFields"]]?.arrayValue?.first?["manager"] == "m")
+        var watchOptions = WatchOptions(resourceVersion: "0")
+        watchOptions.timeoutSeconds = 5
+        var events = try await controller.watch(.secrets, namespace: "default", options: watchOptions).makeAsyncIterator()
+        guard case .added(let watched)? = try await events.next() else { throw DeadlineExceeded(description: "no ADDED event") }
+        #expect(watched.name == "a" && watched[path: ["metadata", "managedFields"]] == nil)
+    }
+
     @Test func notFoundAndAlreadyExistsAreTyped() async throws {
         let cluster = try TestCluster()
         do {

@@ -36,6 +36,34 @@ import TestSupport
         #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-ab") != nil, "ab's memory is ab's")
     }
 
+    /// KServe writes an InferenceService's status (a new version, the operator's stamp kept)
+    /// before a reconcile looks at the version the operator's write returned: the memory of that
+    /// write must go all the same, or a converged operator keeps one per child for good.
+    @Test func aChildsWriteIsForgottenOnceTheCacheShowsALaterVersionOfIt() async throws {
+        let cluster = try TestCluster()
+        try await cluster.createNamespace("team-a")
+        let ledger = WriteLedger()
+        let applier = ChildApplier(client: cluster.client, ledger: ledger)
+        var map = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "nim-cache-a")
+        map.annotations = [ChildLabels.deploymentNameAnnotation: "a"]
+        map["data"] = ["k": "v"]
+        let written = try #require(try await applier.apply(map, .configMaps, live: nil))
+        let later = try await cluster.client.patch(.configMaps, namespace: "team-a", name: "nim-cache-a", .merge(["metadata": ["labels": ["other": "controller"]]]))
+        #expect(later.resourceVersion != written.resourceVersion)
+        #expect(try await applier.apply(map, .configMaps, live: later) == nil, "another's later version, the stamp kept: nothing to write")
+        #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-a") == nil)
+
+        // A version from before the write is the cache lagging: the memory stays.
+        var edited = map
+        edited["data"] = ["k": "w"]
+        _ = try #require(try await applier.apply(edited, .configMaps, live: later))
+        #expect(try await applier.apply(edited, .configMaps, live: later) == nil, "the cache lags behind the write")
+        #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-a") != nil)
+        let third = try await cluster.client.patch(.configMaps, namespace: "team-a", name: "nim-cache-a", .merge(["metadata": ["labels": ["other": "again"]]]))
+        #expect(try await applier.apply(edited, .configMaps, live: third) == nil)
+        #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-a") == nil, "a later version with the stamp written")
+    }
+
     @Test func everyKeyLearnedIsHeldHoweverMany() {
         let redactor = Redactor()
         // Not nvapi- keys: only holding them by value masks them.

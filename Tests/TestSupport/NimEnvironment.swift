@@ -61,6 +61,7 @@ public final class NimEnvironment: Sendable {
         try ngc.start()
         var operatorConfiguration = ClientConfiguration(server: plane.baseURL, source: "operator")
         operatorConfiguration.userAgent = "nim-deploy-operator"
+        operatorConfiguration.dropsManagedFields = true
         operatorClient = KubeClient(configuration: operatorConfiguration, metrics: metrics)
         var kserveConfiguration = ClientConfiguration(server: plane.baseURL, source: "kserve")
         kserveConfiguration.userAgent = "kserve-stand-in"

@@ -11,7 +11,7 @@ enum RunCommand {
     static func execute(_ options: OperatorOptions) async -> Int32 {
         Logger.sink.level = options.logLevel
         let log = Logger(name: "setup")
-        let configuration: ClientConfiguration
+        var configuration: ClientConfiguration
         do {
             configuration = try ClientConfiguration.resolve(kubeconfig: options.kubeconfig, context: options.context)
         } catch {
@@ -24,6 +24,7 @@ enum RunCommand {
             "starting", ["version": .string(NimDeployVersion.current), "config": .string(configuration.source), "server": .string(configuration.server),
                          "namespace": .string(operatorNamespace)])
         let metrics = MetricsRegistry()
+        configuration.dropsManagedFields = true
         let client = KubeClient(configuration: configuration, metrics: metrics)
         if let missing = await Preflight.missingKinds(client, namespace: options.watchNamespaces?.first) {
             log.error(

@@ -104,7 +104,7 @@ final class ChildApplier: Sendable {
         let owner = NimOperator.owner(of: desired)
         let (needed, stamped) = Self.needsApply(desired, live: live, view: view)
         let hash = stamped.annotations[Self.hashAnnotation] ?? ""
-        let lastWrite = ledger.childWrite(identity, live: live?.resourceVersion)
+        let lastWrite = ledger.childWrite(identity, live: live)
         guard needed else { return nil }
         let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
         // Only the cache's lag, not drift: it still shows the version from before this

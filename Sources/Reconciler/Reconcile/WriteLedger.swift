@@ -113,13 +113,18 @@ public final class WriteLedger: Sendable {
 
     func childWrite(_ identity: String) -> ChildWrite? { state.withLock { $0.children[identity] } }
 
-    /// The last write of a child while the cache (at `live`) has not shown it; once it has, the
+    /// The last write of a child while the cache (`live`) has not shown it; once it has, the
     /// cache alone is the truth and the entry goes, so that a converged operator does not keep
-    /// an entry for every child it ever wrote.
-    func childWrite(_ identity: String, live: String?) -> ChildWrite? {
+    /// an entry for every child it ever wrote. Shown means the version the write returned, or a
+    /// later one: a version other than the one the write was decided on that carries the
+    /// stamp written (KServe's status writes move an InferenceService past the write's own
+    /// version before a reconcile looks, and the entry stayed for good).
+    func childWrite(_ identity: String, live: KubeObject?) -> ChildWrite? {
         state.withLock { state in
             guard let written = state.children[identity] else { return nil }
-            if let live, written.after == live {
+            if let live, live.resourceVersion == written.after
+                || (live.resourceVersion != written.before && live.annotations[ChildApplier.hashAnnotation] == written.stamp)
+            {
                 state.children[identity] = nil
                 return nil
             }

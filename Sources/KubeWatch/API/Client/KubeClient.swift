@@ -57,7 +57,7 @@ public final class KubeClient: Sendable {
             accept: options.metadataOnly ? Self.metadataListAccept : "application/json")
         return try ListPage(
             body: response.body, kind: options.metadataOnly ? "PartialObjectMetadata" : resource.kind,
-            apiVersion: options.metadataOnly ? "meta.k8s.io/v1" : resource.apiVersion, dropsManagedFields: options.dropsManagedFields)
+            apiVersion: options.metadataOnly ? "meta.k8s.io/v1" : resource.apiVersion, dropsManagedFields: options.dropsManagedFields || configuration.dropsManagedFields)
     }
 
     /// Every page, following `continue`. Returns the items and the last page's resourceVersion,
@@ -147,7 +147,7 @@ public final class KubeClient: Sendable {
         let metadataOnly = options.metadataOnly
         var received: (@Sendable (Int) -> Void)?
         if let counter = requestMetrics?.received { received = { bytes in counter.inc(["watch"], by: Double(bytes)) } }
-        return WatchEvents(response: response, resource: resource, metadataOnly: metadataOnly, dropsManagedFields: options.dropsManagedFields, received: received)
+        return WatchEvents(response: response, resource: resource, metadataOnly: metadataOnly, dropsManagedFields: options.dropsManagedFields || configuration.dropsManagedFields, received: received)
     }
 
     private func openStream(_ request: HTTPRequest, started: Date) async throws(KubeError) -> HTTPStreamResponse {
@@ -245,7 +245,7 @@ public final class KubeClient: Sendable {
     }
 
     func decode(_ response: HTTPResponse) throws(KubeError) -> JSON {
-        do { return try JSON(parsing: response.body) } catch {
+        do { return try JSON(parsing: response.body, droppingManagedFields: configuration.dropsManagedFields) } catch {
             throw .decoding("response \(response.status) is not JSON: \(error)")
         }
     }

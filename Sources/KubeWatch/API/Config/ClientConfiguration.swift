@@ -52,6 +52,10 @@ public struct ClientConfiguration: Sendable {
     public var userAgent = "nim-deploy-operator"
     /// The kubeconfig's `proxy-url`, else the environment's proxy settings (client-go's order).
     public var proxy = ProxySettings.fromEnvironment()
+    /// Every answer, list and watch is parsed without `metadata.managedFields`: for a controller,
+    /// which never reads them (server-side apply makes them as large as the object, and every
+    /// apply's answer carries them). Informers' caches drop them in any case.
+    public var dropsManagedFields = false
 
     public init(server: String, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none, namespace: String = "default", source: String = "explicit") {
         var trimmed = server
