@@ -265,6 +265,51 @@ import TestSupport
         #expect(informer.hasListed(namespace: "team-b") && informer.hasListed(namespace: nil))
     }
 
+    /// Informers started together list abreast: one whose list runs ahead waits, at a namespace's
+    /// end, until the others have listed that namespace too, so the pages the first reconciles
+    /// need are served before later namespaces'. The ConfigMaps (one page, one per namespace)
+    /// would otherwise be through every namespace while the Secrets' first namespace (three
+    /// pages) is still coming.
+    @Test(.timeLimit(.minutes(1))) func informersStartedTogetherListNamespaceByNamespace() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-a", "team-b"] {
+            try await cluster.createNamespace(namespace)
+            _ = try await cluster.client.create(configMap("settings", namespace: namespace), .configMaps)
+        }
+        for index in 0..<250 {
+            var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "s-\(index)")
+            secret["data"] = ["k": "dg=="]
+            _ = try await cluster.client.create(secret, .secrets)
+        }
+        let configMaps = Informer(client: cluster.client, resource: .configMaps)
+        let secrets = Informer(client: cluster.client, resource: .secrets)
+        let secretsListedFirst = Mutex<Bool?>(nil)
+        configMaps.addHandler { event in
+            guard case .added(let object) = event, object.namespace == "team-b" else { return }
+            secretsListedFirst.withLock { $0 = secrets.hasListed(namespace: "team-a") }
+        }
+        let group = Task { await InformerGroup.run([configMaps, secrets], late: [], patience: .seconds(30)) }
+        defer { group.cancel() }
+        try await eventually(timeout: 30, "both caches sync") { configMaps.hasSynced && secrets.hasSynced }
+        #expect(secretsListedFirst.withLock { $0 } == true, "team-b's ConfigMap waited for team-a's Secrets")
+    }
+
+    /// The wait is bounded: a peer that cannot list slows the others, it stops none.
+    @Test(.timeLimit(.minutes(1))) func anInformerThatCannotListHoldsTheOthersOnlyAMoment() async throws {
+        let cluster = try TestCluster()
+        for namespace in ["team-a", "team-b", "team-c"] {
+            try await cluster.createNamespace(namespace)
+            _ = try await cluster.client.create(configMap("settings", namespace: namespace), .configMaps)
+        }
+        cluster.controlPlane.faults.failNext(1_000_000, code: 503, verbs: ["list"], resource: "secrets")
+        let configMaps = Informer(client: cluster.client, resource: .configMaps)
+        let secrets = Informer(client: cluster.client, resource: .secrets)
+        let group = Task { await InformerGroup.run([configMaps, secrets], late: []) }
+        defer { group.cancel() }
+        try await eventually(timeout: 15, "the ConfigMaps sync") { configMaps.hasSynced }
+        #expect(!secrets.hasSynced)
+    }
+
     /// Each key waits for its own namespace in every cache its controller reads, not for the
     /// whole cluster; a wait in progress does not hold a shutdown.
     @Test(.timeLimit(.minutes(1))) func aControllerReconcilesANamespaceOnceEveryCacheHasListedIt() async throws {

@@ -31,6 +31,8 @@ public final class Informer: Sendable {
     private let transform: (@Sendable (KubeObject) -> KubeObject)?
     private let handlers = Mutex<[Handler]>([])
     private let syncState = Mutex<SyncState>(SyncState())
+    /// The informers this one lists abreast of, if it is one of a group's.
+    let pace = Mutex<ListPace?>(nil)
 
     private struct SyncState {
         var synced: Set<String> = []
@@ -110,6 +112,12 @@ public final class Informer: Sendable {
         }
     }
 
+    /// Making its first list of all namespaces, in key order: what `ListPace` can wait for.
+    var isListingInOrder: Bool {
+        guard resource.namespaced, watchers.contains(where: { $0.namespace == nil }) else { return false }
+        return syncState.withLock { !$0.synced.contains("") && !$0.unordered.contains("") }
+    }
+
     private func listed(_ namespace: String?, in state: SyncState) -> Bool {
         if state.synced.count == watchers.count { return true }
         guard let namespace, resource.namespaced else { return false }
@@ -139,6 +147,7 @@ public final class Informer: Sendable {
         var first = true
         var seen: Set<ObjectKey> = []
         var lastKey: String?
+        var lastNamespace: String?
         var batch: [(key: ObjectKey, compact: CompactObject)] = []
         for await event in events {
             switch event.transformed(transform) {
@@ -146,14 +155,21 @@ public final class Informer: Sendable {
                 batch.removeAll()
                 seen.removeAll()
                 lastKey = nil
+                lastNamespace = nil
             case .initApply(let object) where first:
                 let stored = ObjectCache.trimmed(object)
                 seen.insert(stored.key)
                 let key = stored.key.description
                 let ordered = lastKey.map { $0.utf8.lexicographicallyPrecedes(key.utf8) } ?? true
+                let previous = lastNamespace
                 lastKey = key
-                apply(stored)
+                lastNamespace = stored.key.namespace
+                // Every key before this one is in the cache (its own namespace is not claimed by it).
                 markListed(namespace, through: key, ordered: ordered)
+                if namespace == nil, ordered, let previous, previous != stored.key.namespace, let pace = pace.withLock({ $0 }) {
+                    await pace.left(previous, by: self)
+                }
+                apply(stored)
             case .initApply(let object):
                 batch.append((object.key, cache.compact(ObjectCache.trimmed(object))))
             case .initDone where first:

@@ -1,0 +1,39 @@
+import Synchronization
+
+/// Informers making their first lists side by side (an `InformerGroup`'s early ones), kept
+/// abreast namespace by namespace. A controller reconciles a namespace once every cache it reads
+/// has listed it; left alone, the caches that list fast fetch page after page of later
+/// namespaces, and the API server serves those before the pages the first reconciles wait for.
+/// So an informer entering a namespace waits, for a moment at most, until the others have
+/// listed the one it leaves. The pause is bounded: a peer that cannot list (forbidden, failing)
+/// slows the others a little and stops none.
+public final class ListPace: Sendable {
+    private let members = Mutex<[Informer]>([])
+    /// The longest an informer waits at a namespace's end.
+    let patience: Duration
+    public static let defaultPatience: Duration = .milliseconds(100)
+
+    init(patience: Duration = ListPace.defaultPatience) { self.patience = patience }
+
+    func join(_ informers: [Informer]) {
+        members.withLock { $0.append(contentsOf: informers) }
+        for informer in informers { informer.pace.withLock { $0 = self } }
+    }
+
+    /// Lets go of the informers (each holds its pace while the group runs).
+    func dissolve() {
+        for informer in members.withLock({ members in defer { members = [] }; return members }) { informer.pace.withLock { $0 = nil } }
+    }
+
+    /// `informer` has listed everything up to `namespace`'s end and gone on to the next.
+    func left(_ namespace: String, by informer: Informer) async {
+        let behind = members.withLock { $0 }.filter { $0 !== informer && $0.isListingInOrder && !$0.hasListed(namespace: namespace) }
+        guard !behind.isEmpty else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for other in behind { await other.waitUntilListed(namespace: namespace) } }
+            group.addTask { [patience] in try? await Task.sleep(for: patience) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
