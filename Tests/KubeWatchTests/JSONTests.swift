@@ -23,6 +23,8 @@ import KubeCore
         let whole = try JSON(parsing: text)
         #expect(whole[dotted: "object.metadata.managedFields"]?.arrayValue?.count == 1)
         #expect(throws: JSONParseError.self) { try JSON(parsing: Array(#"{"metadata":{"managedFields":[1,"#.utf8), droppingManagedFields: true) }
+        let list = try JSON(parsing: Array(#"{"metadata":[{"managedFields":1}]}"#.utf8), droppingManagedFields: true)
+        #expect(list["metadata"]?[0]?["managedFields"] == .int(1), "a metadata member that is no object is not metadata")
     }
 
     @Test func decodesSurrogatePairs() throws {

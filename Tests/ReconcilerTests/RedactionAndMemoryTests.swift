@@ -64,6 +64,31 @@ import TestSupport
         #expect(ledger.lastAppliedHash(.configMaps, namespace: "team-a", name: "nim-cache-a") == nil, "a later version with the stamp written")
     }
 
+    /// The same content written twice with another in between, the cache behind all three: the
+    /// first write's version carries the stamp written last, yet the cache still lags.
+    @Test func aVersionAnEarlierWriteReturnedIsNoSignTheCacheCaughtUp() {
+        let ledger = WriteLedger()
+        let identity = "configmaps/team-a/nim-cache-a"
+        func live(_ version: String, stamp: String, generation: Int = 0) -> KubeObject {
+            var object = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "nim-cache-a")
+            object.resourceVersion = version
+            object.annotations = [ChildApplier.hashAnnotation: stamp]
+            if generation > 0 { object[path: ["metadata", "generation"]] = .int(generation) }
+            return object
+        }
+        for (stamp, after) in [("b", "1"), ("c", "2"), ("b", "3")] {
+            ledger.recordChild(identity, .init(stamp: stamp, body: stamp, before: "0", after: after))
+        }
+        #expect(ledger.childWrite(identity, live: live("1", stamp: "b"))?.after == "3", "version 1 is the first write's")
+        #expect(ledger.childWrite(identity, live: live("2", stamp: "c"))?.after == "3")
+        #expect(ledger.childWrite(identity, live: live("4", stamp: "b")) == nil, "a later version with the stamp written")
+
+        // A status write between the cache's version and a spec write keeps the old generation.
+        ledger.recordChild(identity, .init(stamp: "b", body: "b2", before: "4", after: "6", generation: 3))
+        #expect(ledger.childWrite(identity, live: live("5", stamp: "b", generation: 2))?.after == "6")
+        #expect(ledger.childWrite(identity, live: live("7", stamp: "b", generation: 3)) == nil)
+    }
+
     @Test func everyKeyLearnedIsHeldHoweverMany() {
         let redactor = Redactor()
         // Not nvapi- keys: only holding them by value masks them.

@@ -112,11 +112,16 @@ public final class Informer: Sendable {
         }
     }
 
-    /// Making its first list of all namespaces, in key order: what `ListPace` can wait for.
+    /// Not synced, with a first list of all namespaces that came (as far as it came) in key
+    /// order: the informers `ListPace` may wait for. Whether it is moving at all is the pace's
+    /// to judge, by `listProgress`.
     var isListingInOrder: Bool {
         guard resource.namespaced, watchers.contains(where: { $0.namespace == nil }) else { return false }
         return syncState.withLock { !$0.synced.contains("") && !$0.unordered.contains("") }
     }
+
+    /// The last key its first list of all namespaces has put in the cache ("" before the first).
+    var listProgress: String { syncState.withLock { $0.listedThrough[""] ?? "" } }
 
     private func listed(_ namespace: String?, in state: SyncState) -> Bool {
         if state.synced.count == watchers.count { return true }

@@ -5,10 +5,13 @@ import Synchronization
 /// has listed it; left alone, the caches that list fast fetch page after page of later
 /// namespaces, and the API server serves those before the pages the first reconciles wait for.
 /// So an informer entering a namespace waits, for a moment at most, until the others have
-/// listed the one it leaves. The pause is bounded: a peer that cannot list (forbidden, failing)
-/// slows the others a little and stops none.
+/// listed the one it leaves. The pause is bounded, and a peer that let it run out is not waited
+/// for again until its list moves: one that cannot list (forbidden, failing, a kind not served)
+/// costs the others one pause, not one per namespace.
 public final class ListPace: Sendable {
     private let members = Mutex<[Informer]>([])
+    /// Peers a pause ran out on, with how far their lists had come then.
+    private let stalled = Mutex<[ObjectIdentifier: String]>([:])
     /// The longest an informer waits at a namespace's end.
     let patience: Duration
     public static let defaultPatience: Duration = .milliseconds(100)
@@ -27,13 +30,29 @@ public final class ListPace: Sendable {
 
     /// `informer` has listed everything up to `namespace`'s end and gone on to the next.
     func left(_ namespace: String, by informer: Informer) async {
-        let behind = members.withLock { $0 }.filter { $0 !== informer && $0.isListingInOrder && !$0.hasListed(namespace: namespace) }
+        let behind = members.withLock { $0 }.filter { other in
+            other !== informer && other.isListingInOrder && !other.hasListed(namespace: namespace) && !isStalled(other)
+        }
         guard !behind.isEmpty else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { for other in behind { await other.waitUntilListed(namespace: namespace) } }
             group.addTask { [patience] in try? await Task.sleep(for: patience) }
             await group.next()
             group.cancelAll()
+        }
+        let late = behind.filter { !$0.hasListed(namespace: namespace) }
+        stalled.withLock { stalled in
+            for other in late { stalled[ObjectIdentifier(other)] = other.listProgress }
+        }
+    }
+
+    /// Ran a pause out, and has listed nothing more since.
+    private func isStalled(_ informer: Informer) -> Bool {
+        stalled.withLock { stalled in
+            guard let at = stalled[ObjectIdentifier(informer)] else { return false }
+            if informer.listProgress == at { return true }
+            stalled[ObjectIdentifier(informer)] = nil
+            return false
         }
     }
 }

@@ -117,7 +117,7 @@ final class ChildApplier: Sendable {
             let token = desired.kind == "InferenceService" ? RestartToken(service: desired) : nil
             ledger.recordChild(
                 identity,
-                .init(stamp: hash, body: body, before: live?.resourceVersion, after: stored.resourceVersion, owner: owner, ownerUID: desired.controllerReference?.uid, token: token))
+                .init(stamp: hash, body: body, before: live?.resourceVersion, after: stored.resourceVersion, generation: stored.generation, owner: owner, ownerUID: desired.controllerReference?.uid, token: token))
             return stored
         } catch {
             throw Self.problem(error, object: "\(resource.kind) \(desired.name)")

@@ -18,8 +18,13 @@ public final class WriteLedger: Sendable {
         var body: String
         /// The child's resourceVersion before the write: a cache still showing it lags.
         var before: String?
-        /// The resourceVersion the write returned.
+        /// The resourceVersion the write returned, and its generation (0 for kinds without).
         var after: String?
+        var generation = 0
+        /// The versions earlier writes of this child returned while the cache showed none of
+        /// them: a cache at one of those still lags, whatever stamp it shows (the same content
+        /// may have been written twice, another in between).
+        var earlier: Set<String> = []
         /// The deployment it belongs to, and that deployment's UID.
         var owner: ObjectKey?
         var ownerUID: String?
@@ -116,15 +121,14 @@ public final class WriteLedger: Sendable {
     /// The last write of a child while the cache (`live`) has not shown it; once it has, the
     /// cache alone is the truth and the entry goes, so that a converged operator does not keep
     /// an entry for every child it ever wrote. Shown means the version the write returned, or a
-    /// later one: a version other than the one the write was decided on that carries the
-    /// stamp written (KServe's status writes move an InferenceService past the write's own
-    /// version before a reconcile looks, and the entry stayed for good).
+    /// later one: KServe's status writes move an InferenceService on before a reconcile looks.
+    /// A later one is told by the stamp written on a version that is neither the one the write
+    /// was decided on nor one an earlier write returned, and, for kinds with a generation, at
+    /// the write's generation or past it (a status write in between carries the old one).
     func childWrite(_ identity: String, live: KubeObject?) -> ChildWrite? {
         state.withLock { state in
             guard let written = state.children[identity] else { return nil }
-            if let live, live.resourceVersion == written.after
-                || (live.resourceVersion != written.before && live.annotations[ChildApplier.hashAnnotation] == written.stamp)
-            {
+            if let live, live.resourceVersion == written.after || Self.isLater(live, than: written) {
                 state.children[identity] = nil
                 return nil
             }
@@ -132,7 +136,22 @@ public final class WriteLedger: Sendable {
         }
     }
 
-    func recordChild(_ identity: String, _ write: ChildWrite) { state.withLock { $0.children[identity] = write } }
+    private static func isLater(_ live: KubeObject, than written: ChildWrite) -> Bool {
+        live.resourceVersion != written.before && !written.earlier.contains(live.resourceVersion)
+            && live.annotations[ChildApplier.hashAnnotation] == written.stamp && live.generation >= written.generation
+    }
+
+    /// Records a write; one over a write the cache has not shown yet remembers that version too.
+    func recordChild(_ identity: String, _ write: ChildWrite) {
+        state.withLock { state in
+            var write = write
+            if let previous = state.children[identity] {
+                write.earlier = previous.earlier
+                if let after = previous.after { write.earlier.insert(after) }
+            }
+            state.children[identity] = write
+        }
+    }
 
     /// The hash this process last applied to a child, if it applied one.
     public func lastAppliedHash(_ resource: ResourceType, namespace: String, name: String) -> String? {

@@ -208,7 +208,8 @@ private struct JSONByteParser {
             } else if isMetadata, key == "managedFields" {
                 try skipValue()
             } else {
-                nextIsMetadata = dropsManagedFields && key == "metadata"
+                // Only an object is metadata: the flag must not reach an array's first element.
+                nextIsMetadata = dropsManagedFields && key == "metadata" && index < bytes.count && bytes[index] == UInt8(ascii: "{")
                 members.append((key, try parseValue()))
                 nextIsMetadata = false
             }
