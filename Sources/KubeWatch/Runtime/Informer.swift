@@ -31,8 +31,6 @@ public final class Informer: Sendable {
     private let transform: (@Sendable (KubeObject) -> KubeObject)?
     private let handlers = Mutex<[Handler]>([])
     private let syncState = Mutex<SyncState>(SyncState())
-    /// The informers this one lists abreast of, if it is one of a group's.
-    let pace = Mutex<ListPace?>(nil)
 
     private struct SyncState {
         var synced: Set<String> = []
@@ -135,17 +133,20 @@ public final class Informer: Sendable {
     }
 
     /// Runs until the task is cancelled.
-    public func run() async {
+    public func run() async { await run(pacedBy: nil) }
+
+    /// Runs until the task is cancelled, its first list kept abreast of `pace`'s other informers.
+    func run(pacedBy pace: ListPace?) async {
         let started = ContinuousClock.now
         syncState.withLock { $0.started = started }
         await withTaskGroup(of: Void.self) { group in
             for (namespace, watcher) in watchers {
-                group.addTask { await self.consume(watcher.events(), namespace: namespace) }
+                group.addTask { await self.consume(watcher.events(), namespace: namespace, pace: pace) }
             }
         }
     }
 
-    private func consume(_ events: WatcherEvents, namespace: String?) async {
+    private func consume(_ events: WatcherEvents, namespace: String?, pace: ListPace?) async {
         // The first list goes into the cache as it arrives, so that a namespace listed early
         // can be reconciled while the rest is still coming. A relist is kept compact and
         // swapped in whole at the end, so a list that fails half-way never shows as deletions.
@@ -171,7 +172,7 @@ public final class Informer: Sendable {
                 lastNamespace = stored.key.namespace
                 // Every key before this one is in the cache (its own namespace is not claimed by it).
                 markListed(namespace, through: key, ordered: ordered)
-                if namespace == nil, ordered, let previous, previous != stored.key.namespace, let pace = pace.withLock({ $0 }) {
+                if namespace == nil, ordered, let previous, previous != stored.key.namespace, let pace {
                     await pace.left(previous, by: self)
                 }
                 apply(stored)

@@ -6,11 +6,9 @@ public enum InformerGroup {
     /// `patience`: the longest an early informer waits for the others at a namespace's end.
     public static func run(_ informers: [Informer], late: [Informer], patience: Duration = ListPace.defaultPatience) async {
         let early = informers.filter { informer in !late.contains { $0 === informer } }
-        let pace = ListPace(patience: patience)
-        pace.join(early)
-        defer { pace.dissolve() }
+        let pace = ListPace(early, patience: patience)
         await withTaskGroup(of: Void.self) { group in
-            for informer in early { group.addTask { await informer.run() } }
+            for informer in early { group.addTask { await informer.run(pacedBy: pace) } }
             group.addTask {
                 for informer in early { await informer.waitForSync() }
                 if Task.isCancelled { return }

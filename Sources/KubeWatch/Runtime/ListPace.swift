@@ -9,28 +9,21 @@ import Synchronization
 /// for again until its list moves: one that cannot list (forbidden, failing, a kind not served)
 /// costs the others one pause, not one per namespace.
 public final class ListPace: Sendable {
-    private let members = Mutex<[Informer]>([])
+    private let members: [Informer]
     /// Peers a pause ran out on, with how far their lists had come then.
     private let stalled = Mutex<[ObjectIdentifier: String]>([:])
     /// The longest an informer waits at a namespace's end.
     let patience: Duration
     public static let defaultPatience: Duration = .milliseconds(100)
 
-    init(patience: Duration = ListPace.defaultPatience) { self.patience = patience }
-
-    func join(_ informers: [Informer]) {
-        members.withLock { $0.append(contentsOf: informers) }
-        for informer in informers { informer.pace.withLock { $0 = self } }
-    }
-
-    /// Lets go of the informers (each holds its pace while the group runs).
-    func dissolve() {
-        for informer in members.withLock({ members in defer { members = [] }; return members }) { informer.pace.withLock { $0 = nil } }
+    init(_ members: [Informer], patience: Duration = ListPace.defaultPatience) {
+        self.members = members
+        self.patience = patience
     }
 
     /// `informer` has listed everything up to `namespace`'s end and gone on to the next.
     func left(_ namespace: String, by informer: Informer) async {
-        let behind = members.withLock { $0 }.filter { other in
+        let behind = members.filter { other in
             other !== informer && other.isListingInOrder && !other.hasListed(namespace: namespace) && !isStalled(other)
         }
         guard !behind.isEmpty else { return }

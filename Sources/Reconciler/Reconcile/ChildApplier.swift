@@ -104,6 +104,8 @@ final class ChildApplier: Sendable {
         let owner = NimOperator.owner(of: desired)
         let (needed, stamped) = Self.needsApply(desired, live: live, view: view)
         let hash = stamped.annotations[Self.hashAnnotation] ?? ""
+        // Asked before knowing whether anything is written: the question is what forgets a
+        // write once the cache shows it.
         let lastWrite = ledger.childWrite(identity, live: live)
         guard needed else { return nil }
         let body = desired.kind == "InferenceService" ? SHA256.hex(stamped.body.serializedBytes()) : hash
