@@ -98,6 +98,13 @@ struct OperatorProcess {
         return values
     }
 
+    /// `nim_write_ledger_entries` by kind, as `kind N, ...`.
+    func ledgerEntries() async throws -> String {
+        let prefix = "nim_write_ledger_entries{kind=\""
+        return try await scrape().filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }
+            .map { "\($0.key.dropFirst(prefix.count).dropLast(2)) \(Int($0.value))" }.joined(separator: ", ")
+    }
+
     func reconciles() async throws -> Double {
         try await scrape()["controller_runtime_reconcile_total{controller=\"nimdeployment\",result=\"success\"}"] ?? 0
     }

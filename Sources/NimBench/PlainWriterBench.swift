@@ -20,17 +20,23 @@ struct PlainWriterBench {
         var writers: Int
         var seconds: Double
         var writes: Int
+        /// This process's CPU meanwhile: the control plane's, the stand-ins' and the writer's.
+        var planeSeconds: Double
+        /// The API server's requests meanwhile, by client.
+        var requests: String
     }
 
     /// The fastest of the writer counts tried, and every run.
     func run(writerCounts: [Int] = [8, 16, 32]) async throws -> (best: Run, runs: [Run]) {
         var runs: [Run] = []
-        for writers in writerCounts { runs.append(try await once(writers: writers)) }
+        for writers in writerCounts { runs.append(try await once(writers: writers, profiled: writers == writerCounts.last)) }
         guard let best = runs.min(by: { $0.seconds < $1.seconds }) else { throw BenchFailure(description: "no plain-writer run") }
         return (best, runs)
     }
 
-    private func once(writers: Int) async throws -> Run {
+    /// `profiled`: NIM_BENCH_PERF_PLAIN=FILE records this process (the control plane, the stand-ins
+    /// and the writer) while it writes.
+    private func once(writers: Int, profiled: Bool) async throws -> Run {
         let world = try BenchWorld(root: root, expectedObjects: deployments)
         defer { world.stop() }
         let client = world.client
@@ -66,6 +72,10 @@ struct PlainWriterBench {
             writes.append((status, NimDeployment.resource, "status"))
         }
 
+        let profiler = profiled ? try ScaleBench.profile("NIM_BENCH_PERF_PLAIN", pids: [getpid()]) : nil
+        defer { ScaleBench.stop(profiler) }
+        let cpuBefore = ScaleBench.ownCPUSeconds()
+        let requestsBefore = world.plane.requestStats
         let began = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
@@ -79,7 +89,9 @@ struct PlainWriterBench {
                 if next < writes.count { add() }
             }
         }
-        return Run(writers: writers, seconds: Date().timeIntervalSince(began), writes: writes.count)
+        let seconds = Date().timeIntervalSince(began)
+        let planeSeconds = ScaleBench.ownCPUSeconds() - cpuBefore
+        return Run(writers: writers, seconds: seconds, writes: writes.count, planeSeconds: planeSeconds, requests: requestsByAgent(world.plane.requestStats, since: requestsBefore))
     }
 
     /// A status the size of the operator's first one: its conditions, observedGeneration, names.

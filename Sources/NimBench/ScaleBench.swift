@@ -22,10 +22,11 @@ struct ScaleBench {
         _ = FileManager.default.createFile(atPath: path + suffix, contents: smaps)
     }
 
-    /// `perf record` of the given processes into the file the environment variable names.
+    /// `perf record` of the given processes (none: the whole machine) into the file the environment variable names.
     static func profile(_ variable: String, pids: [Int32]) throws -> Int32? {
         guard let file = ProcessInfo.processInfo.environment[variable] else { return nil }
-        return try spawnInterruptible(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", pids.map(String.init).joined(separator: ","), "-o", file])
+        let scope = pids.isEmpty ? ["-a"] : ["-p", pids.map(String.init).joined(separator: ",")]
+        return try spawnInterruptible(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g"] + scope + ["-o", file])
     }
 
     /// A malloc uprobe counted on the process by `perf stat`, when NIM_BENCH_ALLOCS=1.
@@ -127,6 +128,10 @@ struct ScaleBench {
         // NIM_BENCH_PERF=FILE: `perf record` of the operator while it converges (a profile of
         // where a reconcile's CPU goes; `perf report -i FILE`).
         let profiler = try Self.profile("NIM_BENCH_PERF", pids: [process.pid])
+        // NIM_BENCH_PERF_PLANE=FILE: the whole machine meanwhile (`perf script --pid` splits this
+        // process, the control plane and stand-ins, from the operator), to compare with the plain
+        // writer's (NIM_BENCH_PERF_PLAIN). Not `-p`: perf misses this process's older threads.
+        let planeProfiler = try Self.profile("NIM_BENCH_PERF_PLANE", pids: [])
         // NIM_BENCH_ALLOCS=1: the operator's malloc calls while it converges, counted by a
         // uprobe (root and perf needed; the probe slows every allocation, so this run's times
         // are not comparable with others).
@@ -135,6 +140,7 @@ struct ScaleBench {
         let cpuBefore = try await process.cpuSeconds()
         let passesBefore = try await process.passes()
         let planeCPUBefore = Self.ownCPUSeconds()
+        let requestsBefore = plane.requestStats
         let began = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
@@ -153,10 +159,19 @@ struct ScaleBench {
         let applied = Date().timeIntervalSince(began)
         // Written: every deployment's children applied and a status for its generation (what the
         // plain writer does); Ready follows once the KServe stand-in says so.
-        try await waitUntil(timeout: timeout, "all \(deployments) Ready") { progress.ready == deployments }
+        // Where the time until written went: read at the first poll that sees it (50 ms late at most).
+        var atWritten: (passes: Double, operatorCPU: Double, planeCPU: Double, writes: Int, requests: String)?
+        try await waitUntil(timeout: timeout, "all \(deployments) Ready") {
+            if atWritten == nil, progress.allWritten != nil {
+                atWritten = (try await process.passes() - passesBefore, try await process.cpuSeconds() - cpuBefore, Self.ownCPUSeconds() - planeCPUBefore,
+                             (plane.requestStats - requestsBefore).writes(by: "nim-deploy-operator"), requestsByAgent(plane.requestStats, since: requestsBefore))
+            }
+            return progress.ready == deployments
+        }
         let converged = Date().timeIntervalSince(began)
         let allWritten = progress.allWritten.map { $0.timeIntervalSince(began) } ?? converged
         Self.stop(profiler)
+        Self.stop(planeProfiler)
         let mallocs = Self.stop(counting: allocations)
         let bytesAfter = try await process.apiBytes()
         let operatorCPU = try await process.cpuSeconds() - cpuBefore
@@ -167,6 +182,11 @@ struct ScaleBench {
         let convergence = plane.requestStats
         let operatorRequests = convergence.counts.filter { $0.key.agent == "nim-deploy-operator" }
         print(String(format: "converged: %.2f s written, %.2f s Ready (applying the deployments took %.2f s)", allWritten, converged, applied))
+        if let atWritten {
+            print(String(format: "until written: %.2f reconciles and %.2f writes a deployment, CPU operator %.2f s, control plane and stand-ins %.2f s",
+                         atWritten.passes / Double(deployments), Double(atWritten.writes) / Double(deployments), atWritten.operatorCPU, atWritten.planeCPU))
+            print("  requests until written: " + atWritten.requests)
+        }
         if let limit {
             print(String(format: "ratio to the plain writer: %.2f (%.2f s against %.2f s by %d writers)", allWritten / limit.seconds, allWritten, limit.seconds, limit.writers))
         }
@@ -226,6 +246,7 @@ struct ScaleBench {
         // Settled: after the heap trimmer's next round (every 10 s) has given freed pages back.
         try await Task.sleep(nanoseconds: 11_000_000_000)
         let firstNow = process.status()
+        let firstLedger = try await process.ledgerEntries()
         Self.saveMappings(of: process.pid, suffix: "")
         let beforeRestart = plane.requestStats
         let restartStart = Date()
@@ -256,6 +277,7 @@ struct ScaleBench {
         print(String(format: "operator peak RSS: %.1f MB (converging %d deployments), %.1f MB (restarted)", firstPeak / 1_048_576, deployments, process.peakRSS() / 1_048_576))
         try await Task.sleep(nanoseconds: 11_000_000_000)
         let restartedNow = process.status()
+        print("write ledger entries once settled: \(firstLedger) converged, \(try await process.ledgerEntries()) restarted")
         Self.saveMappings(of: process.pid, suffix: ".restarted")
         func settled(_ status: [String: Double]) -> String {
             String(format: "%.1f MB (heap and stacks %.1f, mapped files %.1f)", (status["VmRSS"] ?? 0) / 1_048_576, (status["RssAnon"] ?? 0) / 1_048_576, (status["RssFile"] ?? 0) / 1_048_576)

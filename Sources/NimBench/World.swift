@@ -150,6 +150,13 @@ func waitUntil(timeout: TimeInterval, _ what: String, every interval: TimeInterv
     throw BenchFailure(description: "timed out waiting for \(what)")
 }
 
+/// Requests by client (the User-Agent's first word), for what else loaded the API server.
+func requestsByAgent(_ stats: RequestStats, since before: RequestStats) -> String {
+    var byAgent: [String: Int] = [:]
+    for (key, count) in (stats - before).counts { byAgent[key.agent, default: 0] += count }
+    return byAgent.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+}
+
 /// Requests counted by the control plane, summed by verb.
 func requestSummary(_ counts: [RequestStats.Key: Int]) -> String {
     var byVerb: [String: Int] = [:]

@@ -71,7 +71,8 @@ struct Bench {
         var limit: PlainWriterBench.Run?
         if plainWriter {
             let (best, runs) = try await PlainWriterBench(root: root, deployments: deployments, namespaces: namespaces).run()
-            print("plain writer (the limit): " + runs.map { String(format: "%d writes by %d writers in %.2f s", $0.writes, $0.writers, $0.seconds) }.joined(separator: "; "))
+            print("plain writer (the limit): " + runs.map { String(format: "%d writes by %d writers in %.2f s (%.2f s of CPU)", $0.writes, $0.writers, $0.seconds, $0.planeSeconds) }.joined(separator: "; "))
+            print("  requests while the fastest wrote: " + best.requests)
             limit = best
         }
         let world = try BenchWorld(root: root, expectedObjects: deployments + rotations)
