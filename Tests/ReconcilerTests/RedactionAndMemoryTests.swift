@@ -89,6 +89,41 @@ import TestSupport
         #expect(ledger.childWrite(identity, live: live("7", stamp: "b", generation: 3)) == nil)
     }
 
+    /// A mass create fills the ledger with every child written; once the caches show them all,
+    /// what the entries took is given back, not kept at the peak's capacity.
+    @Test func aLedgerThatCaughtUpGivesItsStorageBack() {
+        let ledger = WriteLedger()
+        func identity(_ index: Int) -> String { "configmaps/team-a/nim-cache-\(index)" }
+        for index in 0..<5000 { ledger.recordChild(identity(index), .init(stamp: "s", body: "s", before: nil, after: "\(index + 1)")) }
+        #expect(ledger.capacity >= 5000)
+        for index in 0..<4990 {
+            var live = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "nim-cache-\(index)")
+            live.resourceVersion = "\(index + 1)"
+            #expect(ledger.childWrite(identity(index), live: live) == nil)
+        }
+        #expect(ledger.count == 10)
+        #expect(ledger.capacity < 100, "the storage of 5000 entries is kept for 10")
+        #expect(ledger.childWrite(identity(4995), live: nil)?.after == "4996", "the entries left are whole")
+    }
+
+    /// `nim_write_ledger_entries`: a converged deployment leaves nothing of its writes behind,
+    /// only its Ready status and its key Secret's sighting.
+    @Test func aConvergedDeploymentLeavesNoWriteInTheLedger() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        try await env.deploy()
+        try await env.waitFor("Ready", "True")
+        try await env.quiesce()
+        var entries: [String: Double] = [:]
+        try await eventually("the ledger caught up") {
+            let samples = try PrometheusText.parse(env.metrics.render())
+            entries = Dictionary(samples.filter { $0.name == "nim_write_ledger_entries" }.map { ($0.labels["kind"] ?? "", $0.value) }) { $1 }
+            return entries["child"] == 0 && entries["status"] == 0
+        }
+        #expect(entries["ready"] == 1 && entries["keySecret"] == 1, "\(entries)")
+    }
+
     @Test func everyKeyLearnedIsHeldHoweverMany() {
         let redactor = Redactor()
         // Not nvapi- keys: only holding them by value masks them.

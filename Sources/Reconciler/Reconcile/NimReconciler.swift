@@ -49,6 +49,9 @@ public final class NimReconciler: Sendable {
         self.revisionMetrics = RevisionMetrics(metrics)
         self.readiness = metrics?.gauge("nim_deployments", help: "NimDeployments by Ready status.", labels: ["ready"])
         for state in ["True", "False", "Unknown"] { readiness?.set(0, [state]) }
+        if let entries = metrics?.gauge("nim_write_ledger_entries", help: "What this process remembers of its own writes and sightings, by kind.", labels: ["kind"]) {
+            metrics?.collect { [ledger] in entries.replaceAll(Dictionary(uniqueKeysWithValues: ledger.sizes.map { ([$0.key], Double($0.value)) })) }
+        }
     }
 
     /// A transient problem: the controller retries with backoff.

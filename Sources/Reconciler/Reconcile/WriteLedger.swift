@@ -129,7 +129,7 @@ public final class WriteLedger: Sendable {
         state.withLock { state in
             guard let written = state.children[identity] else { return nil }
             if let live, live.resourceVersion == written.after || Self.isLater(live, than: written) {
-                state.children[identity] = nil
+                state.children.removeShrinking(identity)
                 return nil
             }
             return written
@@ -171,7 +171,7 @@ public final class WriteLedger: Sendable {
     /// Forgets a child that is gone, so it is made again rather than taken for the cache's lag.
     public func forget(_ resource: ResourceType, namespace: String, name: String) {
         let identity = Self.identity(resource, namespace: namespace, name: name)
-        state.withLock { $0.children[identity] = nil }
+        state.withLock { $0.children.removeShrinking(identity) }
     }
 
     // MARK: - Status
@@ -183,7 +183,7 @@ public final class WriteLedger: Sendable {
         return state.withLock { state -> JSON? in
             guard let written = state.statuses[object.key], written.uid == object.uid else { return cached }
             if object.resourceVersion == written.after || cached.map({ $0.semanticallyEquals(written.status) }) == true {
-                state.statuses[object.key] = nil
+                state.statuses.removeShrinking(object.key)
                 return cached
             }
             return written.status
@@ -253,4 +253,26 @@ public final class WriteLedger: Sendable {
 
     /// How many entries it holds (memory tests and the benchmark).
     public var count: Int { state.withLock { $0.children.count + $0.statuses.count + $0.keySightings.count } }
+
+    /// The entries its dictionaries have room for (the memory test).
+    var capacity: Int { state.withLock { $0.children.capacity + $0.statuses.capacity } }
+
+    /// Its entries by kind, for `nim_write_ledger_entries`: what a converged operator still remembers.
+    public var sizes: [String: Int] {
+        state.withLock { state in
+            ["child": state.children.count, "status": state.statuses.count, "keySecret": state.keySightings.count, "ready": state.ready.count, "activity": state.activity.count]
+        }
+    }
+}
+
+extension Dictionary {
+    /// Removes the entry, and gives back the storage once a quarter of it is used: the ledger
+    /// fills with a whole cluster's writes while it converges and empties as the caches catch
+    /// up, and a dictionary keeps the capacity it grew to (megabytes at thousands of deployments).
+    mutating func removeShrinking(_ key: Key) {
+        guard removeValue(forKey: key) != nil, capacity > 64, count * 4 < capacity else { return }
+        var compact = Dictionary(minimumCapacity: count * 2)
+        for (key, value) in self { compact[key] = value }
+        self = compact
+    }
 }
