@@ -27,6 +27,9 @@ struct ResourceTable: Sendable {
     var history: [WatchRecord] = []
     /// Events at or below this revision are gone: a watch from there gets 410 Expired.
     var compactedRevision = 0
+    /// The keys in list order, kept up to date once a list asked for them: a controller that
+    /// lists while others create (KServe's pods beside a mass create) would otherwise sort the
+    /// whole table on every list, where the real server's watch cache keeps its keys ordered.
     private var sortedKeysCache: [ObjectKey]?
 
     var sortedKeys: [ObjectKey] {
@@ -39,11 +42,19 @@ struct ResourceTable: Sendable {
     }
 
     mutating func store(_ object: JSON, at key: ObjectKey) {
-        if objects.updateValue(object, forKey: key) == nil { sortedKeysCache = nil }
+        guard objects.updateValue(object, forKey: key) == nil, var keys = sortedKeysCache else { return }
+        sortedKeysCache = nil
+        keys.insert(key, at: StoreState.firstIndex(in: keys) { !($0 < key) })
+        sortedKeysCache = keys
     }
 
     mutating func remove(_ key: ObjectKey) {
-        if objects.removeValue(forKey: key) != nil { sortedKeysCache = nil }
+        guard objects.removeValue(forKey: key) != nil, var keys = sortedKeysCache else { return }
+        sortedKeysCache = nil
+        let index = StoreState.firstIndex(in: keys) { !($0 < key) }
+        guard index < keys.count, keys[index] == key else { return }
+        keys.remove(at: index)
+        sortedKeysCache = keys
     }
 
     /// Appends to the history, dropping the oldest half once it passes twice the window, so the

@@ -10,8 +10,9 @@ struct WatchFilter: Sendable {
 
     func matches(_ object: JSON) -> Bool {
         if let namespace, object[path: ["metadata", "namespace"]]?.stringValue != namespace { return false }
-        if !labelSelector.isEverything, !labelSelector.matches(KubeObject.stringMap(object[path: ["metadata", "labels"]])) {
-            return false
+        if !labelSelector.isEverything {
+            let labels = object[path: ["metadata", "labels"]]
+            guard labelSelector.matches(label: { labels?[$0]?.stringValue }) else { return false }
         }
         if !fieldSelector.requirements.isEmpty, !fieldSelector.matches({ fieldValue(object, $0) }) { return false }
         return true

@@ -17,8 +17,10 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
             self.values = values
         }
 
-        public func matches(_ labels: [String: String]) -> Bool {
-            let value = labels[key]
+        public func matches(_ labels: [String: String]) -> Bool { matches(value: labels[key]) }
+
+        /// The same, from the value of this requirement's key (nil: no such label).
+        public func matches(value: String?) -> Bool {
             switch op {
             case .equals, .in: return value.map(values.contains) ?? false
             case .notEquals, .notIn: return value.map { !values.contains($0) } ?? true
@@ -56,6 +58,9 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     public var isEverything: Bool { requirements.isEmpty }
 
     public func matches(_ labels: [String: String]) -> Bool { requirements.allSatisfy { $0.matches(labels) } }
+
+    /// The same, looking each label up: no map is built for an object that is only matched.
+    public func matches(label: (String) -> String?) -> Bool { requirements.allSatisfy { $0.matches(value: label($0.key)) } }
 
     public var description: String { requirements.map(\.rendered).joined(separator: ",") }
 
