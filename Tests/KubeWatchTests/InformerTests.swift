@@ -169,6 +169,61 @@ import TestSupport
         #expect(informer.cache.get(namespace: "default", name: "key")?["data"] == nil)
     }
 
+    /// `keeps`: the cache holds what it says, the handlers see everything; one read on purpose
+    /// is tracked until its next event, which the cache then holds.
+    @Test func anInformerKeepsWhatItIsToldAndTracksWhatIsRead() async throws {
+        let cluster = try TestCluster()
+        _ = try await cluster.client.create(configMap("wanted-1"), .configMaps)
+        _ = try await cluster.client.create(configMap("other-1"), .configMaps)
+        let informer = Informer(client: cluster.client, resource: .configMaps, namespaces: ["default"], keeps: { $0.name.hasPrefix("wanted-") })
+        let recorder = Recorder()
+        informer.addHandler(recorder.handle)
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        #expect(informer.cache.keys.map(\.name) == ["wanted-1"])
+        #expect(recorder.contains("added other-1"), "the handlers see what is not held")
+
+        let read = ObjectKey(namespace: "default", name: "other-1")
+        let stamp = try #require(informer.cache.track(read))
+        #expect(informer.cache.isUnchanged(read, since: stamp))
+        #expect(informer.cache.track(ObjectKey(namespace: "default", name: "wanted-1")) == nil, "one held needs no tracking")
+        _ = try await cluster.client.patch(.configMaps, namespace: "default", name: "other-1", .merge(["data": ["k": "changed"]]))
+        try await eventually("the tracked object held from its change on") { informer.cache.get(read)?["data"]?["k"] == "changed" }
+        #expect(!informer.cache.isUnchanged(read, since: stamp), "held: no longer tracked")
+
+        // Tracked, then deleted while not held: the read is out of date, and a new tracking is another.
+        _ = try await cluster.client.create(configMap("other-2"), .configMaps)
+        let gone = ObjectKey(namespace: "default", name: "other-2")
+        try await eventually("other-2 seen") { recorder.contains("added other-2") }
+        let before = try #require(informer.cache.track(gone))
+        try await cluster.client.delete(.configMaps, namespace: "default", name: "other-2")
+        try await eventually("the deletion ends the tracking") { !informer.cache.isUnchanged(gone, since: before) }
+        #expect(informer.cache.track(gone) != before)
+        #expect(informer.cache.get(gone) == nil)
+    }
+
+    /// A tracked object deleted while the watch was down: the relist does not bring it, and the
+    /// handlers hear of its deletion as they would of a held one's.
+    @Test func aTrackedObjectGoneDuringAnOutageIsReportedDeleted() async throws {
+        let cluster = try TestCluster()
+        _ = try await cluster.client.create(configMap("read-on-purpose"), .configMaps)
+        let informer = Informer(client: cluster.client, resource: .configMaps, namespaces: ["default"], keeps: { _ in false })
+        let recorder = Recorder()
+        informer.addHandler(recorder.handle)
+        let task = start(informer)
+        defer { task.cancel() }
+        await informer.waitForSync()
+        let key = ObjectKey(namespace: "default", name: "read-on-purpose")
+        let stamp = try #require(informer.cache.track(key))
+        cluster.controlPlane.faults.failNext(1, code: 503, verbs: ["watch"], resource: "configmaps")
+        cluster.controlPlane.closeAllWatches()
+        try await cluster.client.delete(.configMaps, namespace: "default", name: "read-on-purpose")
+        cluster.controlPlane.compactHistory()
+        try await eventually(timeout: 15, "the relist reports it deleted") { recorder.contains("deleted read-on-purpose") }
+        #expect(!informer.cache.isUnchanged(key, since: stamp))
+    }
+
     @Test func closedWatchesResumeWithoutRelisting() async throws {
         let cluster = try TestCluster()
         let informer = Informer(client: cluster.client, resource: .configMaps, namespaces: ["default"])

@@ -165,9 +165,10 @@ import TestSupport
         #expect(Redactor.current !== mine)
     }
 
-    /// A Secret applied with `kubectl apply` carries its whole content in an annotation; the
-    /// operator's metadata cache of every Secret keeps none of it.
-    @Test func theMetadataCacheKeepsNoLastAppliedContent() async throws {
+    /// Of the Secrets that are not its own, the operator holds those a deployment names, as
+    /// metadata: a key Secret applied with `kubectl apply` carries its whole content in an
+    /// annotation, and none of it is kept; the many others (tokens, Helm releases) are not held.
+    @Test func onlyTheSecretsDeploymentsNameAreHeldAndWithoutLastAppliedContent() async throws {
         let env = try await NimEnvironment()
         try await env.startOperator()
         func cached() throws -> (objects: Double, bytes: Double) {
@@ -176,23 +177,55 @@ import TestSupport
             let bytes = samples.first { $0.name == "informer_cache_bytes" && $0.labels == ["resource": "secrets"] }?.value ?? -1
             return (objects, bytes)
         }
+        try await env.deploy()
         var before = (objects: -1.0, bytes: -1.0)
         try await eventually("the Secrets cache counted") {
             before = try cached()
             return before.objects >= 0
         }
+        for index in 0..<20 {
+            var unrelated = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "helm-release-\(index)")
+            unrelated["data"] = ["release": "aGVsbQ=="]
+            _ = try await env.client.create(unrelated, .secrets)
+        }
         let content = String(repeating: "c2VjcmV0", count: 2500)
-        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "applied-by-kubectl")
+        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "my-ngc-key")
         secret.annotations = ["kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"token\":\"\(content)\"}}"]
         secret["data"] = ["token": .string(content)]
         _ = try await env.client.create(secret, .secrets)
         var after = before
-        try await eventually("the Secret cached") {
+        // The key Secret came last on the same watch: once it is held, the others have passed.
+        try await eventually("the key Secret held") {
             after = try cached()
-            return after.objects == before.objects + 1
+            return after.objects > before.objects
         }
+        #expect(after.objects == before.objects + 1, "held \(after.objects - before.objects) of 21 new Secrets")
         #expect(after.bytes - before.bytes < 1000, "kept \(after.bytes - before.bytes) bytes of a Secret with a 20 KB annotation")
     }
+
+    /// A key Secret made before its deployment is not held when it arrives; once read it is
+    /// tracked: read again only when it changes, and its change is the rotation it always was.
+    @Test func aKeySecretMadeBeforeItsDeploymentIsReadOnceUntilItChanges() async throws {
+        let env = try await NimEnvironment()
+        try await env.startOperator()
+        try await env.createKeySecret()
+        try await env.deploy()
+        try await env.waitFor("Ready", "True")
+        let gets = { env.controlPlane.requestStats.count(verb: "get", resource: "secrets") }
+        let before = gets()
+        for round in 0..<3 {
+            var nudge = try await env.deployment()
+            nudge.annotations["test/round"] = "\(round)"
+            _ = try await env.client.update(nudge, NimDeployment.resource)
+            try await env.quiesce()
+        }
+        #expect(gets() == before, "\(gets() - before) reads of an unchanged key Secret")
+        let fingerprint = try await env.status("keyFingerprint")
+        try await env.setKey("nvapi-made-before-rotated-0123456789")
+        try await eventually(timeout: 30, "the rotation") { try await env.status("keyFingerprint") != fingerprint }
+        #expect(gets() > before, "the changed Secret is read")
+    }
+
 }
 
 /// The Secrets caches are split (issue 21): the operator's own gate reconciles, the others are
@@ -234,5 +267,32 @@ import TestSupport
         cluster.controlPlane.faults.latency = 0
         #expect(found.count == 16 && found.allSatisfy { $0 == APIKey(NimEnvironment.validKey) })
         #expect(cluster.controlPlane.requestStats.count(verb: "get", resource: "secrets") == gets + 1, "one read for all")
+    }
+
+    /// A key Secret no cache holds is tracked when read; once it is deleted, no read before
+    /// stands for it: missing now, and on every read after.
+    @Test func aTrackedKeySecretDeletedIsMissingFromThenOn() async throws {
+        let cluster = try TestCluster()
+        try await cluster.createNamespace("team-a")
+        var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "my-ngc-key")
+        secret["data"] = ["NGC_API_KEY": .string(Data(NimEnvironment.validKey.utf8).base64EncodedString())]
+        _ = try await cluster.client.apply(secret, .secrets, fieldManager: "test-user")
+        let informer = Informer(client: cluster.client, resource: .secrets, namespaces: ["team-a"], metadataOnly: true, keeps: { _ in false })
+        let deleted = Mutex(false)
+        informer.addHandler { event in if case .deleted = event { deleted.withLock { $0 = true } } }
+        let watching = Task { await informer.run() }
+        defer { watching.cancel() }
+        await informer.waitForSync()
+        let keys = KeySource(client: cluster.client, secrets: [informer.cache])
+        let reference = NimDeployment.KeyReference(name: "my-ngc-key", key: nil)
+        let gets = { cluster.controlPlane.requestStats.count(verb: "get", resource: "secrets") }
+        let before = gets()
+        for _ in 0..<3 { #expect(try await keys.key(for: reference, namespace: "team-a").key == APIKey(NimEnvironment.validKey)) }
+        #expect(gets() == before + 1, "read once while unchanged")
+        try await cluster.client.delete(.secrets, namespace: "team-a", name: "my-ngc-key")
+        try await eventually("the deletion seen") { deleted.withLock { $0 } }
+        for _ in 0..<2 {
+            await #expect(throws: DeploymentProblem.keySecretNotFound(secret: "my-ngc-key")) { try await keys.key(for: reference, namespace: "team-a") }
+        }
     }
 }

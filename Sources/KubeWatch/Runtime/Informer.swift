@@ -29,6 +29,7 @@ public final class Informer: Sendable {
     public let cache: ObjectCache
     private let watchers: [(namespace: String?, watcher: Watcher)]
     private let transform: (@Sendable (KubeObject) -> KubeObject)?
+    private let keeps: (@Sendable (KubeObject) -> Bool)?
     private let handlers = Mutex<[Handler]>([])
     private let syncState = Mutex<SyncState>(SyncState())
 
@@ -52,13 +53,19 @@ public final class Informer: Sendable {
     ///     data is not the controller's business until it reads one on purpose).
     ///   - transform: what of each object to keep, applied before it is cached (client-go's
     ///     SetTransform): for objects the controller reads a few fields of, such as Pods.
+    ///   - keeps: which objects the cache holds (nil: all), where no selector can say it (the
+    ///     Secrets some deployment names, among thousands of others). The handlers still see
+    ///     every event, one for an object not held as `added`; one held stays held until it is
+    ///     deleted, and one tracked (`ObjectCache.track`) is held from its next event on.
     public init(
         client: KubeClient, resource: ResourceType, namespaces: [String]? = nil, labelSelector: LabelSelector? = nil,
         fieldSelector: FieldSelector? = nil, metadataOnly: Bool = false, indexers: ObjectCache.Indexers = [:],
-        transform: (@Sendable (KubeObject) -> KubeObject)? = nil, time: any TimeSource = SystemTime(), onError: (@Sendable (KubeError) -> Void)? = nil
+        transform: (@Sendable (KubeObject) -> KubeObject)? = nil, keeps: (@Sendable (KubeObject) -> Bool)? = nil, time: any TimeSource = SystemTime(),
+        onError: (@Sendable (KubeError) -> Void)? = nil
     ) {
         self.resource = resource
         self.transform = transform
+        self.keeps = keeps
         self.cache = ObjectCache(indexers: indexers)
         let scopes: [String?] = resource.namespaced ? (namespaces.map { $0.map(Optional.some) } ?? [nil]) : [nil]
         self.watchers = scopes.map { namespace in
@@ -177,7 +184,8 @@ public final class Informer: Sendable {
                 }
                 apply(stored)
             case .initApply(let object):
-                batch.append((object.key, cache.compact(ObjectCache.trimmed(object))))
+                let stored = ObjectCache.trimmed(object)
+                if keeping(stored) { batch.append((stored.key, cache.compact(stored))) } else { passOn(stored) }
             case .initDone where first:
                 first = false
                 for object in cache.removeAll(except: seen, namespace: namespace) { dispatch(.deleted(object)) }
@@ -189,17 +197,32 @@ public final class Informer: Sendable {
                 for compact in changes.added { dispatch(.added(compact.object)) }
                 for (old, new) in changes.updated { dispatch(.updated(old: old.object, new: new.object)) }
                 for compact in changes.deleted { dispatch(.deleted(compact.object)) }
+                for key in changes.untracked { dispatch(.deleted(KubeObject(apiVersion: resource.apiVersion, kind: resource.kind, namespace: key.namespace.isEmpty ? nil : key.namespace, name: key.name))) }
                 markSynced(namespace)
             case .apply(let object):
                 apply(ObjectCache.trimmed(object))
             case .delete(let object):
                 let previous = cache.remove(object.key)
+                if previous == nil { cache.sawUnheld(object.key) }
                 dispatch(.deleted(previous ?? ObjectCache.trimmed(object)))
             }
         }
     }
 
+    /// Whether the cache is to hold the object: `keeps` says so, or it holds or tracks it already.
+    private func keeping(_ stored: KubeObject) -> Bool {
+        guard let keeps else { return true }
+        return keeps(stored) || cache.holdsOrTracks(stored.key)
+    }
+
+    /// An object the cache does not hold: the handlers see it all the same.
+    private func passOn(_ stored: KubeObject) {
+        cache.sawUnheld(stored.key)
+        dispatch(.added(stored))
+    }
+
     private func apply(_ stored: KubeObject) {
+        guard keeping(stored) else { return passOn(stored) }
         if let previous = cache.upsert(stored) {
             if previous.resourceVersion != stored.resourceVersion { dispatch(.updated(old: previous, new: stored)) }
         } else {
@@ -222,6 +245,7 @@ public final class Informer: Sendable {
     }
 
     private func markSynced(_ namespace: String?) {
+        cache.markSynced(namespace)
         let (waiters, started) = syncState.withLock { state -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) in
             guard state.synced.insert(namespace ?? "").inserted else { return ([], nil) }
             state.listedThrough[namespace ?? ""] = nil

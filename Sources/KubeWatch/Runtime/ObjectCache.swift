@@ -33,6 +33,12 @@ public final class ObjectCache: Sendable {
         var indexes: [String: [String: Set<ObjectKey>]] = [:]
         /// The packed objects' bytes, summed.
         var bytes = 0
+        /// Objects the informer does not keep (`Informer(keeps:)`), read on purpose, each with the
+        /// stamp of its tracking: an event for one ends it, and a later tracking gets a new stamp.
+        var tracked: [ObjectKey: Int] = [:]
+        var lastStamp = 0
+        /// Namespaces ("" for all) the informer has listed: from then on it sees every change.
+        var synced: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -84,6 +90,41 @@ public final class ObjectCache: Sendable {
     /// The resourceVersion of an object, without parsing it.
     public func resourceVersion(_ key: ObjectKey) -> String? { state.withLock { $0.objects[key]?.resourceVersion } }
 
+    /// Whether some object's index `name` holds `value`, without parsing any.
+    public func hasIndexed(_ name: String, _ value: String) -> Bool { state.withLock { !($0.indexes[name]?[value]?.isEmpty ?? true) } }
+
+    // MARK: - Objects the informer does not keep
+
+    /// Tracks an object this cache does not hold, before reading it on purpose: its informer
+    /// keeps it from its next event on, and until one arrives, what was read is what the server
+    /// holds. Returns the tracking's stamp, for `isUnchanged(_:since:)`; nil for an object held,
+    /// or before the informer has listed its namespace (no event would tell of a change).
+    public func track(_ key: ObjectKey) -> Int? {
+        state.withLock { state in
+            guard state.objects[key] == nil, state.synced.contains("") || state.synced.contains(key.namespace) else { return nil }
+            if let stamp = state.tracked[key] { return stamp }
+            state.lastStamp += 1
+            state.tracked[key] = state.lastStamp
+            return state.lastStamp
+        }
+    }
+
+    /// Whether no event for the object has arrived since the tracking `stamp` began.
+    public func isUnchanged(_ key: ObjectKey, since stamp: Int) -> Bool { state.withLock { $0.tracked[key] == stamp } }
+
+    /// Whether the object is held or tracked: either way, its informer keeps it.
+    func holdsOrTracks(_ key: ObjectKey) -> Bool { state.withLock { $0.objects[key] != nil || $0.tracked[key] != nil } }
+
+    /// The informer has listed a namespace (nil: all).
+    func markSynced(_ namespace: String?) { state.withLock { _ = $0.synced.insert(namespace ?? "") } }
+
+    /// An event for an object not held: a tracking of it ends (what was read is out of date).
+    func sawUnheld(_ key: ObjectKey) {
+        state.withLock { state in
+            if !state.tracked.isEmpty { state.tracked[key] = nil }
+        }
+    }
+
     // MARK: - Maintained by the informer
 
     /// Inserts or replaces an object already `trimmed`; returns the previous version. Each key has one writer (the consuming
@@ -97,6 +138,7 @@ public final class ObjectCache: Sendable {
             let previous = state.objects.updateValue(compact, forKey: stored.key)
             state.bytes += compact.byteCount - (previous?.byteCount ?? 0)
             reindex(&state, key: stored.key, old: old, new: stored)
+            if !state.tracked.isEmpty { state.tracked[stored.key] = nil }
         }
         return old
     }
@@ -129,7 +171,7 @@ public final class ObjectCache: Sendable {
     func compact(_ stored: KubeObject) -> CompactObject { CompactObject(stored, keys: keyTable) }
 
     func replace(with objects: [(key: ObjectKey, compact: CompactObject)], namespace: String?)
-        -> (added: [CompactObject], updated: [(old: CompactObject, new: CompactObject)], deleted: [CompactObject])
+        -> (added: [CompactObject], updated: [(old: CompactObject, new: CompactObject)], deleted: [CompactObject], untracked: [ObjectKey])
     {
         state.withLock { state in
             var incomingKeys: Set<ObjectKey> = []
@@ -138,6 +180,7 @@ public final class ObjectCache: Sendable {
             var updated: [(old: CompactObject, new: CompactObject)] = []
             for (key, compact) in objects {
                 incomingKeys.insert(key)
+                if !state.tracked.isEmpty { state.tracked[key] = nil }
                 let previous = state.objects.updateValue(compact, forKey: key)
                 state.bytes += compact.byteCount - (previous?.byteCount ?? 0)
                 if let previous {
@@ -150,6 +193,10 @@ public final class ObjectCache: Sendable {
                     added.append(compact)
                 }
             }
+            // A tracked object the list did not bring is gone: its tracking ends, and the informer
+            // reports it deleted (no watch event will).
+            let untracked = state.tracked.keys.filter { (namespace == nil || $0.namespace == namespace) && !incomingKeys.contains($0) }
+            for key in untracked { state.tracked[key] = nil }
             let gone = state.objects.filter { key, _ in (namespace == nil || key.namespace == namespace) && !incomingKeys.contains(key) }
             var deleted: [CompactObject] = []
             for (key, compact) in gone {
@@ -158,7 +205,7 @@ public final class ObjectCache: Sendable {
                 if !indexers.isEmpty { reindex(&state, key: key, old: compact.object, new: nil) }
                 deleted.append(compact)
             }
-            return (added, updated, deleted)
+            return (added, updated, deleted, untracked)
         }
     }
 

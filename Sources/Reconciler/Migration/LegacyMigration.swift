@@ -43,11 +43,15 @@ public final class LegacyMigration: Sendable {
         // Its reconcile reads Secrets from the API server, not from these caches: no wait for them.
         for informer in secrets {
             controller.watch(informer, waitsForSync: false) { event in
-                let name = event.object.name
-                let relevant = LegacySecrets.shared.contains(name)
-                    || ["nim-api-key-", "nim-image-pull-", "nim-pull-secret-", "nvidia-nim-secrets-", "nvidia-nim-image-pull-"].contains { name.hasPrefix($0) }
-                return relevant ? [namespaceKey(event.object.namespace)] : []
+                Self.watches(secretNamed: event.object.name) ? [namespaceKey(event.object.namespace)] : []
             }
         }
+    }
+
+    /// The Secrets whose changes concern a namespace's migration: the shared legacy ones and
+    /// the per-deployment ones of every generation of names.
+    static func watches(secretNamed name: String) -> Bool {
+        LegacySecrets.shared.contains(name)
+            || ["nim-api-key-", "nim-image-pull-", "nim-pull-secret-", "nvidia-nim-secrets-", "nvidia-nim-image-pull-"].contains { name.hasPrefix($0) }
     }
 }

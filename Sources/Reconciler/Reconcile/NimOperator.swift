@@ -66,16 +66,21 @@ public final class NimOperator: Sendable {
             ], time: time, onError: onError)
         // Secrets: many, large, and mostly not ours. Two caches that split them by label: the
         // operator's own, which reconciles wait for (a child Secret not listed yet would be
-        // written again), held with a digest in place of their data; and all others (the users'
-        // key Secrets among service-account tokens, Helm releases, certificates), metadata only,
-        // which reconciles do not wait for: a key Secret not in it yet is read from the API
-        // server, and a key is read on purpose.
+        // written again), held with a digest in place of their data; and of all others (the
+        // users' key Secrets among service-account tokens, Helm releases, certificates) only
+        // those a deployment names or the legacy migration looks for, metadata only, which
+        // reconciles do not wait for: a key Secret not in it yet is read from the API server
+        // (and tracked, so it is read again only once it changes), and a key is read on purpose.
         let secrets = Informer(
             client: client, resource: .secrets, namespaces: namespaces, labelSelector: ChildLabels.selector, transform: SecretView.trimmed, time: time,
             onError: onError)
+        let deploymentCache = deployments.cache
         let otherSecrets = Informer(
             client: client, resource: .secrets, namespaces: namespaces,
             labelSelector: LabelSelector([.init(key: ChildLabels.managedBy, op: .notEquals, values: [ChildLabels.operatorName])]), metadataOnly: true,
+            keeps: { secret in
+                deploymentCache.hasIndexed(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)") || LegacyMigration.watches(secretNamed: secret.name)
+            },
             time: time, onError: onError)
         // All claims, not only ours: an existingClaim is the user's.
         let claims = Informer(client: client, resource: .persistentVolumeClaims, namespaces: namespaces, time: time, onError: onError)

@@ -12,9 +12,11 @@ final class VersionedReader<Value: Sendable>: Sendable {
     /// Caches that together hold the objects of the resource (Secrets are split by label).
     private let metadata: [ObjectCache]
     private let summarize: @Sendable (KubeObject) -> Value
-    private let held = Mutex<[ObjectKey: (version: String, value: Value)]>([:])
-    /// Reads under way, by object and the version the caches showed when each began.
-    private let inFlight = Mutex<[ObjectKey: (seen: String?, read: Task<Result<(value: Value, version: String)?, KubeError>, Never>)]>([:])
+    /// What was read, at which version, and (for one no cache held) the stamps of its tracking
+    /// in each cache, taken before the read.
+    private let held = Mutex<[ObjectKey: (version: String, value: Value, stamps: [Int]?)]>([:])
+    /// Reads under way, by object, the version the caches showed and the tracking when each began.
+    private let inFlight = Mutex<[ObjectKey: (seen: String?, stamps: [Int]?, read: Task<Result<(value: Value, version: String)?, KubeError>, Never>)]>([:])
 
     init(client: KubeClient, resource: ResourceType, metadata: [ObjectCache], summarize: @escaping @Sendable (KubeObject) -> Value) {
         self.client = client
@@ -34,14 +36,25 @@ final class VersionedReader<Value: Sendable>: Sendable {
     /// share one read (the deployments of a namespace sharing its key Secret, on a start before
     /// the Secrets are listed): a read begun when the caches showed an older version is not
     /// shared, so no one is handed a version older than the one that woke it.
+    ///
+    /// Caches that hold only some objects (the Secrets no deployment names are not kept) track
+    /// one none of them holds from just before it is read: while no event for it has arrived
+    /// since, in any of them, what was read is still what the server holds, and costs no second
+    /// read. A read begun under another tracking is not shared, nor trusted after it.
     func read(_ key: ObjectKey) async throws(KubeError) -> (value: Value, version: String)? {
         let cached = metadata.lazy.compactMap { $0.get(key) }.first
-        if let cached, let held = held.withLock({ $0[key] }), held.version == cached.resourceVersion { return (held.value, held.version) }
+        let kept = held.withLock { $0[key] }
+        if let cached, let kept, kept.version == cached.resourceVersion { return (kept.value, kept.version) }
+        if cached == nil, let kept, let tracked = kept.stamps, zip(metadata, tracked).allSatisfy({ $0.isUnchanged(key, since: $1) }) {
+            return (kept.value, kept.version)
+        }
+        let taken = cached == nil ? metadata.compactMap { $0.track(key) } : []
+        let stamps = cached == nil && taken.count == metadata.count ? taken : nil
         let seen = cached?.resourceVersion
         let read = inFlight.withLock { flights in
-            if let flight = flights[key], flight.seen == seen { return flight.read }
-            let read = Task { await self.fetch(key) }
-            flights[key] = (seen, read)
+            if let flight = flights[key], flight.seen == seen, flight.stamps == stamps { return flight.read }
+            let read = Task { await self.fetch(key, stamps: stamps) }
+            flights[key] = (seen, stamps, read)
             return read
         }
         let result = await read.value
@@ -49,14 +62,18 @@ final class VersionedReader<Value: Sendable>: Sendable {
         return try result.get()
     }
 
-    private func fetch(_ key: ObjectKey) async -> Result<(value: Value, version: String)?, KubeError> {
+    private func fetch(_ key: ObjectKey, stamps: [Int]?) async -> Result<(value: Value, version: String)?, KubeError> {
         do {
             let object = try await client.get(resource, namespace: key.namespace, name: key.name)
             let value = summarize(object)
-            held.withLock { $0[key] = (object.resourceVersion, value) }
+            held.withLock { $0[key] = (object.resourceVersion, value, stamps) }
             return .success((value, object.resourceVersion))
         } catch {
-            if error.isNotFound { return .success(nil) }
+            // Gone: nothing read before may stand for it any longer.
+            if error.isNotFound {
+                held.withLock { _ = $0.removeValue(forKey: key) }
+                return .success(nil)
+            }
             return .failure(error)
         }
     }
