@@ -163,8 +163,9 @@ struct ScaleBench {
         var atWritten: (passes: Double, operatorCPU: Double, planeCPU: Double, writes: Int, requests: String)?
         try await waitUntil(timeout: timeout, "all \(deployments) Ready") {
             if atWritten == nil, progress.allWritten != nil {
+                let requests = plane.requestStats
                 atWritten = (try await process.passes() - passesBefore, try await process.cpuSeconds() - cpuBefore, Self.ownCPUSeconds() - planeCPUBefore,
-                             (plane.requestStats - requestsBefore).writes(by: "nim-deploy-operator"), requestsByAgent(plane.requestStats, since: requestsBefore))
+                             (requests - requestsBefore).writes(by: "nim-deploy-operator"), requestsByAgent(requests, since: requestsBefore))
             }
             return progress.ready == deployments
         }

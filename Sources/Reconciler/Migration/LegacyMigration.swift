@@ -50,8 +50,11 @@ public final class LegacyMigration: Sendable {
 
     /// The Secrets whose changes concern a namespace's migration: the shared legacy ones and
     /// the per-deployment ones of every generation of names.
+    /// Asked of every Secret event the operator's Secret informers see: built once, not per call.
     static func watches(secretNamed name: String) -> Bool {
-        LegacySecrets.shared.contains(name)
-            || ["nim-api-key-", "nim-image-pull-", "nim-pull-secret-", "nvidia-nim-secrets-", "nvidia-nim-image-pull-"].contains { name.hasPrefix($0) }
+        sharedSecretNames.contains(name) || perDeploymentPrefixes.contains { name.hasPrefix($0) }
     }
+
+    private static let sharedSecretNames = Set(LegacySecrets.shared)
+    private static let perDeploymentPrefixes = ["nim-api-key-", "nim-image-pull-", "nim-pull-secret-", "nvidia-nim-secrets-", "nvidia-nim-image-pull-"]
 }

@@ -26,6 +26,8 @@ public final class NimOperator: Sendable {
 
     /// Index of deployments by the Secret they name (`namespace/name`).
     static let byKeySecret = "keySecret"
+    /// The `byKeySecret` value of a key Secret: `namespace/name`.
+    static func keySecretIndex(namespace: String?, name: String) -> String { "\(namespace ?? "")/\(name)" }
     /// Index of deployments by model.
     static let byModel = "model"
     /// Index of deployments by the claim they bring (`namespace/name`).
@@ -53,7 +55,7 @@ public final class NimOperator: Sendable {
             indexers: [
                 Self.byKeySecret: { object in
                     guard let name = object[path: ["spec", "apiKeySecretRef", "name"]]?.stringValue else { return [] }
-                    return ["\(object.namespace ?? "")/\(name)"]
+                    return [Self.keySecretIndex(namespace: object.namespace, name: name)]
                 },
                 // By the catalog's key (an id's last path part), which catalog changes name.
                 Self.byModel: { object in object[path: ["spec", "model"]]?.stringValue.map { [ModelCatalog.name(of: $0)] } ?? [] },
@@ -79,7 +81,7 @@ public final class NimOperator: Sendable {
             client: client, resource: .secrets, namespaces: namespaces,
             labelSelector: LabelSelector([.init(key: ChildLabels.managedBy, op: .notEquals, values: [ChildLabels.operatorName])]), metadataOnly: true,
             keeps: { secret in
-                deploymentCache.hasIndexed(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)") || LegacyMigration.watches(secretNamed: secret.name)
+                deploymentCache.hasIndexed(Self.byKeySecret, Self.keySecretIndex(namespace: secret.namespace, name: secret.name)) || LegacyMigration.watches(secretNamed: secret.name)
             },
             time: time, onError: onError)
         // All claims, not only ours: an existingClaim is the user's.
@@ -189,7 +191,7 @@ public final class NimOperator: Sendable {
         // cache: that is no deletion of a child, nor of a key whose rotations are being timed.
         let secretChanged: @Sendable (_ ours: Bool, InformerEvent) -> [ObjectKey] = { ours, event in
             let secret = event.object
-            var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, "\(secret.namespace ?? "")/\(secret.name)").map(\.key)
+            var keysToReconcile = deployments.cache.byIndex(Self.byKeySecret, Self.keySecretIndex(namespace: secret.namespace, name: secret.name)).map(\.key)
             switch event {
             case .deleted:
                 keys.forget(secret.key)

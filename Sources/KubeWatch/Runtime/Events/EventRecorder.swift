@@ -113,7 +113,7 @@ public final class EventRecorder: Sendable {
         let objectKey = "\(event.regarding.namespace ?? "")/\(event.regarding.kind)/\(event.regarding.name)/\(event.regarding.uid)"
         // A digest, not the text: a series is kept for ten minutes, and its message may be a
         // kilobyte (a mass create of thousands of deployments kept megabytes of messages).
-        let seriesKey = String(SHA256.hex(Array("\(objectKey)/\(event.type.rawValue)/\(event.reason)/\(event.message)".utf8)).prefix(32))
+        let seriesKey = String(SHA256.hex("\(objectKey)/\(event.type.rawValue)/\(event.reason)/\(event.message)".utf8).prefix(32))
         let decision = state.withLock { state -> (allowed: Bool, series: Series?) in
             var bucket = state.buckets[objectKey] ?? Bucket(tokens: Self.burst, refilled: event.at)
             bucket.tokens = bucket.tokens(at: event.at)
